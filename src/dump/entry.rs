@@ -1,0 +1,289 @@
+//! The model of one TOC entry as a plain `pg_dump` prints it: the parsed comment header
+//! (`-- Name: …; Type: …; Schema: …; Owner: …`, plus `-- TOC entry` / `-- Dependencies` with `-v`),
+//! the raw bytes of the entry, and where its body and trailing `ALTER … OWNER TO` statement lie.
+//!
+//! The raw bytes are kept so that an unmodified pass-through is byte-exact; the parsed fields feed the
+//! rules (COPY columns), the portable rewrite (no owners, no ACLs) and the custom archive's TOC.
+
+use std::ops::Range;
+
+use super::ident::{parse_ident_list, parse_qualified};
+
+/// The fields of a `-- Name: …` header line and the optional `-v` lines before it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryHeader {
+    /// `-- TOC entry N` (only in dumps taken with `pg_dump -v`).
+    pub dump_id: Option<i32>,
+    /// `(class C OID O)` from the same line.
+    pub catalog_id: Option<(u32, u32)>,
+    /// `-- Dependencies: …` (only with `-v`, and only pg_dump's "special" dependencies).
+    pub dependencies: Vec<i32>,
+    /// The header said `Data for Name:` (the entry has a data part: TABLE DATA, BLOBS).
+    pub has_data: bool,
+    pub tag: String,
+    pub desc: String,
+    /// `None` when the header says `Schema: -`.
+    pub namespace: Option<String>,
+    /// `None` when the header says `Owner: -`; `Some("")` when it says `Owner: ` (empty).
+    pub owner: Option<String>,
+    /// `; Tablespace: x` (only present when non-default).
+    pub tablespace: Option<String>,
+}
+
+impl EntryHeader {
+    /// Parse the `-- [Data for ]Name: …` line (without its trailing newline).
+    pub fn parse_name_line(line: &str) -> Option<EntryHeader> {
+        let rest = line.strip_prefix("-- ")?;
+        let (has_data, rest) = match rest.strip_prefix("Data for Name: ") {
+            Some(r) => (true, r),
+            None => (false, rest.strip_prefix("Name: ")?),
+        };
+        // Tags may contain "; " themselves, so split on the field labels pg_dump prints, taking the
+        // first "; Type: " and the last of the others (owners and schemas rarely contain them).
+        let (tag, rest) = rest.split_once("; Type: ")?;
+        let (desc, rest) = rest.split_once("; Schema: ")?;
+        let (schema, rest) = rest.split_once("; Owner: ")?;
+        let (owner, tablespace) = match rest.rsplit_once("; Tablespace: ") {
+            Some((o, t)) => (o, Some(t.to_string())),
+            None => (rest, None),
+        };
+        Some(EntryHeader {
+            dump_id: None,
+            catalog_id: None,
+            dependencies: Vec::new(),
+            has_data,
+            tag: tag.to_string(),
+            desc: desc.to_string(),
+            namespace: (schema != "-").then(|| schema.to_string()),
+            owner: (owner != "-").then(|| owner.to_string()),
+            tablespace,
+        })
+    }
+
+    /// Parse `-- TOC entry 217 (class 1259 OID 16423)`.
+    pub fn parse_toc_line(line: &str) -> Option<(i32, Option<(u32, u32)>)> {
+        let rest = line.strip_prefix("-- TOC entry ")?;
+        let (id, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        let id: i32 = id.parse().ok()?;
+        let catalog = rest
+            .strip_prefix("(class ")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.split_once(" OID "))
+            .and_then(|(c, o)| Some((c.parse().ok()?, o.parse().ok()?)));
+        Some((id, catalog))
+    }
+
+    /// Parse `-- Dependencies: 216 215`.
+    pub fn parse_dependencies_line(line: &str) -> Option<Vec<i32>> {
+        let rest = line.strip_prefix("-- Dependencies:")?;
+        rest.split_whitespace().map(|d| d.parse().ok()).collect()
+    }
+
+    /// The `-- Name:` line as pg_dump prints it for the given owner display (`-` for none).
+    pub fn name_line(&self, owner: Option<&str>) -> String {
+        let mut s = format!(
+            "-- {}Name: {}; Type: {}; Schema: {}; Owner: {}",
+            if self.has_data { "Data for " } else { "" },
+            self.tag,
+            self.desc,
+            self.namespace.as_deref().unwrap_or("-"),
+            owner.unwrap_or("-"),
+        );
+        if let Some(ts) = &self.tablespace {
+            s.push_str("; Tablespace: ");
+            s.push_str(ts);
+        }
+        s
+    }
+}
+
+/// A parsed `COPY schema.table (col, …) FROM stdin;` statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyStmt {
+    pub schema: Option<String>,
+    pub table: String,
+    pub columns: Vec<String>,
+}
+
+impl CopyStmt {
+    /// Parse the statement line (with or without its newline).
+    pub fn parse(line: &str) -> Option<CopyStmt> {
+        let rest = line.trim_end().strip_prefix("COPY ")?;
+        let (schema, table, rest) = parse_qualified(rest)?;
+        let rest = rest.trim_start();
+        let (columns, rest) = if rest.starts_with('(') {
+            parse_ident_list(rest)?
+        } else {
+            (Vec::new(), rest)
+        };
+        if rest.trim() != "FROM stdin;" {
+            return None;
+        }
+        Some(CopyStmt {
+            schema,
+            table,
+            columns,
+        })
+    }
+
+    /// `schema.table` for messages.
+    pub fn display_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.table),
+            None => self.table.clone(),
+        }
+    }
+}
+
+/// One TOC entry of a plain dump, with its raw text.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub header: EntryHeader,
+    /// 1-based line number of the `-- Name:` header line in the input.
+    pub line: u64,
+    /// The raw bytes: state lines (`SET default_tablespace …`), the header comment block and the body.
+    /// For a data entry the body stops after the `COPY … FROM stdin;` line (the rows stream separately).
+    pub text: Vec<u8>,
+    /// Where the header comment block (from its opening `--` line to the blank line after it) lies.
+    pub header_range: Range<usize>,
+    /// Where the `-- Name:` line lies (without newline), for rewriting the owner.
+    pub name_line_range: Range<usize>,
+    /// Where the body lies (after the header block).
+    pub body_range: Range<usize>,
+    /// The trailing `ALTER … OWNER TO …;\n\n` of a schema entry, if present (it is part of the body).
+    pub owner_stmt_range: Option<Range<usize>>,
+    /// `default_tablespace` in force for this entry (from the last state line seen), if any was set.
+    pub current_tablespace: Option<String>,
+    /// `default_table_access_method` in force for this entry, if any was set.
+    pub current_tableam: Option<String>,
+    /// For TABLE DATA entries: the parsed COPY statement (the line itself ends `text`).
+    pub copy: Option<CopyStmt>,
+}
+
+impl Entry {
+    pub fn body(&self) -> &[u8] {
+        &self.text[self.body_range.clone()]
+    }
+
+    /// The body without the trailing `ALTER … OWNER TO` statement.
+    pub fn body_without_owner(&self) -> &[u8] {
+        match &self.owner_stmt_range {
+            Some(r) => &self.text[self.body_range.start..r.start],
+            None => self.body(),
+        }
+    }
+
+    /// The `ALTER … OWNER TO …;` line (without newline), if present.
+    pub fn owner_stmt(&self) -> Option<&str> {
+        let r = self.owner_stmt_range.clone()?;
+        std::str::from_utf8(&self.text[r])
+            .ok()
+            .map(|s| s.trim_end())
+    }
+
+    /// Whether `pg_dump --no-acl` would leave this entry out.
+    pub fn is_acl(&self) -> bool {
+        matches!(self.header.desc.as_str(), "ACL" | "DEFAULT ACL")
+    }
+
+    /// Write the entry as `pg_dump --no-owner --no-acl` would have printed it: ACL entries vanish,
+    /// headers say `Owner: -`, and the trailing `ALTER … OWNER TO` statement is dropped.
+    pub fn write_portable(&self, out: &mut Vec<u8>) {
+        if self.is_acl() {
+            return;
+        }
+        let nl = &self.name_line_range;
+        out.extend_from_slice(&self.text[..nl.start]);
+        out.extend_from_slice(self.header.name_line(None).as_bytes());
+        match &self.owner_stmt_range {
+            Some(r) => {
+                out.extend_from_slice(&self.text[nl.end..r.start]);
+                out.extend_from_slice(&self.text[r.end..]);
+            }
+            None => out.extend_from_slice(&self.text[nl.end..]),
+        }
+    }
+}
+
+/// Find a trailing `ALTER … OWNER TO …;\n\n` in an entry body (pg_dump prints it after the defn and a
+/// blank line). Returns the range relative to `body`.
+pub fn find_owner_stmt(body: &[u8]) -> Option<Range<usize>> {
+    let trimmed = body.strip_suffix(b"\n\n")?;
+    let line_start = trimmed
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let line = std::str::from_utf8(&trimmed[line_start..]).ok()?;
+    // The statement is preceded by the defn's blank line, so the line before must be empty.
+    if line_start < 2 || &body[line_start - 2..line_start] != b"\n\n" {
+        return None;
+    }
+    if line.starts_with("ALTER ") && line.contains(" OWNER TO ") && line.ends_with(';') {
+        Some(line_start..body.len())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_header_lines() {
+        let h = EntryHeader::parse_name_line(
+            "-- Data for Name: Order Items; Type: TABLE DATA; Schema: CRM; Owner: app",
+        )
+        .unwrap();
+        assert!(h.has_data);
+        assert_eq!(h.tag, "Order Items");
+        assert_eq!(h.desc, "TABLE DATA");
+        assert_eq!(h.namespace.as_deref(), Some("CRM"));
+        assert_eq!(h.owner.as_deref(), Some("app"));
+        let h = EntryHeader::parse_name_line(
+            "-- Name: x; Type: INDEX; Schema: s; Owner: ; Tablespace: fast",
+        )
+        .unwrap();
+        assert_eq!(h.owner.as_deref(), Some(""));
+        assert_eq!(h.tablespace.as_deref(), Some("fast"));
+        assert_eq!(
+            h.name_line(Some("")),
+            "-- Name: x; Type: INDEX; Schema: s; Owner: ; Tablespace: fast"
+        );
+        let h = EntryHeader::parse_name_line("-- Name: public; Type: SCHEMA; Schema: -; Owner: -")
+            .unwrap();
+        assert_eq!(h.namespace, None);
+        assert_eq!(h.owner, None);
+        assert_eq!(
+            EntryHeader::parse_toc_line("-- TOC entry 217 (class 1259 OID 16423)"),
+            Some((217, Some((1259, 16423))))
+        );
+        assert_eq!(
+            EntryHeader::parse_dependencies_line("-- Dependencies: 216 5"),
+            Some(vec![216, 5])
+        );
+    }
+
+    #[test]
+    fn parses_copy_statements() {
+        let c = CopyStmt::parse(
+            "COPY \"CRM\".\"Customer Contacts\" (\"E-Mail Address\", \"eMail\", id) FROM stdin;\n",
+        )
+        .unwrap();
+        assert_eq!(c.schema.as_deref(), Some("CRM"));
+        assert_eq!(c.table, "Customer Contacts");
+        assert_eq!(c.columns, vec!["E-Mail Address", "eMail", "id"]);
+        let c = CopyStmt::parse("COPY public.empty  FROM stdin;").unwrap();
+        assert!(c.columns.is_empty());
+        assert!(CopyStmt::parse("COPY public.t (a) TO stdout;").is_none());
+    }
+
+    #[test]
+    fn finds_owner_statement() {
+        let body = b"CREATE TABLE public.t (\n    id integer\n);\n\n\nALTER TABLE public.t OWNER TO app;\n\n";
+        let r = find_owner_stmt(body).unwrap();
+        assert_eq!(&body[r], b"ALTER TABLE public.t OWNER TO app;\n\n");
+        assert!(find_owner_stmt(b"CREATE TABLE public.t ();\n\n").is_none());
+    }
+}

@@ -1,0 +1,721 @@
+//! The streaming splitter of a plain `pg_dump` stream into events: the preamble, one event per TOC entry
+//! (state lines + `-- Name:` header block + body), COPY data in batches of whole rows, and the trailer.
+//!
+//! Invariant: the bytes of all events, concatenated in order, are exactly the input. The reader holds one
+//! entry's DDL at a time and never a table's data: a batch of rows is a slice of its own buffer.
+//!
+//! A dump that ends early (no `PostgreSQL database dump complete` trailer, an unterminated COPY block, a
+//! last line without newline) is an error naming the line, never a silent end.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::ops::Range;
+
+use memchr::memmem;
+use thiserror::Error;
+
+use super::entry::{find_owner_stmt, CopyStmt, Entry, EntryHeader};
+
+/// Default size of a batch of COPY rows handed out at once.
+pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Error)]
+pub enum DumpError {
+    #[error("reading the dump: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("line 1: this is a custom-format archive (PGDMP); pgveil reads plain-format dumps (pg_dump -Fp)")]
+    CustomFormat,
+    #[error("line {line}: not a plain-format pg_dump stream ({what})")]
+    NotPlainDump { line: u64, what: String },
+    #[error("truncated dump: the input ended at line {line} {context} without pg_dump's \"dump complete\" trailer")]
+    Truncated { line: u64, context: String },
+    #[error("line {line}: COPY data of table {table} is not terminated by \\. (the input ended inside it)")]
+    UnterminatedCopy { line: u64, table: String },
+    #[error("line {line}: cannot parse the COPY statement of {table}: {stmt}")]
+    BadCopy {
+        line: u64,
+        table: String,
+        stmt: String,
+    },
+    #[error("line {line}: data of {table} is not in COPY format (dumps taken with --inserts cannot be masked; use pg_dump's default COPY format)")]
+    NotCopyData { line: u64, table: String },
+    #[error("line {line}: unexpected content after the dump trailer")]
+    AfterTrailer { line: u64 },
+}
+
+/// What the preamble says about the dump.
+#[derive(Debug, Clone, Default)]
+pub struct Preamble {
+    pub text: Vec<u8>,
+    pub server_version: Option<String>,
+    pub pg_dump_version: Option<String>,
+    /// `SET client_encoding = 'UTF8';` → `UTF8`.
+    pub encoding: Option<String>,
+    /// `SET standard_conforming_strings = on;` → `on`.
+    pub standard_conforming_strings: Option<String>,
+    /// The `SELECT pg_catalog.set_config('search_path', …);` line (without newline), if present.
+    pub search_path_stmt: Option<String>,
+    /// `-- Started on …` (with `pg_dump -v`).
+    pub started_on: Option<String>,
+}
+
+impl Preamble {
+    fn parse(text: Vec<u8>) -> Result<Preamble, DumpError> {
+        let mut p = Preamble::default();
+        let s = String::from_utf8_lossy(&text).into_owned();
+        let mut lines = s.lines();
+        if lines.next() != Some("--") || lines.next() != Some("-- PostgreSQL database dump") {
+            let what = if s.starts_with("--\n-- PostgreSQL database cluster dump") {
+                "this is pg_dumpall output; dump one database with pg_dump".to_string()
+            } else {
+                "it does not start with pg_dump's \"-- PostgreSQL database dump\" banner"
+                    .to_string()
+            };
+            return Err(DumpError::NotPlainDump { line: 1, what });
+        }
+        for line in s.lines() {
+            if let Some(v) = line.strip_prefix("-- Dumped from database version ") {
+                p.server_version = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("-- Dumped by pg_dump version ") {
+                p.pg_dump_version = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("-- Started on ") {
+                p.started_on = Some(v.to_string());
+            } else if let Some(v) = line.strip_prefix("SET client_encoding = '") {
+                p.encoding = v.strip_suffix("';").map(str::to_string);
+            } else if let Some(v) = line.strip_prefix("SET standard_conforming_strings = ") {
+                p.standard_conforming_strings = v.strip_suffix(';').map(str::to_string);
+            } else if line.starts_with("SELECT pg_catalog.set_config('search_path'") {
+                p.search_path_stmt = Some(line.to_string());
+            }
+        }
+        p.text = text;
+        Ok(p)
+    }
+}
+
+/// One piece of the dump. Everything is owned except row batches, which borrow the reader's buffer.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Preamble(Preamble),
+    /// A complete entry without a data part.
+    Entry(Entry),
+    /// The start of an entry with a data part (TABLE DATA: its text ends with the COPY line; BLOBS:
+    /// its text ends with the header block).
+    DataBegin(Entry),
+    /// Whole COPY rows, each ending in `\n`. `first_line` is the input line of the first row.
+    CopyRows {
+        rows: &'a [u8],
+        first_line: u64,
+        row_count: u64,
+    },
+    /// A line of a data part that is not COPY (the SQL of a BLOBS entry).
+    RawData(Vec<u8>),
+    /// The end of the current data part: `\.\n` and the blank lines up to the next entry.
+    DataEnd(Vec<u8>),
+    /// `-- PostgreSQL database dump complete` and what follows it.
+    Trailer(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Preamble,
+    /// Inside the body of a schema entry (kept in `current`).
+    Body,
+    /// Inside COPY rows.
+    Copy,
+    /// After the `\.` line of a COPY, up to the next header.
+    CopyTail,
+    /// Inside a non-COPY data body (BLOBS), streamed line by line.
+    RawData,
+    Done,
+}
+
+/// How far the lines held in `pending` have got towards an entry header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Empty,
+    /// `SET default_tablespace …` style lines (and blank lines after them).
+    StateLines,
+    /// `--` seen (and maybe `-- TOC entry` / `-- Dependencies`).
+    Open,
+    /// `-- Name: …` seen.
+    Named,
+    /// The closing `--` seen; a blank line completes the header.
+    Closed,
+    /// `-- Completed on …` (pg_dump -v), which precedes the trailer.
+    Completed,
+}
+
+pub struct DumpReader<R: Read> {
+    src: R,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// Lines consumed so far (the next line is `line + 1`).
+    line: u64,
+    batch_bytes: usize,
+    state: State,
+    queued: VecDeque<Event<'static>>,
+    /// Preamble bytes, or the current entry's body, or the current COPY tail.
+    text: Vec<u8>,
+    current: Option<Entry>,
+    pending: Vec<u8>,
+    pending_state: Pending,
+    /// Where `--` opened the header candidate inside `pending`.
+    header_start: usize,
+    header: EntryHeader,
+    name_line: Range<usize>,
+    header_line: u64,
+    /// Where `-- Completed on` started inside `pending`, if seen.
+    completed_start: Option<usize>,
+    tablespace: Option<String>,
+    tableam: Option<String>,
+    end_marker: memmem::Finder<'static>,
+}
+
+fn is_state_line(line: &[u8]) -> bool {
+    (line.starts_with(b"SET default_tablespace = ")
+        || line.starts_with(b"SET default_table_access_method = ")
+        || line.starts_with(b"SET SESSION AUTHORIZATION ")
+        || line == b"RESET SESSION AUTHORIZATION;\n")
+        && line.ends_with(b";\n")
+}
+
+fn line_str(line: &[u8]) -> &str {
+    std::str::from_utf8(line)
+        .unwrap_or("")
+        .trim_end_matches('\n')
+}
+
+impl<R: Read> DumpReader<R> {
+    pub fn new(src: R) -> Self {
+        Self::with_batch_bytes(src, DEFAULT_BATCH_BYTES)
+    }
+
+    /// A reader that hands out COPY rows in batches of about `batch_bytes` (whole rows; a row longer
+    /// than that is handed out alone).
+    pub fn with_batch_bytes(src: R, batch_bytes: usize) -> Self {
+        let batch_bytes = batch_bytes.max(1);
+        DumpReader {
+            src,
+            buf: vec![0; (batch_bytes * 2).max(64 * 1024)],
+            pos: 0,
+            end: 0,
+            eof: false,
+            line: 0,
+            batch_bytes,
+            state: State::Preamble,
+            queued: VecDeque::new(),
+            text: Vec::new(),
+            current: None,
+            pending: Vec::new(),
+            pending_state: Pending::Empty,
+            header_start: 0,
+            header: EntryHeader::default(),
+            name_line: 0..0,
+            header_line: 0,
+            completed_start: None,
+            tablespace: None,
+            tableam: None,
+            end_marker: memmem::Finder::new(b"\n\\.\n").into_owned(),
+        }
+    }
+
+    /// The number of input lines consumed so far.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Make at least `want` unread bytes available, unless the input ends first. Returns what is available.
+    fn fill(&mut self, want: usize) -> Result<usize, DumpError> {
+        while self.end - self.pos < want && !self.eof {
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+            }
+            if self.end == self.buf.len() {
+                let new_len = self.buf.len() * 2;
+                self.buf.resize(new_len, 0);
+            }
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(self.end - self.pos)
+    }
+
+    /// The next whole line (with its `\n`), copied into `out`. `false` at end of input.
+    /// A last line without newline is an error: pg_dump always ends its output with one.
+    fn next_line(&mut self, out: &mut Vec<u8>) -> Result<bool, DumpError> {
+        out.clear();
+        let mut searched = 0;
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.pos + searched..self.end]) {
+                let stop = self.pos + searched + i + 1;
+                out.extend_from_slice(&self.buf[self.pos..stop]);
+                self.pos = stop;
+                self.line += 1;
+                return Ok(true);
+            }
+            searched = self.end - self.pos;
+            if self.eof {
+                if searched == 0 {
+                    return Ok(false);
+                }
+                return Err(DumpError::Truncated {
+                    line: self.line + 1,
+                    context: "in the middle of a line".into(),
+                });
+            }
+            self.fill(searched + 1)?;
+        }
+    }
+
+    /// The next event, or `None` after the trailer.
+    pub fn next_event(&mut self) -> Result<Option<Event<'_>>, DumpError> {
+        if self.state == State::Preamble && self.line == 0 {
+            self.fill(5)?;
+            if self.buf[self.pos..self.end].starts_with(b"PGDMP") {
+                return Err(DumpError::CustomFormat);
+            }
+        }
+        let mut line = Vec::new();
+        loop {
+            if let Some(ev) = self.queued.pop_front() {
+                return Ok(Some(ev));
+            }
+            match self.state {
+                State::Done => return Ok(None),
+                State::Copy => {
+                    if let Some(range) = self.next_copy_rows()? {
+                        self.pos = range.end;
+                        let rows = &self.buf[range];
+                        let row_count = memchr::memchr_iter(b'\n', rows).count() as u64;
+                        let first_line = self.line + 1;
+                        self.line += row_count;
+                        return Ok(Some(Event::CopyRows {
+                            rows,
+                            first_line,
+                            row_count,
+                        }));
+                    }
+                }
+                _ => {
+                    if !self.next_line(&mut line)? {
+                        return Err(self.truncated());
+                    }
+                    self.top_level_line(&line)?;
+                }
+            }
+        }
+    }
+
+    fn truncated(&self) -> DumpError {
+        let context = match (&self.state, &self.current) {
+            (State::Preamble, _) => "in the preamble".to_string(),
+            (_, Some(e)) => format!(
+                "after entry \"{}\" ({}, line {})",
+                e.header.tag, e.header.desc, e.line
+            ),
+            _ => String::new(),
+        };
+        DumpError::Truncated {
+            line: self.line,
+            context,
+        }
+    }
+
+    /// The range of the next batch of whole COPY rows, or `None` after consuming the `\.` line
+    /// (the state then moves on to the COPY tail).
+    fn next_copy_rows(&mut self) -> Result<Option<Range<usize>>, DumpError> {
+        let mut avail = self.fill(self.batch_bytes + 3)?;
+        loop {
+            let window = &self.buf[self.pos..self.end];
+            if window.starts_with(b"\\.\n") {
+                self.pos += 3;
+                self.line += 1;
+                self.text.clear();
+                self.text.extend_from_slice(b"\\.\n");
+                self.state = State::CopyTail;
+                return Ok(None);
+            }
+            let limit = window.len().min(self.batch_bytes + 3);
+            if let Some(i) = self.end_marker.find(&window[..limit]) {
+                return Ok(Some(self.pos..self.pos + i + 1));
+            }
+            let cut_limit = window.len().min(self.batch_bytes);
+            if let Some(i) = memchr::memrchr(b'\n', &window[..cut_limit]) {
+                return Ok(Some(self.pos..self.pos + i + 1));
+            }
+            // No whole row within one batch: a long row, or the input ran out.
+            if let Some(i) = memchr::memchr(b'\n', window) {
+                return Ok(Some(self.pos..self.pos + i + 1));
+            }
+            if self.eof {
+                let table = self
+                    .current
+                    .as_ref()
+                    .and_then(|e| e.copy.as_ref())
+                    .map(|c| c.display_name())
+                    .unwrap_or_default();
+                return Err(DumpError::UnterminatedCopy {
+                    line: self.line + 1,
+                    table,
+                });
+            }
+            avail = self.fill(avail * 2)?;
+        }
+    }
+
+    /// Handle one line outside COPY rows.
+    fn top_level_line(&mut self, line: &[u8]) -> Result<(), DumpError> {
+        use Pending::*;
+        let verdict = match self.pending_state {
+            Empty | StateLines if is_state_line(line) => Some(StateLines),
+            StateLines if line == b"\n" => Some(StateLines),
+            Empty | StateLines | Completed if line == b"--\n" => {
+                self.header_start = self.pending.len();
+                self.header = EntryHeader::default();
+                Some(Open)
+            }
+            Empty if line.starts_with(b"-- Completed on ") => {
+                self.completed_start = Some(self.pending.len());
+                Some(Completed)
+            }
+            Completed if line == b"\n" => Some(Completed),
+            Open if line.starts_with(b"-- TOC entry ") => {
+                match EntryHeader::parse_toc_line(line_str(line)) {
+                    Some((id, cat)) => {
+                        self.header.dump_id = Some(id);
+                        self.header.catalog_id = cat;
+                        Some(Open)
+                    }
+                    None => None,
+                }
+            }
+            Open if line.starts_with(b"-- Dependencies:") => {
+                match EntryHeader::parse_dependencies_line(line_str(line)) {
+                    Some(deps) => {
+                        self.header.dependencies = deps;
+                        Some(Open)
+                    }
+                    None => None,
+                }
+            }
+            Open if line == b"-- PostgreSQL database dump complete\n" => {
+                self.pending.extend_from_slice(line);
+                return self.start_trailer();
+            }
+            Open => match EntryHeader::parse_name_line(line_str(line)) {
+                Some(h) => {
+                    let (id, cat, deps) = (
+                        self.header.dump_id,
+                        self.header.catalog_id,
+                        std::mem::take(&mut self.header.dependencies),
+                    );
+                    self.header = h;
+                    self.header.dump_id = id;
+                    self.header.catalog_id = cat;
+                    self.header.dependencies = deps;
+                    let start = self.pending.len();
+                    self.name_line = start..start + line.len() - 1;
+                    self.header_line = self.line;
+                    Some(Named)
+                }
+                None => None,
+            },
+            Named if line == b"--\n" => Some(Closed),
+            Closed if line == b"\n" => {
+                self.pending.extend_from_slice(line);
+                return self.start_entry();
+            }
+            _ => None,
+        };
+        match verdict {
+            Some(next) => {
+                self.pending.extend_from_slice(line);
+                self.pending_state = next;
+            }
+            None => {
+                // Not a header after all: what was held back is ordinary text. The current line may
+                // itself begin a header, so it is classified again from scratch.
+                let was_empty = self.pending_state == Empty;
+                self.flush_pending();
+                if was_empty {
+                    self.body_line(line);
+                } else {
+                    self.top_level_line(line)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() {
+            self.body_line(&pending);
+        }
+        self.pending = pending;
+        self.pending.clear();
+        self.pending_state = Pending::Empty;
+        self.completed_start = None;
+    }
+
+    fn body_line(&mut self, bytes: &[u8]) {
+        if self.state == State::RawData {
+            self.queued.push_back(Event::RawData(bytes.to_vec()));
+        } else {
+            self.text.extend_from_slice(bytes);
+        }
+    }
+
+    /// Close whatever is open (preamble, entry body, data tail) as an event.
+    fn close_current(&mut self) -> Result<(), DumpError> {
+        let text = std::mem::take(&mut self.text);
+        match self.state {
+            State::Preamble => self
+                .queued
+                .push_back(Event::Preamble(Preamble::parse(text)?)),
+            State::Body => {
+                let mut entry = self.current.take().expect("a body belongs to an entry");
+                let body_start = entry.text.len();
+                entry.text.extend_from_slice(&text);
+                entry.body_range = body_start..entry.text.len();
+                entry.owner_stmt_range = find_owner_stmt(&entry.text[body_start..])
+                    .map(|r| r.start + body_start..r.end + body_start);
+                self.queued.push_back(Event::Entry(entry));
+            }
+            State::CopyTail | State::RawData => self.queued.push_back(Event::DataEnd(text)),
+            State::Copy | State::Done => unreachable!("no header is recognised inside COPY rows"),
+        }
+        Ok(())
+    }
+
+    /// A complete header is in `pending`: close the previous piece and open the new entry.
+    fn start_entry(&mut self) -> Result<(), DumpError> {
+        self.close_current()?;
+        let text = std::mem::take(&mut self.pending);
+        self.pending_state = Pending::Empty;
+        self.completed_start = None;
+        // The state lines before the header apply from this entry on.
+        for l in text[..self.header_start].split_inclusive(|&b| b == b'\n') {
+            let l = line_str(l);
+            if let Some(v) = l.strip_prefix("SET default_tablespace = ") {
+                let v = v.trim_end_matches(';');
+                self.tablespace = Some(v.trim_matches('\'').to_string());
+            } else if let Some(v) = l.strip_prefix("SET default_table_access_method = ") {
+                self.tableam = Some(v.trim_end_matches(';').to_string());
+            }
+        }
+        let header = std::mem::take(&mut self.header);
+        let mut entry = Entry {
+            line: self.header_line,
+            header_range: self.header_start..text.len(),
+            name_line_range: self.name_line.clone(),
+            body_range: text.len()..text.len(),
+            owner_stmt_range: None,
+            current_tablespace: self.tablespace.clone(),
+            current_tableam: self.tableam.clone(),
+            copy: None,
+            text,
+            header,
+        };
+        if entry.header.has_data && entry.header.desc == "TABLE DATA" {
+            let mut line = Vec::new();
+            if !self.next_line(&mut line)? {
+                return Err(self.truncated());
+            }
+            let table = match &entry.header.namespace {
+                Some(ns) => format!("{ns}.{}", entry.header.tag),
+                None => entry.header.tag.clone(),
+            };
+            if !line.starts_with(b"COPY ") {
+                return Err(DumpError::NotCopyData {
+                    line: self.line,
+                    table,
+                });
+            }
+            let copy = CopyStmt::parse(line_str(&line)).ok_or_else(|| DumpError::BadCopy {
+                line: self.line,
+                table,
+                stmt: line_str(&line).to_string(),
+            })?;
+            entry.text.extend_from_slice(&line);
+            entry.body_range = entry.body_range.start..entry.text.len();
+            entry.copy = Some(copy);
+            self.queued.push_back(Event::DataBegin(entry));
+            self.state = State::Copy;
+        } else if entry.header.has_data {
+            self.queued.push_back(Event::DataBegin(entry));
+            self.state = State::RawData;
+        } else {
+            self.current = Some(entry);
+            self.state = State::Body;
+        }
+        Ok(())
+    }
+
+    /// `-- PostgreSQL database dump complete` was read: the rest of the input is the trailer.
+    fn start_trailer(&mut self) -> Result<(), DumpError> {
+        let start = self.completed_start.unwrap_or(self.header_start);
+        let mut trailer = self.pending.split_off(start);
+        // Lines held back before the trailer (blank lines, state lines) belong to the previous piece.
+        let before = std::mem::take(&mut self.pending);
+        self.body_line(&before);
+        self.close_current()?;
+        let mut line = Vec::new();
+        while self.next_line(&mut line)? {
+            let ok = line == b"--\n" || line == b"\n" || line.starts_with(b"\\unrestrict ");
+            if !ok {
+                return Err(DumpError::AfterTrailer { line: self.line });
+            }
+            trailer.extend_from_slice(&line);
+        }
+        self.queued.push_back(Event::Trailer(trailer));
+        self.state = State::Done;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\n\n-- Dumped from database version 15.18\n-- Dumped by pg_dump version 15.18\n\nSET statement_timeout = 0;\nSET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\nSELECT pg_catalog.set_config('search_path', '', false);\n\n--\n-- Name: public; Type: SCHEMA; Schema: -; Owner: pg\n--\n\n-- *not* creating schema, since initdb creates it\n\n\nALTER SCHEMA public OWNER TO pg;\n\nSET default_tablespace = '';\n\nSET default_table_access_method = heap;\n\n--\n-- Name: t; Type: TABLE; Schema: public; Owner: pg\n--\n\nCREATE TABLE public.t (\n    id integer,\n    note text\n);\n\n\nALTER TABLE public.t OWNER TO pg;\n\n--\n-- Data for Name: t; Type: TABLE DATA; Schema: public; Owner: pg\n--\n\nCOPY public.t (id, note) FROM stdin;\n1\ta\\tb\n2\t\\N\n3\t-- Name: x; Type: TABLE; Schema: s; Owner: o\n\\.\n\n\n--\n-- Name: TABLE t; Type: ACL; Schema: public; Owner: pg\n--\n\nGRANT SELECT ON TABLE public.t TO PUBLIC;\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n";
+
+    fn collect(input: &[u8], batch: usize) -> Result<Vec<(String, Vec<u8>)>, DumpError> {
+        let mut r = DumpReader::with_batch_bytes(input, batch);
+        let mut out = Vec::new();
+        while let Some(ev) = r.next_event()? {
+            out.push(match ev {
+                Event::Preamble(p) => ("preamble".into(), p.text),
+                Event::Entry(e) => (format!("entry {}", e.header.desc), e.text),
+                Event::DataBegin(e) => (format!("data {}", e.header.tag), e.text),
+                Event::CopyRows { rows, .. } => ("rows".into(), rows.to_vec()),
+                Event::RawData(d) => ("raw".into(), d),
+                Event::DataEnd(d) => ("end".into(), d),
+                Event::Trailer(t) => ("trailer".into(), t),
+            });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn splits_and_reassembles_exactly() {
+        for batch in [1, 2, 5, 64, 1 << 20] {
+            let events = collect(SAMPLE.as_bytes(), batch).unwrap();
+            let joined: Vec<u8> = events.iter().flat_map(|(_, b)| b.clone()).collect();
+            assert_eq!(String::from_utf8(joined).unwrap(), SAMPLE, "batch {batch}");
+            let kinds: Vec<&str> = events
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .filter(|k| *k != "rows")
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    "preamble",
+                    "entry SCHEMA",
+                    "entry TABLE",
+                    "data t",
+                    "end",
+                    "entry ACL",
+                    "trailer"
+                ]
+            );
+            let rows: Vec<u8> = events
+                .iter()
+                .filter(|(k, _)| k == "rows")
+                .flat_map(|(_, b)| b.clone())
+                .collect();
+            assert_eq!(
+                rows,
+                b"1\ta\\tb\n2\t\\N\n3\t-- Name: x; Type: TABLE; Schema: s; Owner: o\n"
+            );
+        }
+    }
+
+    #[test]
+    fn entry_fields_and_portable_form() {
+        let mut r = DumpReader::new(SAMPLE.as_bytes());
+        let mut portable = Vec::new();
+        let mut tables = Vec::new();
+        while let Some(ev) = r.next_event().unwrap() {
+            match ev {
+                Event::Preamble(p) => {
+                    assert_eq!(p.encoding.as_deref(), Some("UTF8"));
+                    assert_eq!(p.standard_conforming_strings.as_deref(), Some("on"));
+                    portable.extend_from_slice(&p.text);
+                }
+                Event::Entry(e) => {
+                    if e.header.desc == "TABLE" {
+                        assert_eq!(e.current_tablespace.as_deref(), Some(""));
+                        assert_eq!(e.current_tableam.as_deref(), Some("heap"));
+                        assert_eq!(e.owner_stmt(), Some("ALTER TABLE public.t OWNER TO pg;"));
+                        tables.push(e.header.tag.clone());
+                    }
+                    e.write_portable(&mut portable);
+                }
+                Event::DataBegin(e) => {
+                    assert_eq!(e.copy.as_ref().unwrap().columns, ["id", "note"]);
+                    e.write_portable(&mut portable);
+                }
+                Event::CopyRows { rows, .. } => portable.extend_from_slice(rows),
+                Event::RawData(d) | Event::DataEnd(d) | Event::Trailer(d) => {
+                    portable.extend_from_slice(&d)
+                }
+            }
+        }
+        assert_eq!(tables, ["t"]);
+        let s = String::from_utf8(portable).unwrap();
+        assert!(!s.contains("OWNER TO"));
+        assert!(!s.contains("GRANT"));
+        assert!(s.contains("-- Name: t; Type: TABLE; Schema: public; Owner: -\n"));
+    }
+
+    #[test]
+    fn truncation_is_an_error_everywhere() {
+        let full = SAMPLE.as_bytes();
+        for cut in 1..full.len() - 1 {
+            // Cutting inside the trailer's last blank lines is still a complete dump.
+            let tail = &SAMPLE[cut..];
+            if tail.trim_start_matches('\n').is_empty()
+                || tail.starts_with("\n\\unrestrict")
+                || SAMPLE[..cut].ends_with("\\unrestrict abc\n")
+            {
+                continue;
+            }
+            if cut > SAMPLE.find("-- PostgreSQL database dump complete").unwrap() {
+                continue;
+            }
+            assert!(
+                collect(&full[..cut], 7).is_err(),
+                "cut at {cut} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_custom_format_and_inserts() {
+        assert!(matches!(
+            collect(b"PGDMP\x01\x0e", 10),
+            Err(DumpError::CustomFormat)
+        ));
+        let inserts = SAMPLE.replace(
+            "COPY public.t (id, note) FROM stdin;",
+            "INSERT INTO public.t VALUES (1, 'a');",
+        );
+        assert!(matches!(
+            collect(inserts.as_bytes(), 10),
+            Err(DumpError::NotCopyData { .. })
+        ));
+        let unterminated = SAMPLE.replace("\\.\n", "");
+        assert!(collect(unterminated.as_bytes(), 10).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! Sinks receive the events of one pass (preamble, entries, data, trailer) and write one artifact each:
+//! the portable plain dump, the anonymized plain dump, the custom-format archive.
+//!
+//! The engine runs each sink on its own thread and decides which view of the COPY rows it gets
+//! (original or masked). A sink publishes its artifact only in `finish`; dropping it unfinished leaves
+//! nothing under the final name.
+
+pub mod output;
+pub mod plain;
+
+use crate::dump::{Entry, Preamble};
+pub use output::{ArtifactInfo, AtomicFile, OutputError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One artifact writer fed by the pass.
+pub trait Sink: Send {
+    fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError>;
+    /// A complete entry without a data part.
+    fn entry(&mut self, entry: &Entry) -> Result<(), SinkError>;
+    /// The start of a data part (TABLE DATA or BLOBS); `entry.copy` is set for COPY data.
+    fn data_begin(&mut self, entry: &Entry) -> Result<(), SinkError>;
+    /// Whole COPY rows (each ending in `\n`), or raw lines of a BLOBS body.
+    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError>;
+    /// The end of the data part: `\.\n` and the blank lines that follow it.
+    fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError>;
+    fn trailer(&mut self, trailer: &[u8]) -> Result<(), SinkError>;
+    /// Write what is left and publish the artifact under its final name.
+    fn finish(self: Box<Self>) -> Result<ArtifactInfo, SinkError>;
+}

@@ -1,0 +1,145 @@
+//! An artifact file that appears under its final name only when complete: it is written as
+//! `NAME.partial`, its size and SHA-256 are computed on the way, and `commit` renames it. Dropped
+//! without `commit` (an error anywhere in the pass), the partial file is removed.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What the manifest records of a published artifact.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ArtifactInfo {
+    /// File name (relative to the backup folder).
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+pub struct AtomicFile {
+    final_path: PathBuf,
+    partial_path: PathBuf,
+    out: Option<BufWriter<File>>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl AtomicFile {
+    pub fn create(final_path: &Path) -> Result<AtomicFile, OutputError> {
+        let mut partial = final_path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial_path = PathBuf::from(partial);
+        let file = File::create(&partial_path).map_err(|source| OutputError::Io {
+            path: partial_path.clone(),
+            source,
+        })?;
+        Ok(AtomicFile {
+            final_path: final_path.to_path_buf(),
+            partial_path,
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            hasher: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    fn io_err(&self, source: std::io::Error) -> OutputError {
+        OutputError::Io {
+            path: self.partial_path.clone(),
+            source,
+        }
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        let res = self
+            .out
+            .as_mut()
+            .expect("written after commit")
+            .write_all(bytes);
+        res.map_err(|e| self.io_err(e))
+    }
+
+    /// Flush, fsync and rename to the final name.
+    pub fn commit(mut self) -> Result<ArtifactInfo, OutputError> {
+        let out = self.out.take().expect("committed twice");
+        let file = out.into_inner().map_err(|e| OutputError::Io {
+            path: self.partial_path.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(|e| self.io_err(e))?;
+        drop(file);
+        std::fs::rename(&self.partial_path, &self.final_path).map_err(|e| self.io_err(e))?;
+        let hasher = std::mem::take(&mut self.hasher);
+        Ok(ArtifactInfo {
+            file: self
+                .final_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            bytes: self.bytes,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)
+            .map_err(|OutputError::Io { source, .. }| source)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.partial_path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishes_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.gz");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"hello").unwrap();
+        assert!(!path.exists());
+        drop(f);
+        assert!(!path.exists());
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "partial file left behind"
+        );
+
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"hello").unwrap();
+        let info = f.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+        assert_eq!(info.bytes, 5);
+        assert_eq!(info.sha256, hex::encode(Sha256::digest(b"hello")));
+    }
+}
