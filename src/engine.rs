@@ -1,1 +1,485 @@
-//! TODO
+//! The one-pass engine: it drives the dump reader, masks COPY rows in parallel and fans every piece
+//! out to the sinks, in input order.
+//!
+//! * Each batch of whole COPY rows (about 1 MiB) is checked (field count, escapes) and masked as a job
+//!   on the rayon pool. Results enter an ordered queue of bounded depth, so at most `queue_depth`
+//!   batches are in flight: memory does not grow with the size of a table.
+//! * Each sink runs on its own thread behind a bounded channel and receives either the original or
+//!   the masked view of the rows. A batch that masking did not change is shared, not copied.
+//! * Sinks only seal their artifacts when the whole pass succeeded; any error drops them, which removes
+//!   their partial files.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use serde::Serialize;
+
+use crate::copy;
+use crate::dump::facts::SchemaFacts;
+use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
+use crate::progress::Progress;
+use crate::rules::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
+use crate::sink::{SealedFile, Sink, SinkError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error("line {line}: table {table}: {message}")]
+    Row {
+        line: u64,
+        table: String,
+        message: String,
+    },
+    #[error("{artifact}: {source}")]
+    Sink { artifact: String, source: SinkError },
+    #[error("{0} stopped unexpectedly")]
+    SinkThread(String),
+}
+
+/// Which rows a sink receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataView {
+    Original,
+    Masked,
+}
+
+pub struct SinkSpec {
+    /// Name for messages (e.g. the artifact's file name).
+    pub name: String,
+    pub view: DataView,
+    pub sink: Box<dyn Sink>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PassOptions {
+    pub batch_bytes: usize,
+    /// Batches in flight (being masked or waiting to be handed on).
+    pub queue_depth: usize,
+}
+
+impl Default for PassOptions {
+    fn default() -> Self {
+        PassOptions {
+            batch_bytes: crate::dump::reader::DEFAULT_BATCH_BYTES,
+            queue_depth: 2 * rayon::current_num_threads() + 2,
+        }
+    }
+}
+
+/// What the pass saw of one table's data.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub schema: String,
+    pub table: String,
+    pub rows: u64,
+    /// Bytes of COPY text as read.
+    pub bytes: u64,
+    /// Columns that a masker (other than keep) was applied to.
+    pub masked_columns: Vec<String>,
+}
+
+pub struct PassReport {
+    pub preamble: Preamble,
+    pub tables: Vec<TableReport>,
+    /// Sealed artifacts, in sink order (`None` for streams such as stdout), to be published by the caller.
+    pub artifacts: Vec<(String, Option<SealedFile>)>,
+}
+
+enum Msg {
+    Preamble(Arc<Preamble>),
+    Entry(Arc<Entry>),
+    DataBegin(Arc<Entry>),
+    Data(Arc<Vec<u8>>),
+    DataEnd(Arc<Vec<u8>>),
+    Trailer(Arc<Vec<u8>>),
+    Finish,
+}
+
+type SinkResult = Result<Option<SealedFile>, SinkError>;
+
+struct SinkThread {
+    name: String,
+    view: DataView,
+    tx: Option<Sender<Msg>>,
+    handle: JoinHandle<SinkResult>,
+}
+
+fn spawn_sink(spec: SinkSpec) -> SinkThread {
+    let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(16);
+    let SinkSpec {
+        name,
+        view,
+        mut sink,
+    } = spec;
+    let handle = std::thread::Builder::new()
+        .name(format!("sink {name}"))
+        .spawn(move || -> SinkResult {
+            for msg in rx {
+                match msg {
+                    Msg::Preamble(p) => sink.preamble(&p)?,
+                    Msg::Entry(e) => sink.entry(&e)?,
+                    Msg::DataBegin(e) => sink.data_begin(&e)?,
+                    Msg::Data(d) => sink.data(&d)?,
+                    Msg::DataEnd(d) => sink.data_end(&d)?,
+                    Msg::Trailer(t) => sink.trailer(&t)?,
+                    Msg::Finish => return sink.finish(),
+                }
+            }
+            // The channel closed without Finish: the pass failed. Dropping the sink discards its file.
+            Err(SinkError::Invalid("the pass was aborted".into()))
+        })
+        .expect("spawning a sink thread");
+    SinkThread {
+        name,
+        view,
+        tx: Some(tx),
+        handle,
+    }
+}
+
+/// The masked view of a batch: `None` when identical to the original.
+type BatchResult = Result<Option<Arc<Vec<u8>>>, EngineError>;
+
+enum Slot {
+    Event(Msg),
+    Rows {
+        original: Arc<Vec<u8>>,
+        job: Receiver<BatchResult>,
+    },
+}
+
+/// The current table's plan, shared with the masking jobs.
+struct TableJob {
+    name: String,
+    columns: Vec<String>,
+    plan: TablePlan,
+}
+
+/// Run the pass: read `reader` to its end, mask with `rules`, feed `sinks`.
+pub fn run_pass<R: Read>(
+    mut reader: DumpReader<R>,
+    rules: &RuleSet,
+    facts: &mut SchemaFacts,
+    learn_facts: bool,
+    sinks: Vec<SinkSpec>,
+    options: &PassOptions,
+    progress: &dyn Progress,
+) -> Result<PassReport, EngineError> {
+    let mut threads: Vec<SinkThread> = sinks.into_iter().map(spawn_sink).collect();
+    let result = drive(
+        &mut reader,
+        rules,
+        facts,
+        learn_facts,
+        &mut threads,
+        options,
+        progress,
+    );
+    match result {
+        Ok((preamble, tables)) => {
+            for t in &threads {
+                // A send can only fail if the sink already stopped with an error, collected below.
+                let _ = t.tx.as_ref().expect("open").send(Msg::Finish);
+            }
+            let mut artifacts = Vec::new();
+            let mut first_err = None;
+            for mut t in threads {
+                t.tx.take();
+                match t.handle.join() {
+                    Ok(Ok(sealed)) => artifacts.push((t.name, sealed)),
+                    Ok(Err(e)) => {
+                        first_err.get_or_insert(EngineError::Sink {
+                            artifact: t.name,
+                            source: e,
+                        });
+                    }
+                    Err(_) => {
+                        first_err.get_or_insert(EngineError::SinkThread(t.name));
+                    }
+                }
+            }
+            match first_err {
+                Some(e) => Err(e),
+                None => Ok(PassReport {
+                    preamble,
+                    tables,
+                    artifacts,
+                }),
+            }
+        }
+        Err(e) => {
+            // Close the channels without Finish: every sink discards its partial artifact. A sink's own
+            // error is the better explanation when the pass stopped because a sink went away.
+            let mut sink_err = None;
+            for mut t in threads {
+                t.tx.take();
+                if let Ok(Err(se)) = t.handle.join() {
+                    if !matches!(&se, SinkError::Invalid(m) if m == "the pass was aborted") {
+                        sink_err.get_or_insert(EngineError::Sink {
+                            artifact: t.name,
+                            source: se,
+                        });
+                    }
+                }
+            }
+            Err(match e {
+                EngineError::SinkThread(_) => sink_err.unwrap_or(e),
+                e => e,
+            })
+        }
+    }
+}
+
+fn send_all(threads: &[SinkThread], make: impl Fn(DataView) -> Msg) -> Result<(), EngineError> {
+    for t in threads {
+        let tx = t.tx.as_ref().expect("open");
+        if tx.send(make(t.view)).is_err() {
+            return Err(EngineError::SinkThread(t.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(threads: &[SinkThread], slot: Slot) -> Result<(), EngineError> {
+    match slot {
+        Slot::Event(msg) => {
+            let msg = Arc::new(msg);
+            send_all(threads, |_| clone_msg(&msg))
+        }
+        Slot::Rows { original, job } => {
+            let masked = job
+                .recv()
+                .map_err(|_| EngineError::SinkThread("a masking job".into()))??;
+            send_all(threads, |view| match (view, &masked) {
+                (DataView::Masked, Some(m)) => Msg::Data(m.clone()),
+                _ => Msg::Data(original.clone()),
+            })
+        }
+    }
+}
+
+fn clone_msg(msg: &Msg) -> Msg {
+    match msg {
+        Msg::Preamble(p) => Msg::Preamble(p.clone()),
+        Msg::Entry(e) => Msg::Entry(e.clone()),
+        Msg::DataBegin(e) => Msg::DataBegin(e.clone()),
+        Msg::Data(d) => Msg::Data(d.clone()),
+        Msg::DataEnd(d) => Msg::DataEnd(d.clone()),
+        Msg::Trailer(t) => Msg::Trailer(t.clone()),
+        Msg::Finish => Msg::Finish,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive<R: Read>(
+    reader: &mut DumpReader<R>,
+    rules: &RuleSet,
+    facts: &mut SchemaFacts,
+    learn_facts: bool,
+    threads: &mut [SinkThread],
+    options: &PassOptions,
+    progress: &dyn Progress,
+) -> Result<(Preamble, Vec<TableReport>), EngineError> {
+    let mut queue: VecDeque<Slot> = VecDeque::new();
+    let mut preamble = Preamble::default();
+    let mut tables: Vec<TableReport> = Vec::new();
+    let mut current: Option<Arc<TableJob>> = None;
+    let depth = options.queue_depth.max(1);
+
+    let push = |queue: &mut VecDeque<Slot>,
+                slot: Slot,
+                threads: &[SinkThread]|
+     -> Result<(), EngineError> {
+        queue.push_back(slot);
+        while queue.len() > depth || matches!(queue.front(), Some(Slot::Event(_))) {
+            let front = queue.pop_front().expect("non-empty");
+            dispatch(threads, front)?;
+        }
+        Ok(())
+    };
+
+    while let Some(event) = reader.next_event()? {
+        match event {
+            Event::Preamble(p) => {
+                preamble = p.clone();
+                push(&mut queue, Slot::Event(Msg::Preamble(Arc::new(p))), threads)?;
+            }
+            Event::Entry(e) => {
+                if learn_facts {
+                    facts.observe(&e);
+                }
+                push(&mut queue, Slot::Event(Msg::Entry(Arc::new(e))), threads)?;
+            }
+            Event::DataBegin(e) => {
+                if let Some(copy) = &e.copy {
+                    let schema = copy.schema.clone().unwrap_or_default();
+                    let infos: Vec<ColumnInfo> = copy
+                        .columns
+                        .iter()
+                        .map(|c| ColumnInfo {
+                            name: c.clone(),
+                            type_name: facts.column_type(&schema, &copy.table, c),
+                            unique: facts.is_keyed(&schema, &copy.table, c),
+                        })
+                        .collect();
+                    let plan = rules.plan_table(&schema, &copy.table, &infos)?;
+                    let masked_columns = copy
+                        .columns
+                        .iter()
+                        .zip(&plan.columns)
+                        .filter(|(_, m)| m.is_some())
+                        .map(|(c, _)| c.clone())
+                        .collect();
+                    progress.table(&copy.display_name());
+                    tables.push(TableReport {
+                        schema: schema.clone(),
+                        table: copy.table.clone(),
+                        rows: 0,
+                        bytes: 0,
+                        masked_columns,
+                    });
+                    current = Some(Arc::new(TableJob {
+                        name: copy.display_name(),
+                        columns: copy.columns.clone(),
+                        plan,
+                    }));
+                }
+                push(
+                    &mut queue,
+                    Slot::Event(Msg::DataBegin(Arc::new(e))),
+                    threads,
+                )?;
+            }
+            Event::CopyRows {
+                rows,
+                first_line,
+                row_count,
+            } => {
+                let job = current.clone().expect("rows follow a COPY statement");
+                if let Some(t) = tables.last_mut() {
+                    t.rows += row_count;
+                    t.bytes += rows.len() as u64;
+                }
+                progress.rows(row_count, rows.len() as u64);
+                let original = Arc::new(rows.to_vec());
+                let (tx, rx) = bounded(1);
+                let input = original.clone();
+                rayon::spawn(move || {
+                    let _ = tx.send(process_batch(&input, first_line, &job));
+                });
+                push(&mut queue, Slot::Rows { original, job: rx }, threads)?;
+            }
+            Event::RawData(line) => {
+                push(&mut queue, Slot::Event(Msg::Data(Arc::new(line))), threads)?;
+            }
+            Event::DataEnd(tail) => {
+                current = None;
+                push(
+                    &mut queue,
+                    Slot::Event(Msg::DataEnd(Arc::new(tail))),
+                    threads,
+                )?;
+            }
+            Event::Trailer(t) => {
+                push(&mut queue, Slot::Event(Msg::Trailer(Arc::new(t))), threads)?;
+            }
+        }
+    }
+    while let Some(slot) = queue.pop_front() {
+        dispatch(threads, slot)?;
+    }
+    rules.finish()?;
+    Ok((preamble, tables))
+}
+
+/// Check and mask one batch of whole rows. Returns the masked batch, or `None` if nothing changed.
+fn process_batch(rows: &[u8], first_line: u64, job: &TableJob) -> BatchResult {
+    let ncols = job.columns.len();
+    let passthrough = job.plan.is_passthrough();
+    let mut out = if passthrough {
+        Vec::new()
+    } else {
+        Vec::with_capacity(rows.len() + rows.len() / 8)
+    };
+    let mut decoded = Vec::new();
+    let mut masked = Vec::new();
+    let mut changed = false;
+    let mut line = first_line;
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', rows) {
+        let row = &rows[start..nl];
+        start = nl + 1;
+        let row_err = |message: String| EngineError::Row {
+            line,
+            table: job.name.clone(),
+            message,
+        };
+        copy::check_row_end(row).map_err(|e| row_err(e.to_string()))?;
+        let mut failure: Option<String> = None;
+        let fields = if ncols == 0 {
+            if !row.is_empty() {
+                return Err(row_err(
+                    "the COPY statement lists no columns but the row has data".into(),
+                ));
+            }
+            0
+        } else if passthrough {
+            copy::for_each_field(row, |_, _| {})
+        } else {
+            copy::for_each_field(row, |i, raw| {
+                if i > 0 {
+                    out.push(b'\t');
+                }
+                let masker = match job.plan.columns.get(i) {
+                    Some(Some(m))
+                        if failure.is_none() && !copy::is_null(raw) && m.prefilter(raw) =>
+                    {
+                        m
+                    }
+                    _ => {
+                        out.extend_from_slice(raw);
+                        return;
+                    }
+                };
+                decoded.clear();
+                if let Err(e) = copy::unescape_into(raw, &mut decoded) {
+                    failure = Some(format!("column {}: {e}", job.columns[i]));
+                    return;
+                }
+                masked.clear();
+                match masker.mask(&decoded, &mut masked) {
+                    MaskOutcome::Unchanged => out.extend_from_slice(raw),
+                    MaskOutcome::Null => {
+                        out.extend_from_slice(copy::NULL);
+                        changed = true;
+                    }
+                    MaskOutcome::Value => {
+                        let before = out.len();
+                        copy::escape_into(&masked, &mut out);
+                        changed |= out[before..] != *raw;
+                    }
+                }
+            })
+        };
+        if let Some(message) = failure {
+            return Err(row_err(message));
+        }
+        if fields != ncols {
+            return Err(row_err(format!(
+                "the row has {fields} fields but the COPY statement lists {ncols} columns ({})",
+                job.columns.join(", ")
+            )));
+        }
+        if !passthrough {
+            out.push(b'\n');
+        }
+        line += 1;
+    }
+    Ok((changed && !passthrough).then(|| Arc::new(out)))
+}

@@ -1,1 +1,65 @@
-//! TODO
+//! The manifest written beside the artifacts of one backup (`NAME.manifest.json`): what produced it,
+//! from what, when, each artifact's size and SHA-256, and per-table rows and bytes. It is written last,
+//! so a backup set without a manifest is incomplete.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::TableReport;
+use crate::sink::ArtifactInfo;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub pgveil_version: String,
+    pub name: String,
+    /// What was read (a file, stdin, or `pg_dump <db>` with any password redacted).
+    pub source: String,
+    pub server_version: Option<String>,
+    pub pg_dump_version: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+    /// The rule files used (`builtin:default` for the shipped set).
+    pub rules: Vec<String>,
+    /// Whether key facts (unique / foreign-key columns) were known to the maskers.
+    pub schema_facts: String,
+    /// For the custom archive: `full` or `anon` data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<String>,
+    pub artifacts: Vec<ManifestArtifact>,
+    pub tables: Vec<ManifestTable>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestArtifact {
+    /// `plain`, `anon` or `custom`.
+    pub kind: String,
+    #[serde(flatten)]
+    pub info: ArtifactInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestTable {
+    pub schema: String,
+    pub table: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub masked_columns: Vec<String>,
+}
+
+impl From<&TableReport> for ManifestTable {
+    fn from(t: &TableReport) -> Self {
+        ManifestTable {
+            schema: t.schema.clone(),
+            table: t.table.clone(),
+            rows: t.rows,
+            bytes: t.bytes,
+            masked_columns: t.masked_columns.clone(),
+        }
+    }
+}
+
+/// Now, as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

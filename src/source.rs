@@ -1,1 +1,299 @@
-//! TODO
+//! Where the plain dump comes from: a file, stdin, either possibly gzip'ed (detected by its magic
+//! bytes), or a `pg_dump -Fp` child process that pgveil spawns with libpq's usual connection settings.
+//!
+//! A spawned pg_dump is checked when the stream ends: a non-zero exit fails the pass with pg_dump's own
+//! message, so a dump cut short by pg_dump can never be published.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use flate2::read::MultiGzDecoder;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("opening {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("starting pg_dump: {0} (is PostgreSQL's client installed and on PATH?)")]
+    Spawn(io::Error),
+    #[error("pg_dump failed ({status}): {stderr}")]
+    PgDump { status: String, stderr: String },
+}
+
+/// How to connect and what to pass to a spawned pg_dump.
+#[derive(Debug, Clone, Default)]
+pub struct PgDumpArgs {
+    /// A database name or libpq connection string/URI; `None` = libpq defaults (`PGDATABASE` …).
+    pub dbname: Option<String>,
+    /// Extra pg_dump arguments (after `--` on the command line).
+    pub extra: Vec<OsString>,
+    /// `--schema-only` instead of a full dump.
+    pub schema_only: bool,
+}
+
+impl PgDumpArgs {
+    fn command(&self) -> Command {
+        let mut cmd =
+            Command::new(std::env::var_os("PGVEIL_PG_DUMP").unwrap_or_else(|| "pg_dump".into()));
+        cmd.arg("--format=plain");
+        if self.schema_only {
+            cmd.arg("--schema-only");
+        }
+        if let Some(db) = &self.dbname {
+            cmd.arg("--dbname").arg(db);
+        }
+        cmd.args(&self.extra);
+        cmd
+    }
+
+    /// Run pg_dump to completion and return its output (used for the small schema-only dump).
+    pub fn run_to_vec(&self) -> Result<Vec<u8>, SourceError> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(SourceError::Spawn)?;
+        if !out.status.success() {
+            return Err(SourceError::PgDump {
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+}
+
+/// The database name a connection string or name refers to (for naming artifacts).
+pub fn dbname_of(conn: Option<&str>) -> Option<String> {
+    let conn = match conn {
+        Some(c) => c,
+        None => {
+            return std::env::var("PGDATABASE")
+                .ok()
+                .or_else(|| std::env::var("PGUSER").ok())
+        }
+    };
+    if let Some(rest) = conn
+        .strip_prefix("postgresql://")
+        .or_else(|| conn.strip_prefix("postgres://"))
+    {
+        let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("");
+        let name = path.split(['?', '#']).next().unwrap_or("");
+        return (!name.is_empty()).then(|| name.to_string());
+    }
+    if conn.contains('=') {
+        return conn
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("dbname="))
+            .map(|v| v.trim_matches('\'').to_string());
+    }
+    Some(conn.to_string())
+}
+
+/// An open source of plain-dump bytes.
+pub struct Source {
+    reader: Box<dyn Read + Send>,
+    child: Option<(Child, JoinHandle<String>)>,
+    bytes_read: Arc<AtomicU64>,
+    description: String,
+}
+
+/// Counts the compressed/raw bytes taken from the underlying input (for progress).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Source {
+    /// A file, or stdin when `path` is `-`.
+    pub fn open_input(path: &Path) -> Result<Source, SourceError> {
+        let (raw, description): (Box<dyn Read + Send>, String) = if path == Path::new("-") {
+            (Box::new(io::stdin()), "stdin".into())
+        } else {
+            let f = File::open(path).map_err(|source| SourceError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            (Box::new(f), path.display().to_string())
+        };
+        Ok(Source::from_reader(raw, description, None))
+    }
+
+    /// Spawn `pg_dump -Fp` and read its standard output.
+    pub fn spawn_pg_dump(args: &PgDumpArgs) -> Result<Source, SourceError> {
+        let mut child = args
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(SourceError::Spawn)?;
+        let stdout: ChildStdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        // Collect pg_dump's messages on the side so that a full stderr pipe can never block it.
+        let handle = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let description = format!(
+            "pg_dump {}",
+            args.dbname
+                .as_deref()
+                .map(redact_password)
+                .unwrap_or_default()
+        );
+        Ok(Source::from_reader(
+            Box::new(stdout),
+            description,
+            Some((child, handle)),
+        ))
+    }
+
+    fn from_reader(
+        raw: Box<dyn Read + Send>,
+        description: String,
+        child: Option<(Child, JoinHandle<String>)>,
+    ) -> Source {
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let counting = Counting {
+            inner: raw,
+            count: bytes_read.clone(),
+        };
+        let mut buffered = BufReader::with_capacity(1 << 16, counting);
+        let is_gzip = buffered
+            .fill_buf()
+            .map(|b| b.starts_with(&[0x1f, 0x8b]))
+            .unwrap_or(false);
+        let reader: Box<dyn Read + Send> = if is_gzip {
+            Box::new(MultiGzDecoder::new(buffered))
+        } else {
+            Box::new(buffered)
+        };
+        Source {
+            reader,
+            child,
+            bytes_read,
+            description,
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// A shared counter of input bytes consumed so far.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.bytes_read.clone()
+    }
+
+    pub fn reader(&mut self) -> &mut (dyn Read + Send) {
+        &mut *self.reader
+    }
+
+    /// Wait for a spawned pg_dump and check its exit status (no-op for files).
+    pub fn finish(self) -> Result<(), SourceError> {
+        let Source { reader, child, .. } = self;
+        drop(reader);
+        if let Some((mut child, stderr)) = child {
+            let status = child.wait().map_err(SourceError::Spawn)?;
+            let stderr = stderr.join().unwrap_or_default();
+            if !status.success() {
+                return Err(SourceError::PgDump {
+                    status: status.to_string(),
+                    stderr: stderr.trim().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// After a failed read: if pg_dump failed, its error explains more than the truncated stream.
+    pub fn child_failure(self) -> Option<SourceError> {
+        match self.finish() {
+            Err(e @ SourceError::PgDump { .. }) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Hide a password in a URI or `password=` setting for logs and manifests.
+pub fn redact_password(conn: &str) -> String {
+    if let Some((scheme, rest)) = conn.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            if let Some((user, _)) = userinfo.split_once(':') {
+                return format!("{scheme}://{user}:****@{host}");
+            }
+        }
+        return conn.to_string();
+    }
+    conn.split_whitespace()
+        .map(|kv| {
+            if kv.starts_with("password=") {
+                "password=****".to_string()
+            } else {
+                kv.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_from_connection_strings() {
+        assert_eq!(
+            dbname_of(Some("postgresql://u:p@h:5432/shop?sslmode=require")).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(
+            dbname_of(Some("host=h dbname=shop user=u")).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(dbname_of(Some("shop")).as_deref(), Some("shop"));
+        assert_eq!(
+            redact_password("postgresql://u:secret@h/db"),
+            "postgresql://u:****@h/db"
+        );
+        assert_eq!(
+            redact_password("host=h password=secret"),
+            "host=h password=****"
+        );
+    }
+
+    #[test]
+    fn detects_gzip_by_magic() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sql");
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(b"hello dump\n").unwrap();
+        std::fs::write(&path, enc.finish().unwrap()).unwrap();
+        let mut src = Source::open_input(&path).unwrap();
+        let mut s = String::new();
+        src.reader().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello dump\n");
+        // A truncated gzip stream is an error, not a short read.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 6]).unwrap();
+        let mut src = Source::open_input(&path).unwrap();
+        assert!(src.reader().read_to_string(&mut String::new()).is_err());
+    }
+}

@@ -1,2 +1,307 @@
-//! Schema facts gathered from the dump's DDL: column types, and which columns carry a PRIMARY KEY,
-//! UNIQUE constraint or unique index, or reference one through a FOREIGN KEY.
+//! Schema facts gathered from the dump's DDL: each table's column types, and which columns carry a
+//! PRIMARY KEY, UNIQUE constraint or unique index, or reference a key through a FOREIGN KEY.
+//!
+//! Maskers need these to keep constrained values distinct (so the restore does not fail) and keys
+//! joinable. In a plain dump the constraints follow the data, so the facts are gathered before the pass
+//! (from a schema-only dump or a pre-scan of the input file); when they cannot be (a stdin stream),
+//! [`SchemaFacts::unknown`] treats every column as constrained, which is always safe.
+//!
+//! The parsing targets the exact statements pg_dump prints, not SQL in general.
+
+use std::collections::{HashMap, HashSet};
+
+use super::entry::Entry;
+use super::ident::{parse_ident, parse_ident_list, parse_qualified};
+
+type TableKey = (String, String);
+
+#[derive(Debug, Default, Clone)]
+struct TableFacts {
+    /// Columns in CREATE TABLE order, with their declared types.
+    columns: Vec<(String, String)>,
+    /// Columns under a key (PK, UNIQUE, unique index) or in a foreign key.
+    keyed: HashSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaFacts {
+    tables: HashMap<TableKey, TableFacts>,
+    /// partition/child → parent, from `ATTACH PARTITION` and `INHERITS`.
+    parents: HashMap<TableKey, TableKey>,
+    /// Whether the constraints are known; if not, every column counts as keyed.
+    complete: bool,
+}
+
+impl SchemaFacts {
+    /// Facts that will be complete: fill them from every entry of the dump (`observe`).
+    pub fn new() -> SchemaFacts {
+        SchemaFacts {
+            tables: HashMap::new(),
+            parents: HashMap::new(),
+            complete: true,
+        }
+    }
+
+    /// Facts whose constraints are unknown: every column is treated as keyed.
+    pub fn unknown() -> SchemaFacts {
+        SchemaFacts {
+            complete: false,
+            ..SchemaFacts::new()
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Learn from one entry (CREATE TABLE, constraints, unique indexes, attach partition).
+    pub fn observe(&mut self, entry: &Entry) {
+        let body = String::from_utf8_lossy(entry.body_without_owner());
+        let ns = entry.header.namespace.clone().unwrap_or_default();
+        match entry.header.desc.as_str() {
+            "TABLE" => self.observe_create_table(&body),
+            "CONSTRAINT" | "FK CONSTRAINT" => self.observe_constraint(&body),
+            "INDEX" => self.observe_index(&body),
+            "TABLE ATTACH" => self.observe_attach(&body),
+            _ => {}
+        }
+        let _ = ns;
+    }
+
+    fn table_mut(&mut self, key: TableKey) -> &mut TableFacts {
+        self.tables.entry(key).or_default()
+    }
+
+    fn observe_create_table(&mut self, body: &str) {
+        let Some(pos) = body.find("CREATE TABLE ") else {
+            return;
+        };
+        let rest = &body[pos + "CREATE TABLE ".len()..];
+        let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+        let Some((Some(schema), table, rest)) = parse_qualified(rest) else {
+            return;
+        };
+        let key = (schema, table);
+        let mut columns = Vec::new();
+        for line in rest.lines() {
+            let Some(def) = line.strip_prefix("    ") else {
+                continue;
+            };
+            if def.starts_with(' ') || def.starts_with("CONSTRAINT ") {
+                continue;
+            }
+            let Some((name, after)) = parse_ident(def) else {
+                continue;
+            };
+            let after = after.trim_start().trim_end_matches(',');
+            columns.push((name, column_type(after)));
+        }
+        if let Some(inherits) = rest.find(")\nINHERITS (") {
+            let list = &rest[inherits + 1 + "\nINHERITS ".len() - 1..];
+            if let Some(parent) = list
+                .strip_prefix("INHERITS (")
+                .and_then(|l| parse_qualified(l))
+            {
+                if let (Some(ps), pt, _) = parent {
+                    self.parents.insert(key.clone(), (ps, pt));
+                }
+            }
+        }
+        self.table_mut(key).columns = columns;
+    }
+
+    fn observe_constraint(&mut self, body: &str) {
+        let Some((key, rest)) = alter_table_target(body) else {
+            return;
+        };
+        let Some(add) = rest.find(" ADD CONSTRAINT ") else {
+            return;
+        };
+        let rest = &rest[add + " ADD CONSTRAINT ".len()..];
+        let Some((_name, rest)) = parse_ident(rest) else {
+            return;
+        };
+        let rest = rest.trim_start();
+        let list = if let Some(r) = rest.strip_prefix("PRIMARY KEY ") {
+            r
+        } else if let Some(r) = rest.strip_prefix("UNIQUE ") {
+            r.strip_prefix("NULLS NOT DISTINCT ").unwrap_or(r)
+        } else if let Some(r) = rest.strip_prefix("FOREIGN KEY ") {
+            r
+        } else {
+            return;
+        };
+        if let Some((cols, _)) = parse_ident_list(list) {
+            self.table_mut(key).keyed.extend(cols);
+        }
+    }
+
+    fn observe_index(&mut self, body: &str) {
+        let Some(pos) = body.find("CREATE UNIQUE INDEX ") else {
+            return;
+        };
+        let rest = &body[pos..];
+        let Some(on) = rest.find(" ON ") else { return };
+        let rest = &rest[on + 4..];
+        let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
+        let Some((Some(schema), table, rest)) = parse_qualified(rest) else {
+            return;
+        };
+        let Some(open) = rest.find('(') else { return };
+        // Column list or expressions: every identifier-looking token counts (lower(email) → email).
+        let inner = &rest[open..];
+        let tokens = identifier_tokens(inner);
+        self.table_mut((schema, table)).keyed.extend(tokens);
+    }
+
+    fn observe_attach(&mut self, body: &str) {
+        let Some((parent, rest)) = alter_table_target(body) else {
+            return;
+        };
+        let Some(pos) = rest.find("ATTACH PARTITION ") else {
+            return;
+        };
+        if let Some((Some(s), t, _)) = parse_qualified(&rest[pos + "ATTACH PARTITION ".len()..]) {
+            self.parents.insert((s, t), parent);
+        }
+    }
+
+    /// The declared type of a column, if the dump showed it.
+    pub fn column_type(&self, schema: &str, table: &str, column: &str) -> Option<String> {
+        let mut key = (schema.to_string(), table.to_string());
+        for _ in 0..16 {
+            if let Some(t) = self.tables.get(&key) {
+                if let Some((_, ty)) = t.columns.iter().find(|(c, _)| c == column) {
+                    return Some(ty.clone());
+                }
+            }
+            key = self.parents.get(&key)?.clone();
+        }
+        None
+    }
+
+    /// Whether a column is under a key or in a foreign key, on this table or one of its parents.
+    /// Unknown facts answer `true`.
+    pub fn is_keyed(&self, schema: &str, table: &str, column: &str) -> bool {
+        if !self.complete {
+            return true;
+        }
+        let mut key = (schema.to_string(), table.to_string());
+        for _ in 0..16 {
+            if self
+                .tables
+                .get(&key)
+                .is_some_and(|t| t.keyed.contains(column))
+            {
+                return true;
+            }
+            match self.parents.get(&key) {
+                Some(p) => key = p.clone(),
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+impl SchemaFacts {
+    /// Gather the facts from a whole dump stream (a schema-only dump, or a pre-scan of an input file;
+    /// COPY rows are skipped without being looked at).
+    pub fn from_dump<R: std::io::Read>(src: R) -> Result<SchemaFacts, super::DumpError> {
+        let mut facts = SchemaFacts::new();
+        let mut reader = super::DumpReader::new(src);
+        while let Some(event) = reader.next_event()? {
+            if let super::Event::Entry(e) = event {
+                facts.observe(&e);
+            }
+        }
+        Ok(facts)
+    }
+}
+
+impl Default for SchemaFacts {
+    fn default() -> Self {
+        SchemaFacts::new()
+    }
+}
+
+/// `ALTER TABLE [ONLY] schema.table` at the start of a statement → the table and the rest.
+fn alter_table_target(body: &str) -> Option<(TableKey, &str)> {
+    let pos = body.find("ALTER TABLE ")?;
+    let rest = &body[pos + "ALTER TABLE ".len()..];
+    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
+    let (schema, table, rest) = parse_qualified(rest)?;
+    Some(((schema?, table), rest))
+}
+
+/// Every identifier in an index's column/expression list, quoted ones unquoted.
+fn identifier_tokens(mut s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(c) = s.chars().next() {
+        if c == '"' || c.is_alphabetic() || c == '_' {
+            match parse_ident(s) {
+                Some((name, rest)) => {
+                    out.push(name);
+                    s = rest;
+                }
+                None => break,
+            }
+        } else {
+            s = &s[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// The type part of a column definition: up to the first constraint keyword.
+fn column_type(def: &str) -> String {
+    const STOPS: [&str; 7] = [
+        " DEFAULT ",
+        " NOT NULL",
+        " NULL",
+        " GENERATED ",
+        " COLLATE ",
+        " CONSTRAINT ",
+        " CHECK ",
+    ];
+    let end = STOPS
+        .iter()
+        .filter_map(|s| def.find(s))
+        .min()
+        .unwrap_or(def.len());
+    def[..end].trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dump::{DumpReader, Event};
+
+    const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n--\n-- Name: users; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.users (\n    id integer NOT NULL,\n    email public.citext COLLATE pg_catalog.\"C\",\n    \"Nick Name\" character varying(40) DEFAULT 'x'::character varying,\n    CONSTRAINT users_check CHECK ((id > 0))\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.orders_2024 (\n    user_email text,\n    note text\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE ATTACH; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.orders ATTACH PARTITION public.orders_2024 FOR VALUES FROM (1) TO (2);\n\n\n--\n-- Name: users users_email_key; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_email_key UNIQUE (email);\n\n\n--\n-- Name: nick; Type: INDEX; Schema: public; Owner: -\n--\n\nCREATE UNIQUE INDEX nick ON public.users USING btree (lower((\"Nick Name\")::text));\n\n\n--\n-- Name: orders orders_fk; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE public.orders\n    ADD CONSTRAINT orders_fk FOREIGN KEY (user_email) REFERENCES public.users(email);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+
+    #[test]
+    fn learns_types_keys_and_partitions() {
+        let mut facts = SchemaFacts::new();
+        let mut r = DumpReader::new(DUMP.as_bytes());
+        while let Some(ev) = r.next_event().unwrap() {
+            if let Event::Entry(e) = ev {
+                facts.observe(&e);
+            }
+        }
+        assert_eq!(
+            facts.column_type("public", "users", "email").as_deref(),
+            Some("public.citext")
+        );
+        assert_eq!(
+            facts.column_type("public", "users", "Nick Name").as_deref(),
+            Some("character varying(40)")
+        );
+        assert!(facts.is_keyed("public", "users", "email"));
+        assert!(facts.is_keyed("public", "users", "Nick Name"));
+        assert!(!facts.is_keyed("public", "users", "id"));
+        // The FK is declared on the partitioned parent; the data lives in the partition.
+        assert!(facts.is_keyed("public", "orders_2024", "user_email"));
+        assert!(!facts.is_keyed("public", "orders_2024", "note"));
+        assert!(SchemaFacts::unknown().is_keyed("public", "orders_2024", "note"));
+    }
+}

@@ -9,7 +9,7 @@ pub mod output;
 pub mod plain;
 
 use crate::dump::{Entry, Preamble};
-pub use output::{ArtifactInfo, AtomicFile, OutputError};
+pub use output::{ArtifactInfo, AtomicFile, OutputError, SealedFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -33,6 +33,7 @@ pub trait Sink: Send {
     /// The end of the data part: `\.\n` and the blank lines that follow it.
     fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError>;
     fn trailer(&mut self, trailer: &[u8]) -> Result<(), SinkError>;
-    /// Write what is left and publish the artifact under its final name.
-    fn finish(self: Box<Self>) -> Result<ArtifactInfo, SinkError>;
+    /// Write what is left and seal the artifact (still under its partial name; the engine publishes
+    /// all artifacts together). `None` for a stream such as stdout.
+    fn finish(self: Box<Self>) -> Result<Option<SealedFile>, SinkError>;
 }

@@ -76,25 +76,66 @@ impl AtomicFile {
     }
 
     /// Flush, fsync and rename to the final name.
-    pub fn commit(mut self) -> Result<ArtifactInfo, OutputError> {
-        let out = self.out.take().expect("committed twice");
+    pub fn commit(self) -> Result<ArtifactInfo, OutputError> {
+        self.seal()?.publish()
+    }
+
+    /// Flush and fsync, but keep the partial name: the caller publishes all artifacts of a pass
+    /// together once every one of them is complete.
+    pub fn seal(mut self) -> Result<SealedFile, OutputError> {
+        let out = self.out.take().expect("sealed twice");
         let file = out.into_inner().map_err(|e| OutputError::Io {
             path: self.partial_path.clone(),
             source: e.into_error(),
         })?;
-        file.sync_all().map_err(|e| self.io_err(e))?;
-        drop(file);
-        std::fs::rename(&self.partial_path, &self.final_path).map_err(|e| self.io_err(e))?;
+        if let Err(e) = file.sync_all() {
+            let _ = std::fs::remove_file(&self.partial_path);
+            return Err(self.io_err(e));
+        }
         let hasher = std::mem::take(&mut self.hasher);
-        Ok(ArtifactInfo {
-            file: self
-                .final_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            bytes: self.bytes,
-            sha256: hex::encode(hasher.finalize()),
+        Ok(SealedFile {
+            final_path: self.final_path.clone(),
+            partial_path: Some(self.partial_path.clone()),
+            info: ArtifactInfo {
+                file: self
+                    .final_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bytes: self.bytes,
+                sha256: hex::encode(hasher.finalize()),
+            },
         })
+    }
+}
+
+/// A complete artifact still under its partial name. Dropped unpublished, it is removed.
+#[derive(Debug)]
+pub struct SealedFile {
+    final_path: PathBuf,
+    partial_path: Option<PathBuf>,
+    pub info: ArtifactInfo,
+}
+
+impl SealedFile {
+    pub fn publish(mut self) -> Result<ArtifactInfo, OutputError> {
+        let partial = self.partial_path.take().expect("published twice");
+        std::fs::rename(&partial, &self.final_path).map_err(|source| {
+            let _ = std::fs::remove_file(&partial);
+            OutputError::Io {
+                path: partial.clone(),
+                source,
+            }
+        })?;
+        Ok(self.info.clone())
+    }
+}
+
+impl Drop for SealedFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.partial_path.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 

@@ -1,1 +1,124 @@
-//! TODO
+//! The plain-format sinks: `NAME.gz` (the dump as read, made portable like `pg_dump --no-owner
+//! --no-acl`), `NAME.anon.gz` (the same with masked rows: the engine feeds it the masked view), and the
+//! `anonymize` filter's output (stdout or a file, gzip'ed when the name ends in `.gz`).
+
+use std::io::{BufWriter, Stdout, Write};
+use std::path::Path;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use super::output::{AtomicFile, OutputError, SealedFile};
+use super::{Sink, SinkError};
+use crate::dump::{Entry, Preamble};
+
+enum Target {
+    Gzip(GzEncoder<AtomicFile>),
+    File(AtomicFile),
+    Stdout(BufWriter<Stdout>),
+}
+
+pub struct PlainSink {
+    target: Target,
+    /// Drop owners and ACLs (the `--no-owner --no-acl` form).
+    portable: bool,
+    scratch: Vec<u8>,
+}
+
+fn stdout_err(e: std::io::Error) -> SinkError {
+    SinkError::Output(OutputError::Io {
+        path: "stdout".into(),
+        source: e,
+    })
+}
+
+impl PlainSink {
+    /// A gzip'ed artifact file at `path` (published by the engine after the pass).
+    pub fn gzip_file(path: &Path, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
+        let file = AtomicFile::create(path)?;
+        Ok(PlainSink {
+            target: Target::Gzip(GzEncoder::new(file, Compression::new(level))),
+            portable,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// An uncompressed file.
+    pub fn file(path: &Path, portable: bool) -> Result<PlainSink, SinkError> {
+        Ok(PlainSink {
+            target: Target::File(AtomicFile::create(path)?),
+            portable,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn stdout(portable: bool) -> PlainSink {
+        PlainSink {
+            target: Target::Stdout(BufWriter::with_capacity(1 << 20, std::io::stdout())),
+            portable,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        match &mut self.target {
+            Target::Gzip(g) => g.write_all(bytes).map_err(|e| io_to_sink(e, "gzip")),
+            Target::File(f) => Ok(f.write_all(bytes)?),
+            Target::Stdout(s) => s.write_all(bytes).map_err(stdout_err),
+        }
+    }
+
+    fn write_entry(&mut self, entry: &Entry) -> Result<(), SinkError> {
+        if self.portable {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            entry.write_portable(&mut scratch);
+            let res = self.write(&scratch);
+            self.scratch = scratch;
+            res
+        } else {
+            self.write(&entry.text)
+        }
+    }
+}
+
+fn io_to_sink(e: std::io::Error, what: &str) -> SinkError {
+    SinkError::Output(OutputError::Io {
+        path: what.into(),
+        source: e,
+    })
+}
+
+impl Sink for PlainSink {
+    fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
+        self.write(&preamble.text)
+    }
+    fn entry(&mut self, entry: &Entry) -> Result<(), SinkError> {
+        self.write_entry(entry)
+    }
+    fn data_begin(&mut self, entry: &Entry) -> Result<(), SinkError> {
+        self.write_entry(entry)
+    }
+    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        self.write(bytes)
+    }
+    fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError> {
+        self.write(tail)
+    }
+    fn trailer(&mut self, trailer: &[u8]) -> Result<(), SinkError> {
+        self.write(trailer)
+    }
+    fn finish(self: Box<Self>) -> Result<Option<SealedFile>, SinkError> {
+        match self.target {
+            Target::Gzip(g) => {
+                let file = g.finish().map_err(|e| io_to_sink(e, "gzip"))?;
+                Ok(Some(file.seal()?))
+            }
+            Target::File(f) => Ok(Some(f.seal()?)),
+            Target::Stdout(mut s) => {
+                s.flush().map_err(stdout_err)?;
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `pgveil anonymize`: a filter from a plain dump to the masked plain dump (stdout or a file, gzip'ed
+//! when its name ends in `.gz`). Owners and ACLs are kept: it only masks.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use pgveil::dump::DumpReader;
+use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
+use pgveil::sink::plain::PlainSink;
+use pgveil::source::Source;
+
+use super::common::{facts_for_input, progress_for, RuleArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct AnonymizeArgs {
+    /// The plain dump to read (`-` or nothing for stdin; `.gz` is detected).
+    #[arg(default_value = "-")]
+    input: PathBuf,
+    /// Where to write (`-` for stdout, the default).
+    #[arg(short = 'o', long = "output", default_value = "-")]
+    output: PathBuf,
+    #[command(flatten)]
+    rules: RuleArgs,
+}
+
+pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
+    let (rules, _) = args.rules.load()?;
+    let mut facts = facts_for_input(&args.input)?;
+    let mut source = Source::open_input(&args.input)?;
+    let sink = if args.output.as_os_str() == "-" {
+        PlainSink::stdout(false)
+    } else if args.output.extension().is_some_and(|e| e == "gz") {
+        PlainSink::gzip_file(&args.output, 6, false)?
+    } else {
+        PlainSink::file(&args.output, false)?
+    };
+    let progress = progress_for(source.bytes_read(), args.output.as_os_str() == "-");
+    let reader = DumpReader::new(source.reader());
+    let specs = vec![SinkSpec {
+        name: args.output.display().to_string(),
+        view: DataView::Masked,
+        sink: Box::new(sink),
+    }];
+    let report = run_pass(
+        reader,
+        &rules,
+        &mut facts.facts,
+        facts.learn_during_pass,
+        specs,
+        &PassOptions::default(),
+        &*progress,
+    );
+    progress.done();
+    let report = report.with_context(|| format!("anonymizing {}", source.description()))?;
+    source.finish()?;
+    for (_, sealed) in report.artifacts {
+        if let Some(s) = sealed {
+            s.publish()?;
+        }
+    }
+    Ok(())
+}

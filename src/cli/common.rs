@@ -1,0 +1,88 @@
+//! Pieces shared by the subcommands: rules and key loading, schema facts, progress selection.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use anyhow::Context;
+use pgveil::dump::facts::SchemaFacts;
+use pgveil::progress::{Progress, Silent, TerminalProgress};
+use pgveil::rules::{Key, RuleSet};
+use pgveil::source::{PgDumpArgs, Source};
+
+#[derive(Debug, clap::Args)]
+pub struct RuleArgs {
+    /// Rule file (TOML); repeatable. Without it, the shipped default rules apply.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// File holding the secret key for keyed pseudonyms (default: $PGVEIL_KEY, else a random per-run key).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl RuleArgs {
+    pub fn load(&self) -> anyhow::Result<(RuleSet, Vec<String>)> {
+        let key =
+            Key::from_env_or_file(self.key_file.as_deref()).context("loading the masking key")?;
+        if self.rules.is_empty() {
+            Ok((
+                RuleSet::builtin_default(key),
+                vec!["builtin:default".into()],
+            ))
+        } else {
+            let names = self.rules.iter().map(|p| p.display().to_string()).collect();
+            Ok((RuleSet::load(&self.rules, key)?, names))
+        }
+    }
+}
+
+/// Where the unique / foreign-key facts come from, and whether they must be learnt during the pass.
+pub struct Facts {
+    pub facts: SchemaFacts,
+    pub learn_during_pass: bool,
+    pub description: &'static str,
+}
+
+/// Facts for a file input: a quick pre-scan of the file (the constraints follow the data in a dump).
+pub fn facts_for_input(path: &Path) -> anyhow::Result<Facts> {
+    if path == Path::new("-") {
+        return Ok(Facts {
+            facts: SchemaFacts::unknown(),
+            learn_during_pass: true,
+            description: "unknown (stdin): every masked column treated as unique",
+        });
+    }
+    let mut src = Source::open_input(path)?;
+    let facts = SchemaFacts::from_dump(src.reader())
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Facts {
+        facts,
+        learn_during_pass: false,
+        description: "complete (pre-scan of the input)",
+    })
+}
+
+/// Facts for a spawned pg_dump: a schema-only dump of the same database first.
+pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
+    let schema = PgDumpArgs {
+        schema_only: true,
+        ..args.clone()
+    };
+    let bytes = schema.run_to_vec()?;
+    let facts = SchemaFacts::from_dump(&bytes[..]).context("reading the schema-only dump")?;
+    Ok(Facts {
+        facts,
+        learn_during_pass: false,
+        description: "complete (schema-only dump)",
+    })
+}
+
+/// A progress line on a terminal, nothing otherwise.
+pub fn progress_for(bytes: Arc<AtomicU64>, quiet: bool) -> Box<dyn Progress> {
+    if !quiet && std::io::stderr().is_terminal() {
+        Box::new(TerminalProgress::new(bytes))
+    } else {
+        Box::new(Silent)
+    }
+}

@@ -1,0 +1,188 @@
+//! `pgveil dump`: one pass over a `pg_dump` stream (spawned, a file, or stdin) writing the portable
+//! plain dump `NAME.gz`, the anonymized `NAME.anon.gz` and, last, `NAME.manifest.json`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use pgveil::dump::DumpReader;
+use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
+use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
+use pgveil::sink::plain::PlainSink;
+use pgveil::sink::AtomicFile;
+use pgveil::source::{dbname_of, redact_password, PgDumpArgs, Source};
+
+use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct DumpArgs {
+    /// Database to dump: a name or any libpq connection string / URI (PG* variables apply).
+    #[arg(short = 'd', long, value_name = "CONNINFO", conflicts_with = "input")]
+    dbname: Option<String>,
+    /// Read a plain dump instead of running pg_dump: a file (`.gz` detected) or `-` for stdin.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Folder for the artifacts (created if missing).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Base name of the artifacts (default: the database name, or the input file's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Artifacts to write, comma-separated: plain, anon.
+    #[arg(long, value_delimiter = ',', default_value = "plain,anon")]
+    outputs: Vec<Output>,
+    /// gzip level for NAME.gz and NAME.anon.gz.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    compress_level: u32,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Print a per-table summary and progress messages even when not on a terminal.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Extra arguments for pg_dump (after `--`).
+    #[arg(last = true, value_name = "PG_DUMP_ARGS")]
+    pg_dump_args: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Plain,
+    Anon,
+}
+
+fn default_name(args: &DumpArgs) -> anyhow::Result<String> {
+    if let Some(n) = &args.name {
+        return Ok(n.clone());
+    }
+    match &args.input {
+        Some(p) if p != Path::new("-") => {
+            let file = p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = file.trim_end_matches(".gz").trim_end_matches(".sql");
+            Ok(stem.to_string())
+        }
+        Some(_) => bail!("--name is required when reading stdin"),
+        None => dbname_of(args.dbname.as_deref())
+            .context("cannot tell the database name: give --name, --dbname or set PGDATABASE"),
+    }
+}
+
+pub fn run(args: DumpArgs) -> anyhow::Result<()> {
+    let started_at = now_rfc3339();
+    let name = default_name(&args)?;
+    if name.is_empty() || name.contains('/') {
+        bail!("invalid artifact name {name:?}");
+    }
+    let (rules, rule_names) = args.rules.load()?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
+
+    let pg_dump = PgDumpArgs {
+        dbname: args.dbname.clone(),
+        extra: args.pg_dump_args.clone(),
+        schema_only: false,
+    };
+    let (mut facts, mut source) = match &args.input {
+        Some(path) => (facts_for_input(path)?, Source::open_input(path)?),
+        None => (
+            facts_for_database(&pg_dump)?,
+            Source::spawn_pg_dump(&pg_dump)?,
+        ),
+    };
+
+    let mut specs = Vec::new();
+    let mut kinds = Vec::new();
+    let mut outputs = args.outputs.clone();
+    outputs.dedup();
+    for output in outputs {
+        let (kind, file, view) = match output {
+            Output::Plain => ("plain", format!("{name}.gz"), DataView::Original),
+            Output::Anon => ("anon", format!("{name}.anon.gz"), DataView::Masked),
+        };
+        let sink = PlainSink::gzip_file(&args.out_dir.join(&file), args.compress_level, true)?;
+        specs.push(SinkSpec {
+            name: file,
+            view,
+            sink: Box::new(sink),
+        });
+        kinds.push(kind);
+    }
+    if specs.is_empty() {
+        bail!("--outputs selects no artifact");
+    }
+
+    let progress = progress_for(source.bytes_read(), false);
+    let reader = DumpReader::new(source.reader());
+    let result = run_pass(
+        reader,
+        &rules,
+        &mut facts.facts,
+        facts.learn_during_pass,
+        specs,
+        &PassOptions::default(),
+        &*progress,
+    );
+    progress.done();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // When pg_dump itself failed, its message is the real reason.
+            if let Some(child_err) = source.child_failure() {
+                return Err(child_err.into());
+            }
+            return Err(anyhow::Error::new(e).context("the pass failed; nothing was published"));
+        }
+    };
+    let description = match &args.input {
+        Some(_) => source.description().to_string(),
+        None => format!(
+            "pg_dump {}",
+            args.dbname
+                .as_deref()
+                .map(redact_password)
+                .unwrap_or_default()
+        ),
+    };
+    source.finish().context("nothing was published")?;
+
+    let mut artifacts = Vec::new();
+    // Every artifact is complete and sealed: publish them all, then the manifest.
+    let sealed: Vec<_> = report.artifacts.into_iter().zip(kinds).collect();
+    for ((_, file), kind) in sealed {
+        let file = file.expect("file sinks seal a file");
+        artifacts.push(ManifestArtifact {
+            kind: kind.into(),
+            info: file.publish()?,
+        });
+    }
+    let manifest = Manifest {
+        pgveil_version: env!("CARGO_PKG_VERSION").into(),
+        name: name.clone(),
+        source: description,
+        server_version: report.preamble.server_version.clone(),
+        pg_dump_version: report.preamble.pg_dump_version.clone(),
+        started_at,
+        finished_at: now_rfc3339(),
+        rules: rule_names,
+        schema_facts: facts.description.into(),
+        custom_data: None,
+        artifacts,
+        tables: report.tables.iter().map(ManifestTable::from).collect(),
+    };
+    let mut file = AtomicFile::create(&args.out_dir.join(format!("{name}.manifest.json")))?;
+    file.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
+    file.write_all(b"\n")?;
+    file.commit()?;
+
+    if args.verbose {
+        for t in &report.tables {
+            eprintln!(
+                "{}.{}: {} rows, {} bytes",
+                t.schema, t.table, t.rows, t.bytes
+            );
+        }
+    }
+    Ok(())
+}

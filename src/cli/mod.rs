@@ -1,0 +1,33 @@
+//! Command-line definitions (clap) and dispatch: one file per subcommand, each with a `run()`.
+
+mod anonymize;
+mod common;
+mod dump;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgveil",
+    version,
+    about = "PostgreSQL-native anonymizing dumps: plain, anonymized and custom-format artifacts from one pass"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Dump a database (or read a plain dump) and write NAME.gz, NAME.anon.gz and NAME.manifest.json.
+    Dump(dump::DumpArgs),
+    /// Mask a plain dump: a filter, e.g. `pg_dump db | pgveil anonymize | psql devdb`.
+    Anonymize(anonymize::AnonymizeArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dump(args) => dump::run(args),
+        Command::Anonymize(args) => anonymize::run(args),
+    }
+}
