@@ -297,3 +297,58 @@ mod tests {
         assert!(src.reader().read_to_string(&mut String::new()).is_err());
     }
 }
+
+/// A transaction kept open in a `psql` session so that several pg_dump runs (the schema-only dump for
+/// the key facts and the full dump) see one consistent snapshot (`pg_dump --snapshot`).
+pub struct SnapshotHolder {
+    child: Child,
+    pub snapshot: String,
+}
+
+impl SnapshotHolder {
+    /// Open a REPEATABLE READ transaction and export its snapshot. `None` if that is not possible
+    /// (no psql, a server that refuses, a standby without support): the caller then dumps without it.
+    pub fn export(dbname: Option<&str>) -> Option<SnapshotHolder> {
+        use std::io::Write;
+        let psql = std::env::var_os("PGVEIL_PSQL").unwrap_or_else(|| "psql".into());
+        let mut cmd = Command::new(psql);
+        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
+        if let Some(db) = dbname {
+            cmd.arg("--dbname").arg(db);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        let sent = stdin
+            .write_all(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_catalog.pg_export_snapshot();\n")
+            .and_then(|_| stdin.flush());
+        child.stdin = Some(stdin);
+        let mut line = String::new();
+        let got = sent.is_ok()
+            && BufReader::new(child.stdout.as_mut()?)
+                .read_line(&mut line)
+                .is_ok();
+        let snapshot = line.trim().to_string();
+        if !got
+            || snapshot.is_empty()
+            || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(SnapshotHolder { child, snapshot })
+    }
+}
+
+impl Drop for SnapshotHolder {
+    fn drop(&mut self) {
+        // Closing psql's stdin ends the session, which ends the read-only transaction.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}

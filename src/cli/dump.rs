@@ -10,7 +10,7 @@ use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::AtomicFile;
-use pgveil::source::{dbname_of, redact_password, PgDumpArgs, Source};
+use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 
 use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs};
 
@@ -79,10 +79,31 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("creating {}", args.out_dir.display()))?;
 
-    let pg_dump = PgDumpArgs {
+    let mut pg_dump = PgDumpArgs {
         dbname: args.dbname.clone(),
         extra: args.pg_dump_args.clone(),
         schema_only: false,
+    };
+    // The schema-only dump (for the key facts) and the full dump read one exported snapshot, unless
+    // the user passed a snapshot of their own.
+    let user_snapshot = args
+        .pg_dump_args
+        .iter()
+        .any(|a| a.to_string_lossy().starts_with("--snapshot"));
+    let _snapshot = if args.input.is_none() && !user_snapshot {
+        let holder = SnapshotHolder::export(args.dbname.as_deref());
+        match &holder {
+            Some(h) => pg_dump
+                .extra
+                .push(format!("--snapshot={}", h.snapshot).into()),
+            None if args.verbose => {
+                eprintln!("pgveil: could not export a snapshot; the schema and data dumps read separately")
+            }
+            None => {}
+        }
+        holder
+    } else {
+        None
     };
     let (mut facts, mut source) = match &args.input {
         Some(path) => (facts_for_input(path)?, Source::open_input(path)?),
