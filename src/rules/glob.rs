@@ -35,9 +35,11 @@ impl Glob {
                 '?' => Tok::Any,
                 '\\' => match chars.next() {
                     Some(e @ ('*' | '?' | '\\')) => Tok::Char(e),
-                    Some(e) => return Err(format!(
+                    Some(e) => {
+                        return Err(format!(
                         "bad glob {pattern:?}: `\\{e}` (only `\\*`, `\\?` and `\\\\` are escapes)"
-                    )),
+                    ))
+                    }
                     None => return Err(format!("bad glob {pattern:?}: ends with a backslash")),
                 },
                 c => Tok::Char(c),

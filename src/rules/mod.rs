@@ -196,7 +196,7 @@ impl Rule {
             (Some(_), None) => false,
             (Some(types), Some(t)) => {
                 let t = normalize_type(t);
-                types.iter().any(|x| *x == t)
+                types.contains(&t)
             }
         }
     }

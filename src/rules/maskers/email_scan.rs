@@ -128,6 +128,7 @@ impl EmailScan {
 }
 
 impl Masker for EmailScan {
+    /// The raw field contains an `@` (pg_dump writes `@` literally, never as an escape).
     fn prefilter(&self, raw: &[u8]) -> bool {
         memchr::memchr(b'@', raw).is_some()
     }

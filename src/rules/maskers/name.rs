@@ -59,12 +59,14 @@ impl NameSpec {
             Some((_, l)) if l == "en" => Locale::En,
             Some((_, l)) if l == "de" => Locale::De,
             Some((_, l)) if l == "fr" => Locale::Fr,
-            Some((span, l)) => return Err(opts.error(
-                span,
-                format!(
+            Some((span, l)) => {
+                return Err(opts.error(
+                    span,
+                    format!(
                     "option `locale` of masker `name` must be \"en\", \"de\" or \"fr\", not {l:?}"
                 ),
-            )),
+                ))
+            }
         };
         Ok(NameSpec { kind, locale })
     }

@@ -6,6 +6,9 @@
 //! Optional `contains`: a literal that every value to be masked contains (e.g. `"-"` for a pattern
 //! that needs a dash). Values without it are skipped before the regex runs, which is much cheaper.
 //!
+//! A replacement without `$` runs allocation-free; one with capture references needs capture slots
+//! for every match.
+//!
 //! Why: for structured identifiers the other maskers do not know (IBANs, national ids, tokens inside
 //! text). Deterministic, but it does not keep distinct values distinct unless the replacement uses
 //! the captures to do so.
