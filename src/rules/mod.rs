@@ -1,14 +1,108 @@
-//! Masking rules: loading and validating rule files (TOML), matching columns to maskers, and the maskers.
+//! Masking rules: loading and validating rule files (TOML), matching columns to maskers, and the
+//! maskers themselves ([`maskers`]).
 //!
-//! STUB: the interface the engine uses. To be filled in (see the rules work item).
+//! # Rule files
+//!
+//! ```toml
+//! # Optional, default false. When true, every column of every table in the dump must be matched by
+//! # some rule (a masker, or `keep` for "nothing to mask here"), or the run fails naming the column.
+//! strict = false
+//!
+//! [[rule]]
+//! schema = "public"          # optional, default "*"
+//! table = "users"            # optional, default "*"
+//! column = "email"           # required
+//! masker = "email"           # required: keep, email, email_scan, null, constant, hash, name, phone, regex
+//! types = ["text", "citext"] # optional: only columns of these types
+//! # the masker's options go inline, e.g. `value = "x"` for `constant`, `pattern`/`replacement` for `regex`
+//! ```
+//!
+//! - **Names** are the real names, unquoted and case-sensitive: `table = "Customer Contacts"`,
+//!   `column = "E-Mail Address"` match `COPY "CRM"."Customer Contacts" ("E-Mail Address")`, and
+//!   `users` does not match `"Users"`. `schema`, `table` and `column` are globs: `*` matches any run of
+//!   characters, `?` one character, `\*` `\?` `\\` themselves (see `glob`).
+//! - **First match wins**: rules are tried in file order, files in the order given; the first rule
+//!   whose schema, table, column (and types) match decides the column's masker. A column no rule
+//!   matches is kept as it is (or is an error under `strict`).
+//! - **`types`** compares the column's type from `CREATE TABLE`, lower-cased, without modifiers
+//!   (`character varying(255)` → `character varying`, `numeric(10,2)[]` → `numeric[]`), with common
+//!   aliases accepted in the rule (`varchar`, `int`, `int8`, `bool`, `timestamptz`, …). Arrays are
+//!   distinct types: list `text[]` to match `text[]` columns. A column whose type the dump did not
+//!   show never matches a rule with `types` (conservative: such a rule falls through to later rules).
+//! - **Exact rules**: a rule whose schema, table and column have no wildcard names one column. If that
+//!   table is planned and lacks the column, planning fails (a typo must not silently leave data
+//!   unmasked). A rule whose schema and table have no wildcard names a table; if that table never
+//!   appears in the dump, [`RuleSet::finish`] fails at the end of the pass.
+//! - **`strict`** is on when any of the loaded files sets `strict = true`.
+//! - **Validation** at load: unknown top-level keys, unknown rule keys or masker options, missing
+//!   `column`/`masker` or a masker's required option, an unknown masker, a bad regex or glob are errors
+//!   naming the file and line.
+//!
+//! # Keys
+//!
+//! Pseudonyms come from HMAC-SHA256 with a [`Key`]: see [`key`].
+//!
+//! # Unique columns
+//!
+//! [`ColumnInfo::unique`] marks columns under a primary key, a unique constraint or index, or a foreign
+//! key to one. `email` and `email_scan` switch to a keyed form that keeps distinct inputs distinct,
+//! `hash` always does; `constant`, `null`, `name` and `phone` do not, and using them on such a column
+//! is the rule author's choice (the restore may then fail on duplicates).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+mod glob;
+pub mod key;
+pub mod maskers;
+mod source;
+
+pub use key::Key;
+
+use glob::Glob;
+use maskers::Spec;
+use source::{Options, RawTable, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("{0}")]
-    Invalid(String),
+    /// A problem in a rule file, at a line.
+    #[error("{file}:{line}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read rule file {file}: {message}")]
+    Read { file: String, message: String },
+    #[error("cannot use key file {file}: {message}")]
+    KeyFile { file: String, message: String },
+    #[error("rule at {file}:{line} names column {schema}.{table}.{column}, which table {schema}.{table} does not have")]
+    MissingColumn {
+        file: String,
+        line: usize,
+        schema: String,
+        table: String,
+        column: String,
+    },
+    #[error(
+        "rule at {file}:{line} names table {schema}.{table}, which does not appear in the dump"
+    )]
+    MissingTable {
+        file: String,
+        line: usize,
+        schema: String,
+        table: String,
+    },
+    #[error("{schema}.{table}.{column} is not covered by any rule (strict = true)")]
+    Unclassified {
+        schema: String,
+        table: String,
+        column: String,
+    },
 }
 
 /// What the dump tells about one column of a table being planned.
@@ -35,6 +129,10 @@ pub enum MaskOutcome {
     Value,
 }
 
+/// A masker: deterministic given its key and input, shared by all worker threads.
+///
+/// `mask` appends to `out` only when it returns [`MaskOutcome::Value`] (the caller clears `out`
+/// between values; it may also contain earlier bytes, which are left alone).
 pub trait Masker: Send + Sync {
     /// A cheap test on the raw (still escaped) field: `false` means `mask` would surely return `Unchanged`.
     fn prefilter(&self, _raw: &[u8]) -> bool {
@@ -50,39 +148,355 @@ pub struct TablePlan {
     pub columns: Vec<Option<Arc<dyn Masker>>>,
 }
 
+impl std::fmt::Debug for TablePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.columns
+                    .iter()
+                    .map(|c| if c.is_some() { "masked" } else { "kept" }),
+            )
+            .finish()
+    }
+}
+
 impl TablePlan {
     pub fn is_passthrough(&self) -> bool {
         self.columns.iter().all(Option::is_none)
     }
 }
 
-pub struct Key;
-impl Key {
-    pub fn from_env_or_file(_f: Option<&std::path::Path>) -> Result<Key, RulesError> {
-        Ok(Key)
+/// One loaded rule.
+struct Rule {
+    file: Arc<str>,
+    line: usize,
+    schema: Glob,
+    table: Glob,
+    column: Glob,
+    /// Normalized type names, when the rule restricts types.
+    types: Option<Vec<String>>,
+    /// The masker for ordinary columns and for unique ones (`None` for `keep`).
+    plain: Option<Arc<dyn Masker>>,
+    unique: Option<Arc<dyn Masker>>,
+    /// Some planned table matched this rule's schema and table.
+    seen: AtomicBool,
+}
+
+impl Rule {
+    fn matches_table(&self, schema: &str, table: &str) -> bool {
+        self.schema.matches(schema) && self.table.matches(table)
+    }
+
+    fn matches_column(&self, column: &ColumnInfo) -> bool {
+        if !self.column.matches(&column.name) {
+            return false;
+        }
+        match (&self.types, &column.type_name) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(types), Some(t)) => {
+                let t = normalize_type(t);
+                types.contains(&t)
+            }
+        }
+    }
+
+    fn masker(&self, unique: bool) -> Option<Arc<dyn Masker>> {
+        if unique {
+            self.unique.clone()
+        } else {
+            self.plain.clone()
+        }
     }
 }
 
-pub struct RuleSet {}
+/// Loaded rules, ready to plan tables. Shared by reference; `plan_table` and `finish` take `&self`.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    strict: bool,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .field("strict", &self.strict)
+            .finish()
+    }
+}
+
+/// The built-in rules used when no rule file is given.
+pub const DEFAULT_RULES: &str = include_str!("../../rules/default.toml");
+const DEFAULT_RULES_NAME: &str = "rules/default.toml (built in)";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    strict: Option<bool>,
+    #[serde(default)]
+    rule: Vec<Spanned<RawTable>>,
+}
 
 impl RuleSet {
-    pub fn load(_paths: &[PathBuf], _key: Key) -> Result<RuleSet, RulesError> {
-        Ok(RuleSet {})
+    /// Load rule files, in order (the first matching rule across all files wins).
+    pub fn load(paths: &[PathBuf], key: Key) -> Result<RuleSet, RulesError> {
+        let mut texts = Vec::with_capacity(paths.len());
+        for p in paths {
+            let file = p.display().to_string();
+            let text = std::fs::read_to_string(p).map_err(|e| RulesError::Read {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+            texts.push((file, text));
+        }
+        let refs: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        RuleSet::from_texts(&refs, key)
     }
-    pub fn builtin_default(_key: Key) -> RuleSet {
-        RuleSet {}
+
+    /// The shipped default rules (`rules/default.toml`, embedded).
+    pub fn builtin_default(key: Key) -> RuleSet {
+        RuleSet::from_texts(&[(DEFAULT_RULES_NAME, DEFAULT_RULES)], key)
+            .expect("the built-in default rules are valid")
     }
+
+    /// Load rules from `(file name, TOML text)` pairs, in order.
+    pub fn from_texts(files: &[(&str, &str)], key: Key) -> Result<RuleSet, RulesError> {
+        let mut rules = Vec::new();
+        let mut strict = false;
+        for (file, text) in files {
+            let src = Source { file, text };
+            let raw: RawFile = toml::from_str(text).map_err(|e| {
+                let line = e.span().map(|s| src.line(s.start)).unwrap_or(1);
+                RulesError::At {
+                    file: file.to_string(),
+                    line,
+                    message: e.message().trim_end().to_string(),
+                }
+            })?;
+            strict |= raw.strict.unwrap_or(false);
+            let file: Arc<str> = Arc::from(*file);
+            for table in raw.rule {
+                rules.push(parse_rule(&src, &file, table, &key)?);
+            }
+        }
+        Ok(RuleSet { rules, strict })
+    }
+
+    /// Whether every column must be covered by some rule.
+    pub fn strict(&self) -> bool {
+        self.strict
+    }
+
+    /// Choose the masker of each column of `schema.table` (real, unquoted names).
+    ///
+    /// Fails when an exact rule names a column the table does not have, or, under `strict`, for the
+    /// first column no rule matches.
     pub fn plan_table(
         &self,
-        _schema: &str,
-        _table: &str,
+        schema: &str,
+        table: &str,
         columns: &[ColumnInfo],
     ) -> Result<TablePlan, RulesError> {
-        Ok(TablePlan {
-            columns: vec![None; columns.len()],
-        })
+        let applicable: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| r.matches_table(schema, table))
+            .collect();
+        for r in &applicable {
+            r.seen.store(true, Ordering::Relaxed);
+            if let Some(col) = r.column.literal() {
+                if r.schema.literal().is_some()
+                    && r.table.literal().is_some()
+                    && !columns.iter().any(|c| c.name == col)
+                {
+                    return Err(RulesError::MissingColumn {
+                        file: r.file.to_string(),
+                        line: r.line,
+                        schema: schema.to_string(),
+                        table: table.to_string(),
+                        column: col.to_string(),
+                    });
+                }
+            }
+        }
+        let mut plan = Vec::with_capacity(columns.len());
+        for c in columns {
+            match applicable.iter().find(|r| r.matches_column(c)) {
+                Some(r) => plan.push(r.masker(c.unique)),
+                None if self.strict => {
+                    return Err(RulesError::Unclassified {
+                        schema: schema.to_string(),
+                        table: table.to_string(),
+                        column: c.name.clone(),
+                    })
+                }
+                None => plan.push(None),
+            }
+        }
+        Ok(TablePlan { columns: plan })
     }
+
+    /// At the end of the pass: fail for the first rule that names a table (no wildcard in its schema
+    /// and table) which never appeared.
     pub fn finish(&self) -> Result<(), RulesError> {
+        for r in &self.rules {
+            if let (Some(schema), Some(table)) = (r.schema.literal(), r.table.literal()) {
+                if !r.seen.load(Ordering::Relaxed) {
+                    return Err(RulesError::MissingTable {
+                        file: r.file.to_string(),
+                        line: r.line,
+                        schema: schema.to_string(),
+                        table: table.to_string(),
+                    });
+                }
+            }
+        }
         Ok(())
     }
 }
+
+fn parse_rule(
+    src: &Source<'_>,
+    file: &Arc<str>,
+    table: Spanned<RawTable>,
+    key: &Key,
+) -> Result<Rule, RulesError> {
+    let rule_span = table.span();
+    let mut map = table.into_inner();
+    let mut take = |name: &str| {
+        let k = map.keys().find(|k| k.get_ref() == name)?.clone();
+        map.remove(&k).map(|v| (k, v))
+    };
+    let glob = |name: &str, v: Option<(Spanned<String>, Spanned<toml::Value>)>, default: &str| {
+        let Some((_, v)) = v else {
+            return Glob::parse(default).map_err(|m| src.error(rule_span.clone(), m));
+        };
+        match v.get_ref() {
+            toml::Value::String(s) => Glob::parse(s).map_err(|m| src.error(v.span(), m)),
+            other => Err(src.error(
+                v.span(),
+                format!("`{name}` must be a string, not {}", other.type_str()),
+            )),
+        }
+    };
+    let schema = glob("schema", take("schema"), "*")?;
+    let table_g = glob("table", take("table"), "*")?;
+    let column = match take("column") {
+        Some(v) => glob("column", Some(v), "*")?,
+        None => return Err(src.error(rule_span, "a rule needs `column` (a name or glob)")),
+    };
+    let (masker_span, masker) = match take("masker") {
+        Some((_, v)) => {
+            let span = v.span();
+            match v.into_inner() {
+                toml::Value::String(s) => (span, s),
+                other => {
+                    return Err(src.error(
+                        span,
+                        format!("`masker` must be a string, not {}", other.type_str()),
+                    ))
+                }
+            }
+        }
+        None => {
+            return Err(src.error(
+                rule_span,
+                format!(
+                    "a rule needs `masker` (one of: {})",
+                    maskers::MASKERS.join(", ")
+                ),
+            ))
+        }
+    };
+    let types = match take("types") {
+        None => None,
+        Some((_, v)) => {
+            let span = v.span();
+            let bad = || {
+                src.error(
+                    span.clone(),
+                    "`types` must be a non-empty array of type names (strings)",
+                )
+            };
+            let toml::Value::Array(items) = v.into_inner() else {
+                return Err(bad());
+            };
+            if items.is_empty() {
+                return Err(bad());
+            }
+            let mut types = Vec::new();
+            for i in items {
+                let toml::Value::String(s) = i else {
+                    return Err(bad());
+                };
+                types.push(canonical_type(&normalize_type(&s)));
+            }
+            Some(types)
+        }
+    };
+    let spec = Spec::parse(Options {
+        src,
+        masker_span,
+        masker,
+        map,
+    })?;
+    Ok(Rule {
+        file: file.clone(),
+        line: src.line(rule_span.start),
+        schema,
+        table: table_g,
+        column,
+        types,
+        plain: spec.build(key, false),
+        unique: spec.build(key, true),
+        seen: AtomicBool::new(false),
+    })
+}
+
+/// Lower-case, drop modifiers in parentheses, collapse blanks: `Character Varying(255) []` →
+/// `character varying[]`.
+fn normalize_type(t: &str) -> String {
+    let mut s = String::with_capacity(t.len());
+    let mut depth = 0usize;
+    for c in t.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            c => s.extend(c.to_lowercase()),
+        }
+    }
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" [", "[")
+}
+
+/// Map common aliases in a rule's `types` to the names pg_dump prints.
+fn canonical_type(t: &str) -> String {
+    let base_len = t.find('[').unwrap_or(t.len());
+    let (base, arr) = t.split_at(base_len);
+    let base = match base {
+        "varchar" => "character varying",
+        "char" | "bpchar" => "character",
+        "int" | "int4" => "integer",
+        "int2" => "smallint",
+        "int8" => "bigint",
+        "bool" => "boolean",
+        "float4" => "real",
+        "float8" => "double precision",
+        "decimal" => "numeric",
+        "timestamp" => "timestamp without time zone",
+        "timestamptz" => "timestamp with time zone",
+        "time" => "time without time zone",
+        "timetz" => "time with time zone",
+        other => other,
+    };
+    format!("{base}{arr}")
+}
+
+#[cfg(test)]
+mod tests;

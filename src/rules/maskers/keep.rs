@@ -1,0 +1,29 @@
+//! `keep`: leave the column as it is.
+//!
+//! Why: an explicit classification. Under `strict = true` every column must be matched by some rule;
+//! `keep` says "this column was looked at and holds nothing to mask". Being first-match-wins, a `keep`
+//! rule placed before a catch-all (such as the default `email_scan` on `*`) exempts the column from it.
+//!
+//! ```toml
+//! [[rule]]
+//! table = "countries"
+//! column = "*"
+//! masker = "keep"
+//! ```
+//!
+//! The planner turns `keep` into "no masker" for the column (the engine copies it untouched); [`Keep`]
+//! exists for callers that want a masker object anyway.
+
+use crate::rules::{MaskOutcome, Masker};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep;
+
+impl Masker for Keep {
+    fn prefilter(&self, _raw: &[u8]) -> bool {
+        false
+    }
+    fn mask(&self, _value: &[u8], _out: &mut Vec<u8>) -> MaskOutcome {
+        MaskOutcome::Unchanged
+    }
+}

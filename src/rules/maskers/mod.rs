@@ -1,0 +1,112 @@
+//! The maskers, one module each. A rule names a masker and gives its options inline; at load the
+//! options are checked and turned into a [`Spec`], which then builds the shared masker instances
+//! (one for ordinary columns, one for `unique` columns).
+//!
+//! | masker       | options                                   | result                                      |
+//! |--------------|-------------------------------------------|---------------------------------------------|
+//! | `keep`       |                                           | unchanged (explicitly classified)           |
+//! | `email`      |                                           | `nobody@example.com` (keyed unique form)    |
+//! | `email_scan` |                                           | every address inside the value replaced     |
+//! | `null`       |                                           | SQL NULL                                    |
+//! | `constant`   | `value` (string)                          | that value                                  |
+//! | `hash`       | `length` (1..=64, default 16)             | keyed HMAC-SHA256, hex                      |
+//! | `name`       | `kind` (full/first/last), `locale` (en/de/fr) | a fake name picked by keyed hash        |
+//! | `phone`      |                                           | digits replaced, shape kept                 |
+//! | `regex`      | `pattern`, `replacement`, `contains`      | every match replaced                        |
+
+use std::sync::Arc;
+
+use super::key::Key;
+use super::source::Options;
+use super::{Masker, RulesError};
+
+pub mod constant;
+pub mod email;
+pub mod email_scan;
+pub mod hash;
+pub mod keep;
+pub mod name;
+pub mod null;
+pub mod phone;
+pub mod regex;
+
+/// The masker names, as rules spell them.
+pub const MASKERS: &[&str] = &[
+    "keep",
+    "email",
+    "email_scan",
+    "null",
+    "constant",
+    "hash",
+    "name",
+    "phone",
+    "regex",
+];
+
+/// A masker with checked options, before it is bound to a key.
+#[derive(Debug, Clone)]
+pub(crate) enum Spec {
+    Keep,
+    Email,
+    EmailScan,
+    Null,
+    Constant(Vec<u8>),
+    Hash { length: usize },
+    Name(name::NameSpec),
+    Phone,
+    Regex(regex::RegexSpec),
+}
+
+impl Spec {
+    /// Check a masker's options (consuming them from `opts`; any left over is an error).
+    pub(crate) fn parse(mut opts: Options<'_, '_>) -> Result<Spec, RulesError> {
+        let (spec, known): (Spec, &[&str]) = match opts.masker.as_str() {
+            "keep" => (Spec::Keep, &[]),
+            "email" => (Spec::Email, &[]),
+            "email_scan" => (Spec::EmailScan, &[]),
+            "null" => (Spec::Null, &[]),
+            "constant" => (
+                Spec::Constant(opts.require_str("value")?.1.into_bytes()),
+                &["value"],
+            ),
+            "hash" => (
+                Spec::Hash {
+                    length: hash::parse_length(&mut opts)?,
+                },
+                &["length"],
+            ),
+            "name" => (
+                Spec::Name(name::NameSpec::parse(&mut opts)?),
+                &["kind", "locale"],
+            ),
+            "phone" => (Spec::Phone, &[]),
+            "regex" => (
+                Spec::Regex(regex::RegexSpec::parse(&mut opts)?),
+                &["pattern", "replacement", "contains"],
+            ),
+            other => {
+                return Err(opts.error(
+                    opts.masker_span.clone(),
+                    format!("unknown masker `{other}` (known: {})", MASKERS.join(", ")),
+                ))
+            }
+        };
+        opts.finish(known)?;
+        Ok(spec)
+    }
+
+    /// The masker for a column (`None` for `keep`).
+    pub(crate) fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(match self {
+            Spec::Keep => return None,
+            Spec::Email => Arc::new(email::Email::new(key, unique)),
+            Spec::EmailScan => Arc::new(email_scan::EmailScan::new(key, unique)),
+            Spec::Null => Arc::new(null::Null),
+            Spec::Constant(v) => Arc::new(constant::Constant::new(v.clone())),
+            Spec::Hash { length } => Arc::new(hash::Hash::new(key, *length)),
+            Spec::Name(n) => Arc::new(name::Name::new(key, n)),
+            Spec::Phone => Arc::new(phone::Phone::new(key)),
+            Spec::Regex(r) => Arc::new(regex::Regex::new(r)),
+        })
+    }
+}

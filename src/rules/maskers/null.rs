@@ -1,0 +1,22 @@
+//! `null`: replace every non-NULL value by SQL NULL.
+//!
+//! Why: the simplest way to drop a column's contents while keeping the schema. The column must be
+//! nullable in the target, or the restore fails: that is the rule author's choice.
+//!
+//! ```toml
+//! [[rule]]
+//! table = "users"
+//! column = "password_hash"
+//! masker = "null"
+//! ```
+
+use crate::rules::{MaskOutcome, Masker};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Null;
+
+impl Masker for Null {
+    fn mask(&self, _value: &[u8], _out: &mut Vec<u8>) -> MaskOutcome {
+        MaskOutcome::Null
+    }
+}
