@@ -105,3 +105,20 @@ fn example_round_trips_through_plain_dump() {
     let db = cluster().load_fixture("example");
     assert_round_trip(&db, &["--no-owner", "--no-acl"]);
 }
+
+#[test]
+fn pagila_loads_and_round_trips() {
+    let db = cluster().load_pagila();
+    let n = cluster().psql(&db, "SELECT count(*) FROM public.customer;");
+    assert!(n.trim().parse::<i64>().unwrap() > 500, "{n}");
+    assert_round_trip(&db, &["--no-owner", "--no-acl"]);
+}
+
+#[test]
+fn chinook_loads_and_round_trips() {
+    let db = cluster().load_chinook();
+    assert_ne!(db, "chinook");
+    let n = cluster().psql(&db, "SELECT count(*) FROM public.customer;");
+    assert!(n.trim().parse::<i64>().unwrap() > 50, "{n}");
+    assert_round_trip(&db, &["--no-owner", "--no-acl"]);
+}
