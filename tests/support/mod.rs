@@ -66,9 +66,13 @@ pub fn cluster() -> &'static Cluster {
     }
 }
 
-/// The pgveil binary under test, with the cluster's environment and a fixed `PGVEIL_KEY`.
+/// The pgveil binary under test (`$PGVEIL_BIN` overrides the one cargo built, e.g. to test an
+/// installed or release build), with the cluster's environment and a fixed `PGVEIL_KEY`.
 pub fn pgveil() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgveil"));
+    let bin = std::env::var_os("PGVEIL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pgveil")));
+    let mut cmd = Command::new(bin);
     cluster().apply_env(&mut cmd);
     cmd.env("PGVEIL_KEY", TEST_KEY);
     cmd.stdin(Stdio::null());
@@ -625,4 +629,61 @@ fn spawn_watchdog(base: &Path, data: &Path) {
     if let Err(e) = res {
         eprintln!("warning: could not start the cluster watchdog: {e}");
     }
+}
+
+/// The e-mail-like strings of a dump (or any text), lower-cased (ASCII). Deliberately broad (Unicode
+/// letters allowed, as in `stanisław.wójcik@wp.pl` of Chinook): used to collect every original
+/// address of a source dump, then to prove none survives masking.
+pub fn emails_in(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}",
+        )
+        .unwrap()
+    });
+    re.find_iter(bytes)
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether an address is one of the masked forms: `nobody@example.com` / `nobody+<tag>@example.com`.
+pub fn is_masked_email(s: &str) -> bool {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"^nobody(\+[A-Za-z0-9._\-]+)?@example\.com$").unwrap())
+        .is_match(s)
+}
+
+/// Panics (listing a few) if any of `originals` occurs anywhere in `haystack`, case-insensitively.
+pub fn assert_no_original_emails(
+    haystack: &[u8],
+    originals: &std::collections::BTreeSet<String>,
+    what: &str,
+) {
+    let originals: Vec<&String> = originals.iter().filter(|e| !is_masked_email(e)).collect();
+    if originals.is_empty() {
+        return;
+    }
+    let pattern = originals
+        .iter()
+        .map(|e| regex::escape(e))
+        .collect::<Vec<_>>()
+        .join("|");
+    let re = regex::bytes::RegexBuilder::new(&pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 28)
+        .dfa_size_limit(1 << 28)
+        .build()
+        .expect("email alternation");
+    let mut found = std::collections::BTreeSet::new();
+    for m in re.find_iter(haystack) {
+        found.insert(String::from_utf8_lossy(m.as_bytes()).into_owned());
+        if found.len() >= 20 {
+            break;
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "{what}: original e-mail addresses survived masking: {found:?}"
+    );
 }
