@@ -171,6 +171,8 @@ pub struct DumpReader<R: Read> {
     completed_start: Option<usize>,
     tablespace: Option<String>,
     tableam: Option<String>,
+    /// `schema.table` of the COPY block being read, for messages.
+    copy_table: String,
     end_marker: memmem::Finder<'static>,
 }
 
@@ -218,6 +220,7 @@ impl<R: Read> DumpReader<R> {
             completed_start: None,
             tablespace: None,
             tableam: None,
+            copy_table: String::new(),
             end_marker: memmem::Finder::new(b"\n\\.\n").into_owned(),
         }
     }
@@ -548,6 +551,7 @@ impl<R: Read> DumpReader<R> {
             })?;
             entry.text.extend_from_slice(&line);
             entry.body_range = entry.body_range.start..entry.text.len();
+            self.copy_table = copy.display_name();
             entry.copy = Some(copy);
             self.queued.push_back(Event::DataBegin(entry));
             self.state = State::Copy;
