@@ -1,0 +1,628 @@
+//! Test support: a throwaway PostgreSQL cluster per test process, fixture databases, helpers.
+//!
+//! The cluster is real (initdb + pg_ctl), listens on a unix socket only, and is started lazily the
+//! first time [`cluster()`] is called. A detached watchdog shell stops it and removes its directory
+//! when the test process exits (statics never run `Drop`). Set `PGVEIL_TEST_KEEP_CLUSTER=1` to keep
+//! the directory for post-mortem inspection (the server is stopped anyway).
+//!
+//! Running as root (CI), `initdb`/`pg_ctl` are run as the `postgres` OS user on a directory it owns.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Environment variables that could redirect libpq clients elsewhere: removed from every command.
+pub const UNSET_ENV: &[&str] = &[
+    "PGDATABASE",
+    "PGHOSTADDR",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGSSLMODE",
+    "PGREQUIRESSL",
+    "PGCONNECT_TIMEOUT",
+    "PGTARGETSESSIONATTRS",
+    "PGAPPNAME",
+    "PGCLIENTENCODING",
+    "PGDATESTYLE",
+    "PGTZ",
+];
+
+/// The key tests give pgveil (masking must be deterministic across runs).
+pub const TEST_KEY: &str = "pgveil-test-key-0123456789abcdef";
+
+/// The OS user that owns the cluster when the tests run as root.
+const PG_OS_USER: &str = "postgres";
+
+pub struct Cluster {
+    bindir: PathBuf,
+    base: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    port: u16,
+    user: String,
+    counter: AtomicU64,
+    cache: Mutex<HashMap<String, Arc<OnceLock<String>>>>,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// The cluster of this test process, started on first use. Thread-safe.
+pub fn cluster() -> &'static Cluster {
+    match CLUSTER.get_or_init(Cluster::start) {
+        Ok(c) => c,
+        Err(e) => panic!("test PostgreSQL cluster failed to start:\n{e}"),
+    }
+}
+
+/// The pgveil binary under test, with the cluster's environment and a fixed `PGVEIL_KEY`.
+pub fn pgveil() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgveil"));
+    cluster().apply_env(&mut cmd);
+    cmd.env("PGVEIL_KEY", TEST_KEY);
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    manifest_dir().join("fixtures")
+}
+
+/// The public sample databases: `$PGVEIL_DATASETS`, else the first `shared/datasets` found in
+/// `$CARGO_MANIFEST_DIR/..` or its ancestors (CI clones the repo with `shared/` beside it).
+pub fn datasets_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PGVEIL_DATASETS") {
+        return PathBuf::from(d);
+    }
+    let manifest = manifest_dir();
+    for dir in manifest.ancestors().skip(1) {
+        let cand = dir.join("shared").join("datasets");
+        if cand.is_dir() {
+            return cand;
+        }
+    }
+    manifest.join("..").join("shared").join("datasets")
+}
+
+/// Drop the `\restrict KEY` / `\unrestrict KEY` lines pg_dump emits with a random key per run.
+pub fn restrict_free(dump: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(dump.len());
+    for line in dump.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"\\restrict ") || line.starts_with(b"\\unrestrict ") {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Gunzip a (possibly multi-member) gzip stream; panics on corrupt input.
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("gunzip");
+    out
+}
+
+/// Gzip bytes (default level).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Run a command to completion, feeding `stdin`; panics (with stderr) on a non-zero exit.
+pub fn run_ok(cmd: &mut Command, stdin: Option<&[u8]>, what: &str) -> Output {
+    let out = run(cmd, stdin);
+    if !out.status.success() {
+        panic!(
+            "{what} failed ({}):\n--- stderr ---\n{}\n--- stdout (tail) ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            tail(&String::from_utf8_lossy(&out.stdout), 2000),
+        );
+    }
+    out
+}
+
+/// Run a command to completion, feeding `stdin` (from a thread, so large in/out cannot deadlock).
+pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let writer = stdin.map(|data| {
+        let data = data.to_vec();
+        let mut pipe = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            // A broken pipe here means the child exited early: its status tells the story.
+            let _ = pipe.write_all(&data);
+        })
+    });
+    let out = child.wait_with_output().expect("waiting for child");
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    out
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut i = s.len() - n;
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    &s[i..]
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// The newest PostgreSQL server bin dir: `$PGVEIL_PG_BINDIR`, `pg_config --bindir` (if it holds
+/// initdb), else the highest `/usr/lib/postgresql/<N>/bin`.
+fn find_bindir() -> Result<PathBuf, String> {
+    if let Some(d) = std::env::var_os("PGVEIL_PG_BINDIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let mut best: Option<(u32, PathBuf)> = None;
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(major) = name.parse::<u32>() else {
+                continue;
+            };
+            let bin = e.path().join("bin");
+            if bin.join("initdb").is_file() && best.as_ref().is_none_or(|(m, _)| major > *m) {
+                best = Some((major, bin));
+            }
+        }
+    }
+    if let Some((_, bin)) = best {
+        return Ok(bin);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        if out.status.success() {
+            let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if bin.join("initdb").is_file() {
+                return Ok(bin);
+            }
+        }
+    }
+    Err(
+        "no PostgreSQL server binaries found (initdb): install postgresql or set PGVEIL_PG_BINDIR"
+            .into(),
+    )
+}
+
+impl Cluster {
+    fn start() -> Result<Cluster, String> {
+        let bindir = find_bindir()?;
+        let root = is_root();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        // Short path under /tmp: the socket path must stay under ~100 bytes, and the postgres OS
+        // user must be able to reach it when we are root.
+        let tmp_root = std::env::var_os("PGVEIL_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let base = tmp_root.join(format!("pgveil-pg-{}-{nanos:x}", std::process::id()));
+        std::fs::create_dir_all(&base).map_err(|e| format!("creating {}: {e}", base.display()))?;
+        let data = base.join("data");
+        let socket_dir = base.join("sock");
+        std::fs::create_dir_all(&socket_dir).map_err(|e| format!("creating socket dir: {e}"))?;
+
+        // The watchdog first, so even a failed start is cleaned up.
+        spawn_watchdog(&base, &data);
+
+        if root {
+            let st = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{PG_OS_USER}:"))
+                .arg(&base)
+                .status()
+                .map_err(|e| format!("chown: {e}"))?;
+            if !st.success() {
+                return Err(format!(
+                    "chown -R {PG_OS_USER} {} failed (is there a `{PG_OS_USER}` OS user?)",
+                    base.display()
+                ));
+            }
+        }
+
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("picking a port: {e}"))?;
+
+        let as_pg = |program: &str| -> Command {
+            let path = bindir.join(program);
+            if root {
+                let mut c = Command::new("runuser");
+                c.arg("-u").arg(PG_OS_USER).arg("--").arg(path);
+                c
+            } else {
+                Command::new(path)
+            }
+        };
+
+        let mut initdb = as_pg("initdb");
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ])
+            .env("LC_ALL", "C.UTF-8")
+            .current_dir(&base);
+        let out = initdb
+            .output()
+            .map_err(|e| format!("running initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+
+        let log = base.join("postgres.log");
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses='' -c fsync=off -c full_page_writes=off \
+             -c synchronous_commit=off -c max_connections=100 -c shared_buffers=32MB \
+             -c max_wal_size=1GB -c checkpoint_timeout=30min -c autovacuum=off",
+            socket_dir.display()
+        );
+        let mut pg_ctl = as_pg("pg_ctl");
+        pg_ctl
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(&opts)
+            .args(["-w", "-t", "60", "start"])
+            .current_dir(&base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            // Its own process group: a terminal ^C must not race the watchdog's shutdown.
+            .process_group(0);
+        let out = pg_ctl
+            .output()
+            .map_err(|e| format!("running pg_ctl: {e}"))?;
+        if !out.status.success() {
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!(
+                "pg_ctl start failed:\n{}\n--- server log ---\n{log_text}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+
+        let cluster = Cluster {
+            bindir,
+            base,
+            data,
+            socket_dir,
+            port,
+            user: "postgres".into(),
+            counter: AtomicU64::new(0),
+            cache: Mutex::new(HashMap::new()),
+        };
+        // Sanity: the server answers.
+        let out = run(
+            cluster
+                .command("psql")
+                .args(["-X", "-At", "-d", "postgres", "-c", "SELECT 1"]),
+            None,
+        );
+        if !out.status.success() || String::from_utf8_lossy(&out.stdout).trim() != "1" {
+            return Err(format!(
+                "server started but psql cannot connect:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(cluster)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
+    /// The libpq environment that reaches this cluster. Commands from [`Cluster::command`] also have
+    /// every variable of [`UNSET_ENV`] removed.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "PGHOST".into(),
+                self.socket_dir.to_string_lossy().into_owned(),
+            ),
+            ("PGPORT".into(), self.port.to_string()),
+            ("PGUSER".into(), self.user.clone()),
+        ]
+    }
+
+    /// Apply [`Cluster::env`] (and remove [`UNSET_ENV`]) on any command.
+    pub fn apply_env(&self, cmd: &mut Command) {
+        for var in UNSET_ENV {
+            cmd.env_remove(var);
+        }
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+    }
+
+    /// A client program (`psql`, `pg_dump`, …) with the cluster's environment. Found on PATH, else in
+    /// the server's bin dir.
+    pub fn command(&self, program: &str) -> Command {
+        let in_bindir = self.bindir.join(program);
+        let mut cmd = if in_bindir.is_file() && !on_path(program) {
+            Command::new(in_bindir)
+        } else {
+            Command::new(program)
+        };
+        self.apply_env(&mut cmd);
+        cmd
+    }
+
+    /// A unique database name with `prefix` (lower-cased, non-alphanumerics replaced by `_`).
+    pub fn unique_name(&self, prefix: &str) -> String {
+        let clean: String = prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{clean}_{n}")
+    }
+
+    /// A fresh, empty database (from template1) with a unique name; returns the name.
+    pub fn create_db(&self, prefix: &str) -> String {
+        let name = self.unique_name(prefix);
+        run_ok(
+            self.command("createdb").arg("--").arg(&name),
+            None,
+            &format!("createdb {name}"),
+        );
+        name
+    }
+
+    pub fn drop_db(&self, db: &str) {
+        run_ok(
+            self.command("dropdb").arg("--if-exists").arg("--").arg(db),
+            None,
+            &format!("dropdb {db}"),
+        );
+    }
+
+    fn psql_cmd(&self, db: &str) -> Command {
+        let mut cmd = self.command("psql");
+        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db]);
+        cmd
+    }
+
+    /// Run SQL (any number of statements and psql meta-commands) in `db`; returns stdout.
+    /// Panics with stderr on failure.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = run_ok(
+            self.psql_cmd(db).args(["-f", "-"]),
+            Some(sql.as_bytes()),
+            &format!("psql -d {db}"),
+        );
+        String::from_utf8(out.stdout).expect("psql output is UTF-8")
+    }
+
+    /// Like [`Cluster::psql`] but with the script as bytes (e.g. a whole dump); returns stdout.
+    pub fn psql_bytes(&self, db: &str, sql: &[u8]) -> Vec<u8> {
+        run_ok(
+            self.psql_cmd(db).args(["-f", "-"]),
+            Some(sql),
+            &format!("psql -d {db} (script of {} bytes)", sql.len()),
+        )
+        .stdout
+    }
+
+    /// Run a plain SQL file in `db`. Panics with stderr on failure.
+    pub fn psql_file(&self, db: &str, path: &Path) {
+        run_ok(
+            self.psql_cmd(db).arg("-f").arg(path),
+            None,
+            &format!("psql -d {db} -f {}", path.display()),
+        );
+    }
+
+    /// `pg_dump -d db ARGS...` output; panics on failure.
+    pub fn pg_dump(&self, db: &str, args: &[&str]) -> Vec<u8> {
+        run_ok(
+            self.command("pg_dump").arg("-d").arg(db).args(args),
+            None,
+            &format!("pg_dump -d {db} {args:?}"),
+        )
+        .stdout
+    }
+
+    /// Load once per process per key: the first caller runs `load`, the others wait for its result.
+    fn cached(&self, key: &str, load: impl FnOnce() -> String) -> String {
+        let cell = {
+            let mut map = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.to_string()).or_default().clone()
+        };
+        cell.get_or_init(load).clone()
+    }
+
+    /// `fixtures/<name>.sql` loaded into a new database (once per process); returns the db name.
+    /// Treat the database as read-only: other tests share it.
+    pub fn load_fixture(&self, name: &str) -> String {
+        self.cached(&format!("fixture:{name}"), || {
+            let path = fixtures_dir().join(format!("{name}.sql"));
+            assert!(path.is_file(), "no fixture {}", path.display());
+            let db = self.create_db(name);
+            self.psql_file(&db, &path);
+            db
+        })
+    }
+
+    /// Pagila (schema + data from the datasets dir), once per process; returns the db name.
+    pub fn load_pagila(&self) -> String {
+        self.cached("dataset:pagila", || {
+            let dir = datasets_dir();
+            let schema = dir.join("pagila-schema.sql");
+            let data = dir.join("pagila-data.sql");
+            assert!(
+                schema.is_file() && data.is_file(),
+                "pagila not found in {} (set PGVEIL_DATASETS)",
+                dir.display()
+            );
+            let db = self.create_db("pagila");
+            self.psql_file(&db, &schema);
+            self.psql_file(&db, &data);
+            // pagila-schema.sql runs `ALTER SCHEMA public OWNER TO postgres`. A `--no-owner` dump
+            // cannot carry that, so a restored copy would differ from the source in the `public`
+            // schema entry: give the schema back to its initdb owner so such dumps round-trip.
+            self.psql(&db, "ALTER SCHEMA public OWNER TO pg_database_owner;");
+            db
+        })
+    }
+
+    /// Chinook, once per process; returns the db name. The script creates and connects to a
+    /// database named `chinook` itself: those statements are dropped and the rest runs in a fresh
+    /// uniquely named database instead.
+    pub fn load_chinook(&self) -> String {
+        self.cached("dataset:chinook", || {
+            let path = datasets_dir().join("Chinook_PostgreSql.sql");
+            let text = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!("reading {} (set PGVEIL_DATASETS): {e}", path.display())
+            });
+            let mut script = Vec::with_capacity(text.len());
+            for line in text.split_inclusive(|&b| b == b'\n') {
+                let l = String::from_utf8_lossy(line);
+                let t = l.trim().to_ascii_lowercase();
+                if t.starts_with("drop database") || t.starts_with("create database") {
+                    continue;
+                }
+                if t.starts_with("\\c ") || t.starts_with("\\connect ") {
+                    continue;
+                }
+                script.extend_from_slice(line);
+            }
+            let db = self.create_db("chinook");
+            self.psql_bytes(&db, &script);
+            db
+        })
+    }
+
+    /// All base/partitioned tables outside the system schemas, as `schema.table` (quoted where
+    /// needed) with their row counts, sorted. Handy to compare two databases.
+    pub fn table_counts(&self, db: &str) -> Vec<(String, i64)> {
+        let tables = self.psql(
+            db,
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1;",
+        );
+        let mut counts = Vec::new();
+        for t in tables.lines().filter(|l| !l.is_empty()) {
+            let n = self.psql(db, &format!("SELECT count(*) FROM {t};"));
+            counts.push((t.to_string(), n.trim().parse().expect("count")));
+        }
+        counts
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// A detached shell that waits for this process to exit, then stops the postmaster (immediate
+/// shutdown, by PID from postmaster.pid) and removes the cluster directory.
+fn spawn_watchdog(base: &Path, data: &Path) {
+    let script = r#"
+        parent=$1; base=$2; data=$3; keep=$4
+        while kill -0 "$parent" 2>/dev/null; do sleep 0.5; done
+        if [ -f "$data/postmaster.pid" ]; then
+            pm=$(head -n 1 "$data/postmaster.pid")
+            if [ -n "$pm" ] && kill -QUIT "$pm" 2>/dev/null; then
+                i=0
+                while kill -0 "$pm" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+                kill -KILL "$pm" 2>/dev/null
+            fi
+        fi
+        [ "$keep" = 1 ] || rm -rf "$base"
+    "#;
+    let keep = if std::env::var("PGVEIL_TEST_KEEP_CLUSTER").as_deref() == Ok("1") {
+        "1"
+    } else {
+        "0"
+    };
+    let res = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("pgveil-test-watchdog")
+        .arg(std::process::id().to_string())
+        .arg(base)
+        .arg(data)
+        .arg(keep)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    if let Err(e) = res {
+        eprintln!("warning: could not start the cluster watchdog: {e}");
+    }
+}
