@@ -506,6 +506,15 @@ fn parent_of_tag(ns: Option<&str>, tag: &str) -> Option<Ref> {
     ];
     let ns_owned = ns.map(str::to_string);
     if let Some(spec) = tag.strip_prefix("COLUMN ") {
+        // `COLUMN t.c`, with the table quoted when needed (`COLUMN "Order Items".c`).
+        if spec.starts_with('"') {
+            let (table, _) = parse_ident(spec)?;
+            return Some(Ref::Obj {
+                descs: TABLE_LIKE,
+                ns: ns_owned,
+                tag: table,
+            });
+        }
         return Some(Ref::Column {
             ns: ns_owned,
             spec: spec.to_string(),
@@ -518,7 +527,7 @@ fn parent_of_tag(ns: Option<&str>, tag: &str) -> Option<Ref> {
             return Some(Ref::Obj {
                 descs,
                 ns: ns_owned,
-                tag: format!("{table} {name}"),
+                tag: format!("{} {}", unquote_prefix(table), unquote_prefix(name)),
             });
         }
     }
@@ -542,11 +551,22 @@ fn parent_of_tag(ns: Option<&str>, tag: &str) -> Option<Ref> {
             return Some(Ref::Obj {
                 descs,
                 ns: if global { None } else { ns_owned },
-                tag: name.to_string(),
+                tag: unquote_prefix(name),
             });
         }
     }
     None
+}
+
+/// ACL and COMMENT tags quote the object name where needed (`TABLE "Order Items"`,
+/// `FUNCTION "Fn"(integer)`), while the object's own tag does not.
+fn unquote_prefix(name: &str) -> String {
+    if name.starts_with('"') {
+        if let Some((ident, rest)) = parse_ident(name) {
+            return format!("{ident}{rest}");
+        }
+    }
+    name.to_string()
 }
 
 /// Index of the entries for resolving references.
