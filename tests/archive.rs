@@ -429,6 +429,9 @@ fn verbose_input_keeps_dump_ids() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), a.entries.len(), "dumpIds are unique");
+    // Without -v, pg_restore prints no TOC comments: the script equals a plain non-verbose dump.
+    let plain_nv = plain_dump(&source, dir.path(), "edge_nv", &[]);
+    assert_script_equals_plain(&archive, &plain_nv);
     let restored = restore_fresh(&archive, &["-j", "4"]);
     assert_same_dump(&source, &restored, "pg_restore -j 4 of a -v input");
     cluster().drop_db(&restored);
@@ -471,4 +474,53 @@ fn invalid_compression_is_rejected() {
         },
     );
     assert!(r.is_err());
+}
+
+/// A `pg_dump -C` input keeps its own DATABASE entry (without `\\connect` and the repeated
+/// session setup); `-O -x` scripts equal `pg_dump -O -x`; a piped (non-seekable) archive restores.
+#[test]
+fn create_no_owner_and_piped_modes() {
+    let source = cluster().load_fixture("edge_cases");
+    let dir = tempfile::tempdir().unwrap();
+
+    let plain_c = plain_dump(&source, dir.path(), "edge_c", &["-C"]);
+    let archive_c = dir.path().join("edge_c.dump");
+    convert(&plain_c, &archive_c, &source, -1).unwrap();
+    let a = read_archive(&archive_c).unwrap();
+    let dbs: Vec<&TocEntry> = a.entries.iter().filter(|e| e.desc == "DATABASE").collect();
+    assert_eq!(dbs.len(), 1);
+    assert_eq!(dbs[0].tableoid, "1262");
+    let defn = String::from_utf8_lossy(dbs[0].defn.as_deref().unwrap()).into_owned();
+    assert!(
+        defn.starts_with("CREATE DATABASE ") && defn.ends_with(";\n"),
+        "{defn}"
+    );
+    assert!(!defn.contains("connect"), "{defn}");
+    let script = restrict_free(&pg_restore(&["-C", "-f", "-"], &archive_c));
+    assert_eq!(
+        String::from_utf8_lossy(&script),
+        String::from_utf8_lossy(&restrict_free(&std::fs::read(&plain_c).unwrap()))
+    );
+
+    let plain = plain_dump(&source, dir.path(), "edge", &[]);
+    let archive = dir.path().join("edge.dump");
+    convert(&plain, &archive, &source, -1).unwrap();
+    let script = restrict_free(&pg_restore(&["-O", "-x", "-f", "-"], &archive));
+    let expected = restrict_free(&cluster().pg_dump(&source, &["-O", "-x"]));
+    assert_eq!(
+        String::from_utf8_lossy(&script),
+        String::from_utf8_lossy(&expected)
+    );
+
+    let piped = cluster().create_db("arch_pipe");
+    let bytes = std::fs::read(&archive).unwrap();
+    run_ok(
+        cluster()
+            .command("pg_restore")
+            .args(["--exit-on-error", "-d", &piped]),
+        Some(&bytes),
+        "pg_restore from stdin",
+    );
+    assert_same_dump(&source, &piped, "pg_restore from stdin");
+    cluster().drop_db(&piped);
 }

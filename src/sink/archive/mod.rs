@@ -186,6 +186,8 @@ impl ArchiveSink {
         }
         let (tableoid, oid) = match h.catalog_id {
             Some((c, o)) => (c.to_string(), o.to_string()),
+            // pg_database's OID: pg_dump always records it for the DATABASE entry.
+            None if desc == "DATABASE" => ("1262".to_string(), "0".to_string()),
             None => ("0".to_string(), "0".to_string()),
         };
         let (defn, owner_stmt, copy_stmt) = if data {
