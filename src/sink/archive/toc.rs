@@ -569,6 +569,9 @@ fn unquote_prefix(name: &str) -> String {
     name.to_string()
 }
 
+/// (namespace, name) of a table.
+type QualifiedName = (Option<String>, String);
+
 /// Index of the entries for resolving references.
 #[derive(Default)]
 pub struct Resolver {
@@ -577,7 +580,7 @@ pub struct Resolver {
     /// Index or constraint name (namespace, name) → dumpId.
     index_names: HashMap<(Option<String>, String), i32>,
     /// (namespace, table) → unique keys (dumpId, columns).
-    unique_keys: HashMap<(Option<String>, String), Vec<(i32, Vec<String>)>>,
+    unique_keys: HashMap<QualifiedName, Vec<(i32, Vec<String>)>>,
 }
 
 impl Resolver {
