@@ -1,0 +1,581 @@
+//! The custom-format archive writer (`pg_dump -Fc`, archive version 1.14), fed by the events of a
+//! plain dump, and an inspector that renders any custom archive like `pg_restore -l`.
+//!
+//! The plain stream shows post-data entries after the data, but the archive's TOC precedes the
+//! data. So TOC entries are kept in memory (DDL only) while each table's COPY rows are compressed
+//! as they arrive into one zlib stream per table, framed as data-block chunks in a spool file.
+//! `finish` computes the TOC with real data offsets and writes header, TOC and the spooled blocks.
+
+mod format;
+mod inspect;
+mod toc;
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
+
+use super::{ArtifactInfo, AtomicFile, OutputError, Sink, SinkError};
+use crate::dump::ident::quote_ident;
+use crate::dump::{Entry, Preamble};
+use format::*;
+pub use inspect::{inspect, read_archive, read_table_data, ArchiveHeader, InspectError};
+pub use toc::TocEntry;
+use toc::{dependency_refs, drop_stmt, is_none_section, section_for, split_body, Ref, Resolver};
+
+/// Largest chunk written into a data block (what pg_dump uses).
+const CHUNK: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// Database name recorded in the header (and of the DATABASE entry when synthesized).
+    pub dbname: String,
+    /// `-1` zlib default, `0` none, `1..=9` zlib level.
+    pub compression: i32,
+    /// Where the spool file with the compressed table data lives until `finish`.
+    pub spool_dir: PathBuf,
+}
+
+/// An entry waiting for `finish`: its TOC fields and dependency references.
+struct Pending {
+    toc: TocEntry,
+    refs: Vec<Ref>,
+    /// Dependencies from `pg_dump -v` headers.
+    verbose_deps: Vec<i32>,
+    /// The spooled chunks of its data block: (start, length) in the spool file.
+    data: Option<(u64, u64)>,
+}
+
+/// Writes the framed chunks of one data block to the spool.
+struct ChunkWriter {
+    out: BufWriter<File>,
+    written: u64,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(CHUNK);
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut head = Vec::with_capacity(INT_LEN);
+        put_int(&mut head, n as i32);
+        self.out.write_all(&head)?;
+        self.out.write_all(&buf[..n])?;
+        self.written += (head.len() + n) as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+enum Encoder {
+    Zlib(ZlibEncoder<ChunkWriter>),
+    Raw(ChunkWriter),
+}
+
+impl Encoder {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Encoder::Zlib(z) => z.write_all(bytes),
+            Encoder::Raw(w) => w.write_all(bytes),
+        }
+    }
+    fn finish(self) -> std::io::Result<ChunkWriter> {
+        match self {
+            Encoder::Zlib(z) => z.finish(),
+            Encoder::Raw(w) => Ok(w),
+        }
+    }
+}
+
+/// The spool file; removed on drop.
+struct Spool {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    len: u64,
+}
+
+impl Spool {
+    fn create(dir: &Path) -> Result<Spool, SinkError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = dir.join(format!(
+            ".pgveil-archive-{}-{}-{}.spool",
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| io_err(&path, source))?;
+        Ok(Spool {
+            path,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            len: 0,
+        })
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.file.take();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> SinkError {
+    SinkError::Output(OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub struct ArchiveSink {
+    final_path: PathBuf,
+    options: ArchiveOptions,
+    preamble: Option<Preamble>,
+    entries: Vec<Pending>,
+    post_data_seen: bool,
+    spool: Spool,
+    /// The data block being written: its entry index, encoder and start in the spool.
+    current: Option<(usize, Encoder, u64)>,
+}
+
+impl ArchiveSink {
+    pub fn create(final_path: &Path, options: ArchiveOptions) -> Result<ArchiveSink, SinkError> {
+        if !(-1..=9).contains(&options.compression) {
+            return Err(SinkError::Invalid(format!(
+                "invalid archive compression level {} (use -1 for the default, 0 for none, or 1-9)",
+                options.compression
+            )));
+        }
+        let spool = Spool::create(&options.spool_dir)?;
+        Ok(ArchiveSink {
+            final_path: final_path.to_path_buf(),
+            options,
+            preamble: None,
+            entries: Vec::new(),
+            post_data_seen: false,
+            spool,
+            current: None,
+        })
+    }
+
+    fn add_entry(&mut self, entry: &Entry, data: bool) -> Result<usize, SinkError> {
+        let h = &entry.header;
+        let desc = h.desc.as_str();
+        if desc == "BLOBS" || (data && entry.copy.is_none()) {
+            return Err(SinkError::Unsupported(
+                "large objects (BLOBS) are not supported in the custom archive yet".into(),
+            ));
+        }
+        let section = section_for(desc, self.post_data_seen);
+        if section == SECTION_POST_DATA {
+            self.post_data_seen = true;
+        }
+        let (tableoid, oid) = match h.catalog_id {
+            Some((c, o)) => (c.to_string(), o.to_string()),
+            // pg_database's OID: pg_dump always records it for the DATABASE entry.
+            None if desc == "DATABASE" => ("1262".to_string(), "0".to_string()),
+            None => ("0".to_string(), "0".to_string()),
+        };
+        let (defn, owner_stmt, copy_stmt) = if data {
+            let copy = String::from_utf8_lossy(entry.body()).into_owned();
+            (None, None, Some(copy))
+        } else {
+            let (defn, owner_stmt) = split_body(entry);
+            (Some(defn), owner_stmt, None)
+        };
+        let defn_text = defn
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let drop = if data {
+            None
+        } else {
+            drop_stmt(
+                desc,
+                h.owner.as_deref(),
+                owner_stmt.as_deref(),
+                &defn_text,
+                h.namespace.as_deref(),
+                &h.tag,
+            )
+        };
+        let refs = dependency_refs(desc, h.namespace.as_deref(), &h.tag, &defn_text);
+        let tablespace = match desc {
+            "TABLE" | "MATERIALIZED VIEW" | "INDEX" | "CONSTRAINT" => entry
+                .current_tablespace
+                .clone()
+                .or_else(|| h.tablespace.clone()),
+            _ => h.tablespace.clone(),
+        };
+        let tableam = match desc {
+            // Partitioned tables have no access method.
+            "TABLE" if defn_text.contains("\nPARTITION BY ") => None,
+            "TABLE" | "MATERIALIZED VIEW" => entry.current_tableam.clone(),
+            _ => None,
+        };
+        let toc = TocEntry {
+            dump_id: h.dump_id.unwrap_or(0),
+            had_dumper: data,
+            tableoid,
+            oid,
+            tag: h.tag.clone(),
+            desc: h.desc.clone(),
+            section,
+            defn: defn.filter(|d| !d.is_empty()),
+            drop_stmt: drop,
+            copy_stmt,
+            namespace: h.namespace.clone(),
+            tablespace,
+            tableam,
+            owner: h.owner.clone(),
+            with_oids: Some("false".into()),
+            dependencies: Vec::new(),
+            offset: (if data { POS_NOT_SET } else { NO_DATA }, 0),
+        };
+        self.entries.push(Pending {
+            toc,
+            refs,
+            verbose_deps: h.dependencies.clone(),
+            data: None,
+        });
+        Ok(self.entries.len() - 1)
+    }
+
+    fn spool_err(&self, e: std::io::Error) -> SinkError {
+        io_err(&self.spool.path, e)
+    }
+
+    /// The special entries and the DATABASE entry (unless the dump has one).
+    fn special_entries(&self) -> Vec<TocEntry> {
+        let p = self.preamble.clone().unwrap_or_default();
+        let mut out = vec![
+            TocEntry::special(
+                "ENCODING",
+                format!(
+                    "SET client_encoding = '{}';\n",
+                    p.encoding.as_deref().unwrap_or("UTF8")
+                ),
+            ),
+            TocEntry::special(
+                "STDSTRINGS",
+                format!(
+                    "SET standard_conforming_strings = '{}';\n",
+                    p.standard_conforming_strings.as_deref().unwrap_or("on")
+                ),
+            ),
+        ];
+        if let Some(sp) = &p.search_path_stmt {
+            out.push(TocEntry::special("SEARCHPATH", format!("{sp}\n")));
+        }
+        if !self.entries.iter().any(|e| e.toc.desc == "DATABASE") {
+            let usable = |o: &&String| !o.is_empty() && o.as_str() != "pg_database_owner";
+            let owner = self
+                .entries
+                .iter()
+                .find(|e| e.toc.desc == "SCHEMA" && e.toc.tag == "public")
+                .and_then(|e| e.toc.owner.as_ref())
+                .filter(usable)
+                .or_else(|| {
+                    self.entries
+                        .iter()
+                        .filter_map(|e| e.toc.owner.as_ref())
+                        .find(usable)
+                })
+                .cloned();
+            let q = quote_ident(&self.options.dbname);
+            out.push(TocEntry {
+                tableoid: "1262".into(),
+                oid: "0".into(),
+                tag: self.options.dbname.clone(),
+                desc: "DATABASE".into(),
+                section: SECTION_PRE_DATA,
+                defn: Some(
+                    format!(
+                        "CREATE DATABASE {q} WITH TEMPLATE = template0 ENCODING = '{}';\n",
+                        p.encoding.as_deref().unwrap_or("UTF8")
+                    )
+                    .into_bytes(),
+                ),
+                drop_stmt: Some(format!("DROP DATABASE {q};\n")),
+                owner,
+                with_oids: Some("false".into()),
+                offset: (NO_DATA, 0),
+                ..TocEntry::default()
+            });
+        }
+        out
+    }
+
+    fn header_bytes(&self, compression: i32) -> Vec<u8> {
+        let p = self.preamble.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[VMAJ, VMIN, VREV, INT_SIZE, OFF_SIZE, FORMAT_CUSTOM]);
+        put_int(&mut out, compression);
+        let tm = p
+            .started_on
+            .as_deref()
+            .and_then(parse_started_on)
+            .unwrap_or_else(now_tm);
+        for v in tm {
+            put_int(&mut out, v);
+        }
+        put_str(&mut out, Some(&self.options.dbname));
+        put_str(&mut out, Some(p.server_version.as_deref().unwrap_or("")));
+        put_str(&mut out, Some(p.pg_dump_version.as_deref().unwrap_or("")));
+        out
+    }
+}
+
+/// `2026-11-22 03:16:48 UTC` → [sec, min, hour, mday, mon (0-based), year - 1900, isdst].
+fn parse_started_on(s: &str) -> Option<[i32; 7]> {
+    let mut parts = s.split_whitespace();
+    let date = parts.next()?;
+    let time = parts.next()?;
+    let d: Vec<i32> = date
+        .split('-')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i32> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    if d.len() != 3 || t.len() != 3 {
+        return None;
+    }
+    Some([t[2], t[1], t[0], d[2], d[1] - 1, d[0] - 1900, 0])
+}
+
+fn now_tm() -> [i32; 7] {
+    let now = time::OffsetDateTime::now_utc();
+    [
+        i32::from(now.second()),
+        i32::from(now.minute()),
+        i32::from(now.hour()),
+        i32::from(now.day()),
+        i32::from(u8::from(now.month())) - 1,
+        now.year() - 1900,
+        0,
+    ]
+}
+
+impl Sink for ArchiveSink {
+    fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
+        self.preamble = Some(preamble.clone());
+        Ok(())
+    }
+
+    fn entry(&mut self, entry: &Entry) -> Result<(), SinkError> {
+        self.add_entry(entry, false).map(|_| ())
+    }
+
+    fn data_begin(&mut self, entry: &Entry) -> Result<(), SinkError> {
+        if self.current.is_some() {
+            return Err(SinkError::Invalid(
+                "data part started inside another".into(),
+            ));
+        }
+        let idx = self.add_entry(entry, true)?;
+        let out = self.spool.file.take().expect("spool in use");
+        let writer = ChunkWriter { out, written: 0 };
+        let enc = match self.options.compression {
+            0 => Encoder::Raw(writer),
+            -1 => Encoder::Zlib(ZlibEncoder::new(writer, Compression::default())),
+            level => Encoder::Zlib(ZlibEncoder::new(writer, Compression::new(level as u32))),
+        };
+        self.current = Some((idx, enc, self.spool.len));
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        let res = match &mut self.current {
+            Some((_, enc, _)) => enc.write_all(bytes),
+            None => return Err(SinkError::Invalid("data outside a data part".into())),
+        };
+        res.map_err(|e| self.spool_err(e))
+    }
+
+    fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError> {
+        let (idx, mut enc, start) = self
+            .current
+            .take()
+            .ok_or_else(|| SinkError::Invalid("data end outside a data part".into()))?;
+        let res = (|| {
+            enc.write_all(tail)?;
+            let mut w = enc.finish()?;
+            let mut end = Vec::new();
+            put_int(&mut end, 0);
+            w.out.write_all(&end)?;
+            Ok::<_, std::io::Error>((w.out, w.written + end.len() as u64))
+        })();
+        let (out, written) = res.map_err(|e| self.spool_err(e))?;
+        self.spool.file = Some(out);
+        self.spool.len = start + written;
+        self.entries[idx].data = Some((start, written));
+        Ok(())
+    }
+
+    fn trailer(&mut self, _trailer: &[u8]) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<ArtifactInfo, SinkError> {
+        if self.current.is_some() {
+            return Err(SinkError::Invalid(
+                "the dump ended inside a data part".into(),
+            ));
+        }
+        if self.preamble.is_none() {
+            return Err(SinkError::Invalid("the dump had no preamble".into()));
+        }
+        let mut specials = self.special_entries();
+
+        // dumpIds: pg_dump -v ones when every entry has a unique one, else 1..N in TOC order.
+        let mut seen = std::collections::HashSet::new();
+        let verbose = !self.entries.is_empty()
+            && self
+                .entries
+                .iter()
+                .all(|e| e.toc.dump_id > 0 && seen.insert(e.toc.dump_id));
+        if verbose {
+            let mut next = self
+                .entries
+                .iter()
+                .map(|e| e.toc.dump_id)
+                .max()
+                .unwrap_or(0);
+            for s in &mut specials {
+                next += 1;
+                s.dump_id = next;
+            }
+        } else {
+            let mut next = 0;
+            for s in &mut specials {
+                next += 1;
+                s.dump_id = next;
+            }
+            for e in &mut self.entries {
+                next += 1;
+                e.toc.dump_id = next;
+                e.verbose_deps.clear();
+            }
+        }
+
+        // Dependencies.
+        let mut resolver = Resolver::default();
+        for s in &specials {
+            resolver.add(s);
+        }
+        for e in &self.entries {
+            resolver.add(&e.toc);
+        }
+        let mut previous = None;
+        for e in &mut self.entries {
+            let mut deps = resolver.resolve(&e.refs, previous);
+            if e.toc.desc == "TABLE DATA" && deps.is_empty() {
+                return Err(SinkError::Invalid(format!(
+                    "TABLE DATA of {} has no TABLE entry in the dump",
+                    e.toc.tag
+                )));
+            }
+            for d in &e.verbose_deps {
+                if !deps.contains(d) {
+                    deps.push(*d);
+                }
+            }
+            deps.retain(|d| *d != e.toc.dump_id);
+            e.toc.dependencies = deps;
+            if !is_none_section(&e.toc.desc) {
+                previous = Some(e.toc.dump_id);
+            }
+        }
+
+        // Layout: header, TOC (fixed length whatever the offsets), blocks in TOC order.
+        let header = self.header_bytes(self.options.compression);
+        let count = specials.len() + self.entries.len();
+        let encode_toc = |specials: &[TocEntry], entries: &[Pending]| {
+            let mut out = Vec::new();
+            put_int(&mut out, count as i32);
+            for s in specials {
+                s.encode(&mut out);
+            }
+            for e in entries {
+                e.toc.encode(&mut out);
+            }
+            out
+        };
+        let toc_len = encode_toc(&specials, &self.entries).len() as u64;
+        let mut pos = header.len() as u64 + toc_len;
+        for e in &mut self.entries {
+            if let Some((_, len)) = e.data {
+                e.toc.offset = (POS_SET, pos);
+                pos += 1 + INT_LEN as u64 + len;
+            }
+        }
+        let toc = encode_toc(&specials, &self.entries);
+        debug_assert_eq!(toc.len() as u64, toc_len);
+
+        let mut out = AtomicFile::create(&self.final_path)?;
+        out.write_all(&header)?;
+        out.write_all(&toc)?;
+        let spool_path = self.spool.path.clone();
+        let mut spool = self
+            .spool
+            .file
+            .take()
+            .expect("spool present")
+            .into_inner()
+            .map_err(|e| io_err(&spool_path, e.into_error()))?;
+        spool
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| io_err(&spool_path, e))?;
+        let mut spool = std::io::BufReader::with_capacity(1 << 20, spool);
+        let mut at = 0u64;
+        for e in &self.entries {
+            if let Some((start, len)) = e.data {
+                debug_assert_eq!(start, at);
+                let mut head = vec![BLK_DATA];
+                put_int(&mut head, e.toc.dump_id);
+                out.write_all(&head)?;
+                let copied = std::io::copy(&mut (&mut spool).take(len), &mut out)
+                    .map_err(|e| io_err(&spool_path, e))?;
+                if copied != len {
+                    return Err(io_err(
+                        &spool_path,
+                        std::io::ErrorKind::UnexpectedEof.into(),
+                    ));
+                }
+                at += len;
+            }
+        }
+        Ok(out.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn started_on_is_converted_to_tm() {
+        assert_eq!(
+            parse_started_on("2026-11-22 03:16:48 UTC"),
+            Some([48, 16, 3, 22, 10, 126, 0])
+        );
+        assert_eq!(parse_started_on("garbage"), None);
+    }
+}
