@@ -42,7 +42,11 @@ fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(
         };
         r.map_err(|e| e.to_string())?;
     }
-    sink.finish().map_err(|e| e.to_string())?;
+    let sealed = sink.finish().map_err(|e| e.to_string())?;
+    sealed
+        .expect("the archive is a file")
+        .publish()
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `pgveil dump`: one pass over a `pg_dump` stream (spawned, a file, or stdin) writing the portable
-//! plain dump `NAME.gz`, the anonymized `NAME.anon.gz` and, last, `NAME.manifest.json`.
+//! plain dump `NAME.gz`, the anonymized `NAME.anon.gz`, the custom-format archive `NAME.dump` and, last,
+//! `NAME.manifest.json`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,9 @@ use anyhow::{bail, Context};
 use pgveil::dump::DumpReader;
 use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
+use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
-use pgveil::sink::AtomicFile;
+use pgveil::sink::{AtomicFile, Sink};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 
 use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs};
@@ -28,9 +30,15 @@ pub struct DumpArgs {
     /// Base name of the artifacts (default: the database name, or the input file's name).
     #[arg(long)]
     name: Option<String>,
-    /// Artifacts to write, comma-separated: plain, anon.
-    #[arg(long, value_delimiter = ',', default_value = "plain,anon")]
+    /// Artifacts to write, comma-separated: plain (NAME.gz), anon (NAME.anon.gz), custom (NAME.dump).
+    #[arg(long, value_delimiter = ',', default_value = "plain,anon,custom")]
     outputs: Vec<Output>,
+    /// Data in the custom archive: `full` (a backup, with owners and ACLs) or `anon` (masked rows).
+    #[arg(long, value_enum, default_value = "full")]
+    custom_data: CustomData,
+    /// zlib level of the custom archive: -1 (zlib default, as pg_dump), 0 (none) to 9.
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-1..=9))]
+    custom_compression: i32,
     /// gzip level for NAME.gz and NAME.anon.gz.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
     compress_level: u32,
@@ -47,6 +55,13 @@ pub struct DumpArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Output {
     Plain,
+    Anon,
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CustomData {
+    Full,
     Anon,
 }
 
@@ -121,12 +136,27 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         let (kind, file, view) = match output {
             Output::Plain => ("plain", format!("{name}.gz"), DataView::Original),
             Output::Anon => ("anon", format!("{name}.anon.gz"), DataView::Masked),
+            Output::Custom => match args.custom_data {
+                CustomData::Full => ("custom", format!("{name}.dump"), DataView::Original),
+                CustomData::Anon => ("custom", format!("{name}.dump"), DataView::Masked),
+            },
         };
-        let sink = PlainSink::gzip_file(&args.out_dir.join(&file), args.compress_level, true)?;
+        let path = args.out_dir.join(&file);
+        let sink: Box<dyn Sink> = match output {
+            Output::Custom => {
+                let options = ArchiveOptions {
+                    dbname: dbname_of(args.dbname.as_deref()).unwrap_or_else(|| name.clone()),
+                    compression: args.custom_compression,
+                    spool_dir: args.out_dir.clone(),
+                };
+                Box::new(ArchiveSink::create(&path, options)?)
+            }
+            _ => Box::new(PlainSink::gzip_file(&path, args.compress_level, true)?),
+        };
         specs.push(SinkSpec {
             name: file,
             view,
-            sink: Box::new(sink),
+            sink,
         });
         kinds.push(kind);
     }
@@ -188,7 +218,13 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         finished_at: now_rfc3339(),
         rules: rule_names,
         schema_facts: facts.description.into(),
-        custom_data: None,
+        custom_data: args.outputs.contains(&Output::Custom).then(|| {
+            match args.custom_data {
+                CustomData::Full => "full",
+                CustomData::Anon => "anon",
+            }
+            .to_string()
+        }),
         artifacts,
         tables: report.tables.iter().map(ManifestTable::from).collect(),
     };

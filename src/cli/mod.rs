@@ -3,6 +3,7 @@
 mod anonymize;
 mod common;
 mod dump;
+mod inspect;
 
 use clap::{Parser, Subcommand};
 
@@ -19,15 +20,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Dump a database (or read a plain dump) and write NAME.gz, NAME.anon.gz and NAME.manifest.json.
+    /// Dump a database (or read a plain dump) and write NAME.gz, NAME.anon.gz, NAME.dump and NAME.manifest.json.
     Dump(dump::DumpArgs),
     /// Mask a plain dump: a filter, e.g. `pg_dump db | pgveil anonymize | psql devdb`.
     Anonymize(anonymize::AnonymizeArgs),
+    /// List a custom-format archive's header and TOC (like `pg_restore -l`, plus offsets and block sizes).
+    Inspect(inspect::InspectArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dump(args) => dump::run(args),
         Command::Anonymize(args) => anonymize::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }

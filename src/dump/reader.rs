@@ -360,15 +360,9 @@ impl<R: Read> DumpReader<R> {
                 return Ok(Some(self.pos..self.pos + i + 1));
             }
             if self.eof {
-                let table = self
-                    .current
-                    .as_ref()
-                    .and_then(|e| e.copy.as_ref())
-                    .map(|c| c.display_name())
-                    .unwrap_or_default();
                 return Err(DumpError::UnterminatedCopy {
                     line: self.line + 1,
-                    table,
+                    table: self.copy_table.clone(),
                 });
             }
             avail = self.fill(avail * 2)?;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
-use super::{ArtifactInfo, AtomicFile, OutputError, Sink, SinkError};
+use super::{AtomicFile, OutputError, SealedFile, Sink, SinkError};
 use crate::dump::ident::quote_ident;
 use crate::dump::{Entry, Preamble};
 use format::*;
@@ -433,7 +433,7 @@ impl Sink for ArchiveSink {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<ArtifactInfo, SinkError> {
+    fn finish(mut self: Box<Self>) -> Result<Option<SealedFile>, SinkError> {
         if self.current.is_some() {
             return Err(SinkError::Invalid(
                 "the dump ended inside a data part".into(),
@@ -562,7 +562,7 @@ impl Sink for ArchiveSink {
                 at += len;
             }
         }
-        Ok(out.commit()?)
+        Ok(Some(out.seal()?))
     }
 }
 
