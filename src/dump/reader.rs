@@ -699,6 +699,46 @@ mod tests {
         }
     }
 
+    /// A source that hands out at most `chunk` bytes per read, to put read boundaries anywhere.
+    struct Chunked<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.chunk.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn read_boundaries_anywhere_give_the_same_events(chunk in 1usize..97, batch in 1usize..200) {
+            let expected = collect(SAMPLE.as_bytes(), 1 << 20).unwrap();
+            let expected_rows: Vec<u8> = expected.iter().filter(|(k, _)| k == "rows").flat_map(|(_, b)| b.clone()).collect();
+            let mut r = DumpReader::with_batch_bytes(Chunked { data: SAMPLE.as_bytes(), chunk }, batch);
+            let mut got = Vec::new();
+            let mut rows = Vec::new();
+            while let Some(ev) = r.next_event().unwrap() {
+                match ev {
+                    Event::CopyRows { rows: r, .. } => rows.extend_from_slice(r),
+                    Event::Preamble(p) => got.push(("preamble".to_string(), p.text)),
+                    Event::Entry(e) => got.push((format!("entry {}", e.header.desc), e.text)),
+                    Event::DataBegin(e) => got.push((format!("data {}", e.header.tag), e.text)),
+                    Event::RawData(d) => got.push(("raw".into(), d)),
+                    Event::DataEnd(d) => got.push(("end".into(), d)),
+                    Event::Trailer(t) => got.push(("trailer".into(), t)),
+                }
+            }
+            let expected_other: Vec<(String, Vec<u8>)> = expected.into_iter().filter(|(k, _)| k != "rows").collect();
+            proptest::prop_assert_eq!(got, expected_other);
+            proptest::prop_assert_eq!(rows, expected_rows);
+        }
+    }
+
     #[test]
     fn rejects_custom_format_and_inserts() {
         assert!(matches!(
