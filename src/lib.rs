@@ -10,6 +10,8 @@ pub mod dump;
 pub mod engine;
 pub mod manifest;
 pub mod progress;
+pub mod restore;
 pub mod rules;
 pub mod sink;
 pub mod source;
+pub mod store;

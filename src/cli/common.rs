@@ -86,3 +86,18 @@ pub fn progress_for(bytes: Arc<AtomicU64>, quiet: bool) -> Box<dyn Progress> {
         Box::new(Silent)
     }
 }
+
+/// How to reach S3: the standard AWS credential chain, plus an optional S3-compatible endpoint.
+#[derive(Debug, Clone, clap::Args)]
+pub struct S3Args {
+    /// S3-compatible endpoint (MinIO, Ceph, ...); switches to path-style addressing.
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl S3Args {
+    pub fn open(&self, url: &str) -> anyhow::Result<Box<dyn pgveil::store::Store>> {
+        pgveil::store::open_location(url, self.endpoint_url.as_deref())
+            .with_context(|| format!("opening {url}"))
+    }
+}

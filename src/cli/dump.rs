@@ -1,6 +1,11 @@
 //! `pgveil dump`: one pass over a `pg_dump` stream (spawned, a file, or stdin) writing the portable
 //! plain dump `NAME.gz`, the anonymized `NAME.anon.gz`, the custom-format archive `NAME.dump` and, last,
 //! `NAME.manifest.json`.
+//!
+//! Without `--upload`, `--keep-*` or `--set` the files go straight into `--out-dir` (flat). With any
+//! of them the pass writes a backup set `NAME/STAMP/` into the local folder and/or the bucket (the
+//! same bytes teed to both), publishes the artifacts together and the manifest last, then applies
+//! retention.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -11,10 +16,13 @@ use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
-use pgveil::sink::{AtomicFile, Sink};
+use pgveil::sink::{ArtifactOutput, SealedFile, Sink, Tee};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
+use pgveil::store::local::LocalStore;
+use pgveil::store::{SetId, Store};
 
-use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs};
+use super::backups::{apply_retention, RetentionArgs};
+use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs, S3Args};
 
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
@@ -24,9 +32,19 @@ pub struct DumpArgs {
     /// Read a plain dump instead of running pg_dump: a file (`.gz` detected) or `-` for stdin.
     #[arg(short = 'i', long, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Folder for the artifacts (created if missing).
-    #[arg(short = 'o', long, value_name = "DIR")]
-    out_dir: PathBuf,
+    /// Folder for the artifacts (created if missing). Optional with --upload.
+    #[arg(short = 'o', long, value_name = "DIR", required_unless_present = "upload")]
+    out_dir: Option<PathBuf>,
+    /// Stream the backup set to S3 as it is produced (`s3://bucket/prefix/`); no local copy needed.
+    #[arg(long, value_name = "S3_URL")]
+    upload: Option<String>,
+    #[command(flatten)]
+    s3: S3Args,
+    /// Write a backup set `NAME/STAMP/` under --out-dir (implied by --upload and the keep options).
+    #[arg(long)]
+    set: bool,
+    #[command(flatten)]
+    retention: RetentionArgs,
     /// Base name of the artifacts (default: the database name, or the input file's name).
     #[arg(long)]
     name: Option<String>,
@@ -91,8 +109,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         bail!("invalid artifact name {name:?}");
     }
     let (rules, rule_names) = args.rules.load()?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("creating {}", args.out_dir.display()))?;
+    let target = Target::open(&args, &name)?;
 
     let mut pg_dump = PgDumpArgs {
         dbname: args.dbname.clone(),
@@ -141,17 +158,17 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
                 CustomData::Anon => ("custom", format!("{name}.dump"), DataView::Masked),
             },
         };
-        let path = args.out_dir.join(&file);
+        let out = target.create(&file)?;
         let sink: Box<dyn Sink> = match output {
             Output::Custom => {
                 let options = ArchiveOptions {
                     dbname: dbname_of(args.dbname.as_deref()).unwrap_or_else(|| name.clone()),
                     compression: args.custom_compression,
-                    spool_dir: args.out_dir.clone(),
+                    spool_dir: target.spool_dir(),
                 };
-                Box::new(ArchiveSink::create(&path, options)?)
+                Box::new(ArchiveSink::with_output(out, options)?)
             }
-            _ => Box::new(PlainSink::gzip_file(&path, args.compress_level, true)?),
+            _ => Box::new(PlainSink::gzip(out, args.compress_level, true)),
         };
         specs.push(SinkSpec {
             name: file,
@@ -198,16 +215,13 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     };
     source.finish().context("nothing was published")?;
 
-    let mut artifacts = Vec::new();
-    // Every artifact is complete and sealed: publish them all, then the manifest.
-    let sealed: Vec<_> = report.artifacts.into_iter().zip(kinds).collect();
-    for ((_, file), kind) in sealed {
-        let file = file.expect("file sinks seal a file");
-        artifacts.push(ManifestArtifact {
-            kind: kind.into(),
-            info: file.publish()?,
-        });
-    }
+    let sealed: Vec<(SealedFile, &str)> = report
+        .artifacts
+        .into_iter()
+        .zip(kinds)
+        .map(|((_, file), kind)| (file.expect("file sinks seal a file"), kind))
+        .collect();
+    let artifacts = publish_all(sealed)?;
     let manifest = Manifest {
         pgveil_version: env!("CARGO_PKG_VERSION").into(),
         name: name.clone(),
@@ -228,10 +242,18 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         artifacts,
         tables: report.tables.iter().map(ManifestTable::from).collect(),
     };
-    let mut file = AtomicFile::create(&args.out_dir.join(format!("{name}.manifest.json")))?;
-    file.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
-    file.write_all(b"\n")?;
-    file.commit()?;
+    let mut text = serde_json::to_vec_pretty(&manifest)?;
+    text.push(b'\n');
+    target.write_manifest(&name, &text)?;
+    if let Some(set) = &target.set {
+        println!("{set}");
+        apply_retention(
+            target.local.as_ref().map(|l| l as &dyn Store),
+            target.remote.as_deref(),
+            &args.retention,
+            false,
+        )?;
+    }
 
     if args.verbose {
         for t in &report.tables {
@@ -242,4 +264,133 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every artifact is complete and sealed: publish them all (rename / complete the uploads). The
+/// manifest is written after this, so a failure here leaves a set without one: incomplete.
+fn publish_all(sealed: Vec<(SealedFile, &str)>) -> anyhow::Result<Vec<ManifestArtifact>> {
+    let mut artifacts = Vec::new();
+    // On an error the sealed artifacts not yet published are dropped: removed / aborted.
+    for (file, kind) in sealed {
+        let name = file.info.file.clone();
+        artifacts.push(ManifestArtifact {
+            kind: kind.into(),
+            info: file
+                .publish()
+                .with_context(|| format!("publishing {name}"))?,
+        });
+    }
+    Ok(artifacts)
+}
+
+/// Where the pass writes: flat files in a folder, or a backup set in a folder and/or a bucket.
+struct Target {
+    flat_dir: Option<PathBuf>,
+    local: Option<LocalStore>,
+    remote: Option<Box<dyn Store>>,
+    set: Option<SetId>,
+}
+
+impl Target {
+    fn open(args: &DumpArgs, name: &str) -> anyhow::Result<Target> {
+        let set_mode = args.set
+            || args.upload.is_some()
+            || args.retention.keep_local.is_some()
+            || args.retention.keep_remote.is_some();
+        if let Some(dir) = &args.out_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        if !set_mode {
+            let dir = args.out_dir.clone().context("--out-dir is required")?;
+            return Ok(Target {
+                flat_dir: Some(dir),
+                local: None,
+                remote: None,
+                set: None,
+            });
+        }
+        if args.retention.keep_local.is_some() && args.out_dir.is_none() {
+            bail!("--keep-local needs --out-dir");
+        }
+        if args.retention.keep_remote.is_some() && args.upload.is_none() {
+            bail!("--keep-remote needs --upload");
+        }
+        let local = args.out_dir.clone().map(LocalStore::new);
+        let remote = match &args.upload {
+            Some(url) => Some(args.s3.open(url)?),
+            None => None,
+        };
+        // A new set, later than any set of this name already there (two passes within one
+        // second must not share a set, and stamps must order the sets).
+        let mut set = SetId::now(name);
+        let stores = local
+            .iter()
+            .map(|l| l as &dyn Store)
+            .chain(remote.as_deref());
+        for store in stores {
+            let sets = store
+                .list_sets()
+                .with_context(|| format!("listing {}", store.describe()))?;
+            for existing in sets.iter().filter(|s| s.id.name == name) {
+                if existing.id.stamp >= set.stamp {
+                    set = existing.id.next_after().unwrap_or(set);
+                }
+            }
+        }
+        Ok(Target {
+            flat_dir: None,
+            local,
+            remote,
+            set: Some(set),
+        })
+    }
+
+    /// A new artifact file: nothing is visible under its final name until published.
+    fn create(&self, file: &str) -> anyhow::Result<ArtifactOutput> {
+        if let Some(dir) = &self.flat_dir {
+            return Ok(ArtifactOutput::file(&dir.join(file))?);
+        }
+        let set = self.set.as_ref().expect("set mode");
+        let local = match &self.local {
+            Some(l) => Some(
+                l.create(set, file)
+                    .with_context(|| format!("creating {}", l.location(set, file)))?,
+            ),
+            None => None,
+        };
+        let remote = match &self.remote {
+            Some(r) => Some(
+                r.create(set, file)
+                    .with_context(|| format!("starting the upload of {}", r.location(set, file)))?,
+            ),
+            None => None,
+        };
+        Ok(match (local, remote) {
+            (Some(l), Some(r)) => ArtifactOutput::new(Tee::new(l, r)),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => bail!("no output: give --out-dir or --upload"),
+        })
+    }
+
+    /// Where the custom archive spools its table data until the TOC is known. Without a local
+    /// folder this is the temp dir: the compressed table data must fit there.
+    fn spool_dir(&self) -> PathBuf {
+        match (&self.flat_dir, &self.local) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(l)) => l.root().to_path_buf(),
+            (None, None) => std::env::var_os("PGVEIL_SPOOL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
+        }
+    }
+
+    fn write_manifest(&self, name: &str, text: &[u8]) -> anyhow::Result<()> {
+        let file = format!("{name}.manifest.json");
+        let mut out = self.create(&file)?;
+        out.write_all(text)?;
+        out.seal()?
+            .publish()
+            .with_context(|| format!("publishing {file}"))?;
+        Ok(())
+    }
 }

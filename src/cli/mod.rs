@@ -1,9 +1,11 @@
 //! Command-line definitions (clap) and dispatch: one file per subcommand, each with a `run()`.
 
 mod anonymize;
+mod backups;
 mod common;
 mod dump;
 mod inspect;
+mod restore;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +28,15 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// List a custom-format archive's header and TOC (like `pg_restore -l`, plus offsets and block sizes).
     Inspect(inspect::InspectArgs),
+    /// List backup sets of a folder or bucket, or prune old ones (retention).
+    #[command(subcommand)]
+    Backups(backups::BackupsCommand),
+    /// Copy a backup set (default: the latest) from a bucket or folder into a local folder.
+    Pull(restore::PullArgs),
+    /// Restore a backup set's artifact into a database (psql for plain/anon, pg_restore for custom).
+    Restore(restore::RestoreArgs),
+    /// Check a backup set's artifacts against its manifest (and optionally by a scratch restore).
+    Verify(restore::VerifyArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -33,5 +44,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dump(args) => dump::run(args),
         Command::Anonymize(args) => anonymize::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Backups(cmd) => backups::run(cmd),
+        Command::Pull(args) => restore::pull(args),
+        Command::Restore(args) => restore::restore(args),
+        Command::Verify(args) => restore::verify(args),
     }
 }

@@ -10,7 +10,9 @@ pub mod output;
 pub mod plain;
 
 use crate::dump::{Entry, Preamble};
-pub use output::{ArtifactInfo, AtomicFile, OutputError, SealedFile};
+pub use output::{
+    ArtifactInfo, ArtifactOutput, AtomicFile, OutputError, OutputTarget, Publish, SealedFile, Tee,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

@@ -1,6 +1,11 @@
-//! An artifact file that appears under its final name only when complete: it is written as
-//! `NAME.partial`, its size and SHA-256 are computed on the way, and `commit` renames it. Dropped
-//! without `commit` (an error anywhere in the pass), the partial file is removed.
+//! Where an artifact's bytes go, and the rule that nothing appears under a final name unless the
+//! whole pass succeeded.
+//!
+//! [`ArtifactOutput`] is what the sinks write to: a local [`AtomicFile`] (written as `NAME.partial`,
+//! renamed on publish), an S3 multipart upload (`crate::store::s3`, completed on publish), or a
+//! [`Tee`] of both. Every output computes size and SHA-256 on the way; `seal` finishes the bytes and
+//! gives a [`SealedFile`] that is published later together with the other artifacts of the pass.
+//! Dropped unsealed or unpublished, an output cleans up (partial removed, upload aborted).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -16,6 +21,103 @@ pub enum OutputError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A remote store failed (`what` names the object, e.g. `s3://bucket/key`).
+    #[error("{what}: {message}")]
+    Remote { what: String, message: String },
+}
+
+impl OutputError {
+    fn into_io(self) -> std::io::Error {
+        match self {
+            OutputError::Io { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+}
+
+/// One destination of an artifact's bytes (a local partial file, an S3 multipart upload, ...).
+pub trait OutputTarget: Send {
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), OutputError>;
+    /// Finish the bytes (flush, fsync, last part) without publishing.
+    fn seal_target(self: Box<Self>) -> Result<SealedFile, OutputError>;
+}
+
+/// What the sinks write an artifact to: any [`OutputTarget`], usable as `std::io::Write`.
+pub struct ArtifactOutput {
+    inner: Box<dyn OutputTarget>,
+}
+
+impl ArtifactOutput {
+    pub fn new(target: impl OutputTarget + 'static) -> ArtifactOutput {
+        ArtifactOutput {
+            inner: Box::new(target),
+        }
+    }
+
+    /// A local file published by rename (see [`AtomicFile`]).
+    pub fn file(final_path: &Path) -> Result<ArtifactOutput, OutputError> {
+        Ok(ArtifactOutput::new(AtomicFile::create(final_path)?))
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
+        self.inner.write_bytes(bytes)
+    }
+
+    pub fn seal(self) -> Result<SealedFile, OutputError> {
+        self.inner.seal_target()
+    }
+}
+
+impl Write for ArtifactOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write_bytes(buf).map_err(OutputError::into_io)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The same bytes to two outputs (e.g. the local backup folder and the bucket). Both must seal;
+/// publishing publishes both.
+pub struct Tee {
+    a: ArtifactOutput,
+    b: ArtifactOutput,
+}
+
+impl Tee {
+    pub fn new(a: ArtifactOutput, b: ArtifactOutput) -> Tee {
+        Tee { a, b }
+    }
+}
+
+impl OutputTarget for Tee {
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
+        self.a.write_all(bytes)?;
+        self.b.write_all(bytes)
+    }
+    fn seal_target(self: Box<Self>) -> Result<SealedFile, OutputError> {
+        let a = self.a.seal()?;
+        let b = self.b.seal()?;
+        Ok(SealedFile::new(a.info.clone(), TeePublish(Some((a, b)))))
+    }
+}
+
+struct TeePublish(Option<(SealedFile, SealedFile)>);
+
+impl Publish for TeePublish {
+    fn publish(&mut self) -> Result<(), OutputError> {
+        let (a, b) = self.0.take().expect("published twice");
+        a.publish()?;
+        b.publish()?;
+        Ok(())
+    }
+}
+
+/// How a sealed artifact is made visible under its final name. Dropped without `publish`, the
+/// implementation removes what it wrote (partial file, multipart upload).
+pub trait Publish: Send {
+    fn publish(&mut self) -> Result<(), OutputError>;
 }
 
 /// What the manifest records of a published artifact.
@@ -93,10 +195,12 @@ impl AtomicFile {
             return Err(self.io_err(e));
         }
         let hasher = std::mem::take(&mut self.hasher);
-        Ok(SealedFile {
+        let rename = Rename {
             final_path: self.final_path.clone(),
             partial_path: Some(self.partial_path.clone()),
-            info: ArtifactInfo {
+        };
+        Ok(SealedFile::new(
+            ArtifactInfo {
                 file: self
                     .final_path
                     .file_name()
@@ -105,20 +209,46 @@ impl AtomicFile {
                 bytes: self.bytes,
                 sha256: hex::encode(hasher.finalize()),
             },
-        })
+            rename,
+        ))
     }
 }
 
-/// A complete artifact still under its partial name. Dropped unpublished, it is removed.
-#[derive(Debug)]
+/// A complete artifact not yet visible under its final name (a partial file, an uncompleted
+/// multipart upload). Dropped unpublished, it is removed.
 pub struct SealedFile {
-    final_path: PathBuf,
-    partial_path: Option<PathBuf>,
     pub info: ArtifactInfo,
+    publisher: Box<dyn Publish>,
+}
+
+impl std::fmt::Debug for SealedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedFile").field("info", &self.info).finish()
+    }
 }
 
 impl SealedFile {
+    pub fn new(info: ArtifactInfo, publisher: impl Publish + 'static) -> SealedFile {
+        SealedFile {
+            info,
+            publisher: Box::new(publisher),
+        }
+    }
+
     pub fn publish(mut self) -> Result<ArtifactInfo, OutputError> {
+        self.publisher.publish()?;
+        Ok(self.info.clone())
+    }
+}
+
+/// Publishing a local partial file: rename it.
+struct Rename {
+    final_path: PathBuf,
+    partial_path: Option<PathBuf>,
+}
+
+impl Publish for Rename {
+    fn publish(&mut self) -> Result<(), OutputError> {
         let partial = self.partial_path.take().expect("published twice");
         std::fs::rename(&partial, &self.final_path).map_err(|source| {
             let _ = std::fs::remove_file(&partial);
@@ -126,12 +256,11 @@ impl SealedFile {
                 path: partial.clone(),
                 source,
             }
-        })?;
-        Ok(self.info.clone())
+        })
     }
 }
 
-impl Drop for SealedFile {
+impl Drop for Rename {
     fn drop(&mut self) {
         if let Some(p) = self.partial_path.take() {
             let _ = std::fs::remove_file(p);
@@ -141,12 +270,20 @@ impl Drop for SealedFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.write_all(buf)
-            .map_err(|OutputError::Io { source, .. }| source)?;
+        self.write_all(buf).map_err(OutputError::into_io)?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+impl OutputTarget for AtomicFile {
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
+        self.write_all(bytes)
+    }
+    fn seal_target(self: Box<Self>) -> Result<SealedFile, OutputError> {
+        (*self).seal()
     }
 }
 

@@ -8,13 +8,13 @@ use std::path::Path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::output::{AtomicFile, OutputError, SealedFile};
+use super::output::{ArtifactOutput, OutputError, SealedFile};
 use super::{Sink, SinkError};
 use crate::dump::{Entry, Preamble};
 
 enum Target {
-    Gzip(GzEncoder<AtomicFile>),
-    File(AtomicFile),
+    Gzip(GzEncoder<ArtifactOutput>),
+    File(ArtifactOutput),
     Stdout(BufWriter<Stdout>),
 }
 
@@ -35,18 +35,22 @@ fn stdout_err(e: std::io::Error) -> SinkError {
 impl PlainSink {
     /// A gzip'ed artifact file at `path` (published by the engine after the pass).
     pub fn gzip_file(path: &Path, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
-        let file = AtomicFile::create(path)?;
-        Ok(PlainSink {
-            target: Target::Gzip(GzEncoder::new(file, Compression::new(level))),
+        Ok(PlainSink::gzip(ArtifactOutput::file(path)?, level, portable))
+    }
+
+    /// A gzip'ed artifact written to any output (a local file, an S3 upload, both).
+    pub fn gzip(out: ArtifactOutput, level: u32, portable: bool) -> PlainSink {
+        PlainSink {
+            target: Target::Gzip(GzEncoder::new(out, Compression::new(level))),
             portable,
             scratch: Vec::new(),
-        })
+        }
     }
 
     /// An uncompressed file.
     pub fn file(path: &Path, portable: bool) -> Result<PlainSink, SinkError> {
         Ok(PlainSink {
-            target: Target::File(AtomicFile::create(path)?),
+            target: Target::File(ArtifactOutput::file(path)?),
             portable,
             scratch: Vec::new(),
         })

@@ -687,3 +687,4 @@ pub fn assert_no_original_emails(
         "{what}: original e-mail addresses survived masking: {found:?}"
     );
 }
+pub mod s3;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
-use super::{AtomicFile, OutputError, SealedFile, Sink, SinkError};
+use super::{ArtifactOutput, OutputError, SealedFile, Sink, SinkError};
 use crate::dump::ident::quote_ident;
 use crate::dump::{Entry, Preamble};
 use format::*;
@@ -142,7 +142,8 @@ fn io_err(path: &Path, source: std::io::Error) -> SinkError {
 }
 
 pub struct ArchiveSink {
-    final_path: PathBuf,
+    /// Where the archive goes at `finish` (created up front so a bad target fails early).
+    out: Option<ArtifactOutput>,
     options: ArchiveOptions,
     preamble: Option<Preamble>,
     entries: Vec<Pending>,
@@ -153,7 +154,18 @@ pub struct ArchiveSink {
 }
 
 impl ArchiveSink {
+    /// An archive file at `final_path` (published by the engine after the pass).
     pub fn create(final_path: &Path, options: ArchiveOptions) -> Result<ArchiveSink, SinkError> {
+        let out = ArtifactOutput::file(final_path)?;
+        ArchiveSink::with_output(out, options)
+    }
+
+    /// An archive written to any output (a local file, an S3 upload, both). The table data is
+    /// spooled in `options.spool_dir` meanwhile, because the TOC with offsets precedes it.
+    pub fn with_output(
+        out: ArtifactOutput,
+        options: ArchiveOptions,
+    ) -> Result<ArchiveSink, SinkError> {
         if !(-1..=9).contains(&options.compression) {
             return Err(SinkError::Invalid(format!(
                 "invalid archive compression level {} (use -1 for the default, 0 for none, or 1-9)",
@@ -162,7 +174,7 @@ impl ArchiveSink {
         }
         let spool = Spool::create(&options.spool_dir)?;
         Ok(ArchiveSink {
-            final_path: final_path.to_path_buf(),
+            out: Some(out),
             options,
             preamble: None,
             entries: Vec::new(),
@@ -529,7 +541,7 @@ impl Sink for ArchiveSink {
         let toc = encode_toc(&specials, &self.entries);
         debug_assert_eq!(toc.len() as u64, toc_len);
 
-        let mut out = AtomicFile::create(&self.final_path)?;
+        let mut out = self.out.take().expect("finished twice");
         out.write_all(&header)?;
         out.write_all(&toc)?;
         let spool_path = self.spool.path.clone();

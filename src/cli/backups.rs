@@ -1,0 +1,213 @@
+//! `pgveil backups list|prune`: what backup sets a folder or bucket holds, and retention (keep the
+//! newest N verified sets locally, M in the bucket; see `pgveil::store::retention`).
+
+use anyhow::Context;
+use pgveil::store::check::{check_all, Depth, SetCheck, SetState};
+use pgveil::store::retention::plan;
+use pgveil::store::Store;
+
+use super::common::S3Args;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionArgs {
+    /// Keep the newest N verified sets in --out-dir (a set is freed only once the same set is
+    /// verified in the bucket, when --upload is given).
+    #[arg(long, value_name = "N")]
+    pub keep_local: Option<usize>,
+    /// Keep the newest M verified sets in the bucket.
+    #[arg(long, value_name = "M")]
+    pub keep_remote: Option<usize>,
+    /// Judge sets by manifest and sizes only, without reading every artifact back for its SHA-256.
+    #[arg(long)]
+    pub quick_check: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BackupsCommand {
+    /// List the backup sets of a folder or bucket, newest last, with their state.
+    List(ListArgs),
+    /// Delete old sets: only verified sets count, the newest verified set always stays.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// A folder or `s3://bucket/prefix/` (or use --out-dir).
+    #[arg(value_name = "LOCATION", required_unless_present = "out_dir")]
+    location: Option<String>,
+    #[arg(short = 'o', long, value_name = "DIR", conflicts_with = "location")]
+    out_dir: Option<String>,
+    /// Read every artifact back and compare its SHA-256 (default: manifest and sizes).
+    #[arg(long)]
+    verify: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    s3: S3Args,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// The local folder of backup sets.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    out_dir: Option<String>,
+    /// The bucket of backup sets (`s3://bucket/prefix/`).
+    #[arg(long, value_name = "S3_URL")]
+    upload: Option<String>,
+    #[command(flatten)]
+    retention: RetentionArgs,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    s3: S3Args,
+}
+
+pub fn run(cmd: BackupsCommand) -> anyhow::Result<()> {
+    match cmd {
+        BackupsCommand::List(args) => list(args),
+        BackupsCommand::Prune(args) => prune(args),
+    }
+}
+
+fn state_word(s: &SetState) -> (&'static str, Option<&str>) {
+    match s {
+        SetState::Incomplete => ("incomplete", None),
+        SetState::Damaged(why) => ("damaged", Some(why)),
+        SetState::Verified => ("complete", None),
+    }
+}
+
+fn list(args: ListArgs) -> anyhow::Result<()> {
+    let location = args.location.or(args.out_dir).expect("clap requires one");
+    let store = args.s3.open(&location)?;
+    let depth = if args.verify {
+        Depth::Checksums
+    } else {
+        Depth::Sizes
+    };
+    let checks =
+        check_all(&*store, depth).with_context(|| format!("listing {}", store.describe()))?;
+    if args.json {
+        let items: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| {
+                let (state, reason) = state_word(&c.state);
+                serde_json::json!({
+                    "id": c.id.to_string(),
+                    "name": c.id.name,
+                    "stamp": c.id.stamp,
+                    "state": state,
+                    "reason": reason,
+                    "bytes": c.bytes,
+                    "location": store.location(&c.id, ""),
+                    "artifacts": c.manifest.as_ref().map(|m| &m.artifacts),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+    } else {
+        for c in &checks {
+            let (state, reason) = state_word(&c.state);
+            let kinds = c
+                .manifest
+                .as_ref()
+                .map(|m| {
+                    m.artifacts
+                        .iter()
+                        .map(|a| a.kind.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            println!(
+                "{}\t{}\t{}\t{}{}",
+                c.id,
+                state,
+                c.bytes,
+                kinds,
+                reason.map(|r| format!("\t{r}")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn prune(args: PruneArgs) -> anyhow::Result<()> {
+    if args.out_dir.is_none() && args.upload.is_none() {
+        anyhow::bail!("give --out-dir and/or --upload");
+    }
+    if args.retention.keep_local.is_some() && args.out_dir.is_none() {
+        anyhow::bail!("--keep-local needs --out-dir");
+    }
+    if args.retention.keep_remote.is_some() && args.upload.is_none() {
+        anyhow::bail!("--keep-remote needs --upload");
+    }
+    let local = args
+        .out_dir
+        .as_ref()
+        .map(|d| pgveil::store::local::LocalStore::new(d.into()));
+    let remote = match &args.upload {
+        Some(url) => Some(args.s3.open(url)?),
+        None => None,
+    };
+    apply_retention(
+        local.as_ref().map(|l| l as &dyn Store),
+        remote.as_deref(),
+        &args.retention,
+        args.dry_run,
+    )
+}
+
+fn checks_of(store: &dyn Store, depth: Depth) -> anyhow::Result<Vec<SetCheck>> {
+    check_all(store, depth).with_context(|| format!("checking the sets in {}", store.describe()))
+}
+
+/// Apply retention to a local folder and/or a bucket; prints one line per deleted set (stderr).
+pub fn apply_retention(
+    local: Option<&dyn Store>,
+    remote: Option<&dyn Store>,
+    args: &RetentionArgs,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if args.keep_local.is_none() && args.keep_remote.is_none() {
+        return Ok(());
+    }
+    let depth = if args.quick_check {
+        Depth::Sizes
+    } else {
+        Depth::Checksums
+    };
+    let local_checks = match local {
+        Some(l) if args.keep_local.is_some() => checks_of(l, depth)?,
+        _ => Vec::new(),
+    };
+    let remote_checks = match remote {
+        Some(r) => Some(checks_of(r, depth)?),
+        None => None,
+    };
+    let keep_local = local.and(args.keep_local);
+    let p = plan(
+        &local_checks,
+        remote_checks.as_deref(),
+        keep_local,
+        args.keep_remote,
+    );
+    let verb = if dry_run { "would delete" } else { "deleting" };
+    for id in &p.kept_not_uploaded {
+        eprintln!("pgveil: keeping {id} locally: it is not verified in the bucket");
+    }
+    for (store, ids) in [(local, &p.delete_local), (remote, &p.delete_remote)] {
+        let Some(store) = store else { continue };
+        for id in ids {
+            eprintln!("pgveil: {verb} {}", store.location(id, ""));
+            if !dry_run {
+                store
+                    .delete_set(id)
+                    .with_context(|| format!("deleting {id} from {}", store.describe()))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,499 @@
+//! Backup sets in an S3 bucket (or any S3-compatible store): `s3://BUCKET/PREFIX/NAME/STAMP/FILE`.
+//!
+//! Credentials come from the standard AWS chain (environment, profile, instance role). A custom
+//! endpoint (`--endpoint-url` or `AWS_ENDPOINT_URL`) switches to path-style addressing, which
+//! S3-compatible servers expect.
+//!
+//! Artifacts stream up as a multipart upload while the pass produces them: bytes collect in one
+//! part-sized buffer (memory stays bounded whatever the artifact's size), each full part is sent
+//! with its CRC-32 checksum (checked by the server), and only `publish` completes the upload.
+//! An upload dropped before that (any error in the pass) is aborted, so no partial object appears.
+//!
+//! The SDK is async; pgveil's sinks are threads. A small tokio runtime owned by the store runs the
+//! requests, and the sink threads block on them (the upload itself is the back-pressure).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use sha2::{Digest, Sha256};
+
+use super::{is_stamp, is_valid_name, SetId, SetListing, Store, StoreError};
+use crate::sink::{ArtifactInfo, ArtifactOutput, OutputError, OutputTarget, Publish, SealedFile};
+
+/// Default part size; `PGVEIL_S3_PART_SIZE` (bytes) overrides it. S3 needs at least 5 MiB for every
+/// part but the last, and allows 10,000 parts: 16 MiB parts cover artifacts up to ~160 GiB.
+const DEFAULT_PART_SIZE: usize = 16 << 20;
+const MIN_PART_SIZE: usize = 5 << 20;
+
+struct Inner {
+    client: Client,
+    rt: tokio::runtime::Runtime,
+    bucket: String,
+    /// Empty or ending in `/`.
+    prefix: String,
+    part_size: usize,
+}
+
+impl Inner {
+    fn key(&self, set: &SetId, file: &str) -> String {
+        format!("{}{}/{}/{}", self.prefix, set.name, set.stamp, file)
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{}", self.bucket, key)
+    }
+
+    fn remote(&self, key: &str, err: impl std::error::Error) -> StoreError {
+        StoreError::Remote {
+            what: self.url(key),
+            message: DisplayErrorContext(err).to_string(),
+        }
+    }
+
+    fn output_err(&self, key: &str, err: impl std::error::Error) -> OutputError {
+        OutputError::Remote {
+            what: self.url(key),
+            message: DisplayErrorContext(err).to_string(),
+        }
+    }
+
+    fn abort(&self, key: &str, upload_id: &str) {
+        // Best effort: when the server is unreachable the upload stays pending there, invisible as
+        // an object; a lifecycle rule for incomplete multipart uploads cleans those up.
+        let _ = self.rt.block_on(
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send(),
+        );
+    }
+}
+
+pub struct S3Store {
+    inner: Arc<Inner>,
+}
+
+/// Split `s3://bucket/some/prefix/` into the bucket and a prefix ending in `/` (or empty).
+pub fn parse_url(url: &str) -> Result<(String, String), StoreError> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| StoreError::Invalid(format!("not an s3:// URL: {url}")))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(StoreError::Invalid(format!("no bucket in {url}")));
+    }
+    let prefix = prefix.trim_matches('/');
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
+    Ok((bucket.to_string(), prefix))
+}
+
+impl S3Store {
+    /// Connect to `s3://bucket/prefix/`; `endpoint_url` selects an S3-compatible server.
+    pub fn connect(url: &str, endpoint_url: Option<&str>) -> Result<S3Store, StoreError> {
+        let (bucket, prefix) = parse_url(url)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pgveil-s3")
+            .enable_all()
+            .build()
+            .map_err(|source| StoreError::Io {
+                what: "starting the S3 client runtime".into(),
+                source,
+            })?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let client = rt.block_on(async {
+            // The loader's own providers (region, credentials, IMDS) use this client too.
+            let shared = aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http)
+                .load()
+                .await;
+            // Artifacts are checked against the manifest's SHA-256 by pgveil itself; the SDK's
+            // own response validation would turn a corrupt object into a transport error.
+            let mut conf = aws_sdk_s3::config::Builder::from(&shared).response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
+            if shared.region().is_none() {
+                // S3-compatible servers rarely care; AWS redirects to the bucket's region.
+                conf = conf.region(aws_config::Region::new("us-east-1"));
+            }
+            if let Some(endpoint) = endpoint_url.filter(|e| !e.is_empty()) {
+                conf = conf.endpoint_url(endpoint).force_path_style(true);
+            } else if shared.endpoint_url().is_some() {
+                // AWS_ENDPOINT_URL read by the SDK itself: an S3-compatible server too.
+                conf = conf.force_path_style(true);
+            }
+            Client::from_conf(conf.build())
+        });
+        let part_size = std::env::var("PGVEIL_S3_PART_SIZE")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(DEFAULT_PART_SIZE)
+            .max(MIN_PART_SIZE);
+        Ok(S3Store {
+            inner: Arc::new(Inner {
+                client,
+                rt,
+                bucket,
+                prefix,
+                part_size,
+            }),
+        })
+    }
+
+    /// The object key of a file of a set.
+    pub fn key(&self, set: &SetId, file: &str) -> String {
+        self.inner.key(set, file)
+    }
+
+    /// Keys of all objects under `prefix` (relative to the bucket), with sizes.
+    fn list_keys(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let inner = &self.inner;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let resp = inner
+                .rt
+                .block_on(
+                    inner
+                        .client
+                        .list_objects_v2()
+                        .bucket(&inner.bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token.take())
+                        .send(),
+                )
+                .map_err(|e| inner.remote(prefix, e))?;
+            for obj in resp.contents() {
+                if let Some(key) = obj.key() {
+                    out.push((key.to_string(), obj.size().unwrap_or(0).max(0) as u64));
+                }
+            }
+            match resp.next_continuation_token() {
+                Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store for S3Store {
+    fn describe(&self) -> String {
+        format!("s3://{}/{}", self.inner.bucket, self.inner.prefix)
+    }
+
+    fn location(&self, set: &SetId, file: &str) -> String {
+        self.inner.url(&self.inner.key(set, file))
+    }
+
+    fn list_sets(&self) -> Result<Vec<SetListing>, StoreError> {
+        let mut sets: BTreeMap<SetId, BTreeMap<String, u64>> = BTreeMap::new();
+        for (key, size) in self.list_keys(&self.inner.prefix)? {
+            let rel = &key[self.inner.prefix.len()..];
+            let mut parts = rel.splitn(3, '/');
+            let (Some(name), Some(stamp), Some(file)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if !is_valid_name(name) || !is_stamp(stamp) || file.is_empty() || file.contains('/') {
+                continue;
+            }
+            let id = SetId {
+                name: name.to_string(),
+                stamp: stamp.to_string(),
+            };
+            sets.entry(id).or_default().insert(file.to_string(), size);
+        }
+        let mut out: Vec<SetListing> = sets
+            .into_iter()
+            .map(|(id, files)| SetListing { id, files })
+            .collect();
+        out.sort_by(|a, b| a.id.stamp.cmp(&b.id.stamp).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    fn create(&self, set: &SetId, file: &str) -> Result<ArtifactOutput, StoreError> {
+        let inner = &self.inner;
+        let key = inner.key(set, file);
+        let resp = inner
+            .rt
+            .block_on(
+                inner
+                    .client
+                    .create_multipart_upload()
+                    .bucket(&inner.bucket)
+                    .key(&key)
+                    .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+                    .send(),
+            )
+            .map_err(|e| inner.remote(&key, e))?;
+        let upload_id = resp
+            .upload_id()
+            .ok_or_else(|| StoreError::Remote {
+                what: inner.url(&key),
+                message: "CreateMultipartUpload returned no upload id".into(),
+            })?
+            .to_string();
+        Ok(ArtifactOutput::new(MultipartUpload {
+            inner: self.inner.clone(),
+            file: file.to_string(),
+            key,
+            upload_id: Some(upload_id),
+            buf: Vec::with_capacity(inner.part_size),
+            parts: Vec::new(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        }))
+    }
+
+    fn open(&self, set: &SetId, file: &str) -> Result<Box<dyn Read + Send>, StoreError> {
+        let inner = &self.inner;
+        let key = inner.key(set, file);
+        let resp = inner
+            .rt
+            .block_on(
+                inner
+                    .client
+                    .get_object()
+                    .bucket(&inner.bucket)
+                    .key(&key)
+                    .send(),
+            )
+            .map_err(|e| inner.remote(&key, e))?;
+        Ok(Box::new(ObjectReader {
+            inner: self.inner.clone(),
+            key,
+            body: resp.body,
+            chunk: bytes::Bytes::new(),
+        }))
+    }
+
+    fn delete_set(&self, set: &SetId) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let set_prefix = format!("{}{}/{}/", inner.prefix, set.name, set.stamp);
+        let manifest = inner.key(set, &set.manifest_file());
+        let mut keys: Vec<String> = self
+            .list_keys(&set_prefix)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        // The manifest first: an interrupted delete leaves an incomplete set.
+        keys.sort_by_key(|k| *k != manifest);
+        for key in keys {
+            inner
+                .rt
+                .block_on(
+                    inner
+                        .client
+                        .delete_object()
+                        .bucket(&inner.bucket)
+                        .key(&key)
+                        .send(),
+                )
+                .map_err(|e| inner.remote(&key, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A streamed GET as a blocking reader.
+struct ObjectReader {
+    inner: Arc<Inner>,
+    key: String,
+    body: ByteStream,
+    chunk: bytes::Bytes,
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.inner.rt.block_on(self.body.try_next()) {
+                Ok(Some(c)) => self.chunk = c,
+                Ok(None) => return Ok(0),
+                Err(e) => {
+                    return Err(std::io::Error::other(format!(
+                        "reading {}: {}",
+                        self.inner.url(&self.key),
+                        DisplayErrorContext(e)
+                    )))
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        let _ = self.chunk.split_to(n);
+        Ok(n)
+    }
+}
+
+/// An artifact being uploaded; see the module header.
+struct MultipartUpload {
+    inner: Arc<Inner>,
+    file: String,
+    key: String,
+    /// `None` once handed to the sealed artifact (which then owns the abort).
+    upload_id: Option<String>,
+    buf: Vec<u8>,
+    parts: Vec<CompletedPart>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl MultipartUpload {
+    fn send_part(&mut self) -> Result<(), OutputError> {
+        let inner = &self.inner;
+        let number = self.parts.len() as i32 + 1;
+        let data = std::mem::take(&mut self.buf);
+        let mut crc = flate2::Crc::new();
+        crc.update(&data);
+        let checksum = aws_smithy_types::base64::encode(crc.sum().to_be_bytes());
+        let len = data.len() as i64;
+        let resp = inner
+            .rt
+            .block_on(
+                inner
+                    .client
+                    .upload_part()
+                    .bucket(&inner.bucket)
+                    .key(&self.key)
+                    .upload_id(self.upload_id.as_deref().expect("upload in progress"))
+                    .part_number(number)
+                    .content_length(len)
+                    .checksum_crc32(&checksum)
+                    .body(ByteStream::from(data))
+                    .send(),
+            )
+            .map_err(|e| inner.output_err(&format!("{} (part {number})", self.key), e))?;
+        self.parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(resp.e_tag().map(str::to_string))
+                .checksum_crc32(checksum)
+                .build(),
+        );
+        self.buf = Vec::with_capacity(inner.part_size);
+        Ok(())
+    }
+}
+
+impl OutputTarget for MultipartUpload {
+    fn write_bytes(&mut self, mut bytes: &[u8]) -> Result<(), OutputError> {
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let room = self.inner.part_size - self.buf.len();
+            let n = room.min(bytes.len());
+            self.buf.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.buf.len() == self.inner.part_size {
+                self.send_part()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn seal_target(mut self: Box<Self>) -> Result<SealedFile, OutputError> {
+        // The last part may be short; an empty artifact still needs one (empty) part.
+        if !self.buf.is_empty() || self.parts.is_empty() {
+            self.send_part()?;
+        }
+        let info = ArtifactInfo {
+            file: self.file.clone(),
+            bytes: self.bytes,
+            sha256: hex::encode(std::mem::take(&mut self.hasher).finalize()),
+        };
+        let pending = PendingUpload {
+            inner: self.inner.clone(),
+            key: self.key.clone(),
+            upload_id: self.upload_id.take(),
+            parts: std::mem::take(&mut self.parts),
+        };
+        Ok(SealedFile::new(info, pending))
+    }
+}
+
+impl Drop for MultipartUpload {
+    fn drop(&mut self) {
+        if let Some(id) = self.upload_id.take() {
+            self.inner.abort(&self.key, &id);
+        }
+    }
+}
+
+/// A sealed upload: every part is sent; `publish` completes it, dropping it aborts it.
+struct PendingUpload {
+    inner: Arc<Inner>,
+    key: String,
+    upload_id: Option<String>,
+    parts: Vec<CompletedPart>,
+}
+
+impl Publish for PendingUpload {
+    fn publish(&mut self) -> Result<(), OutputError> {
+        let inner = &self.inner;
+        let id = self.upload_id.take().expect("published twice");
+        let res = inner.rt.block_on(
+            inner
+                .client
+                .complete_multipart_upload()
+                .bucket(&inner.bucket)
+                .key(&self.key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(std::mem::take(&mut self.parts)))
+                        .build(),
+                )
+                .send(),
+        );
+        if let Err(e) = res {
+            inner.abort(&self.key, &id);
+            return Err(inner.output_err(&self.key, e));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        if let Some(id) = self.upload_id.take() {
+            self.inner.abort(&self.key, &id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_bucket_and_prefix() {
+        assert_eq!(
+            parse_url("s3://b/db/").unwrap(),
+            ("b".to_string(), "db/".to_string())
+        );
+        assert_eq!(
+            parse_url("s3://b/a/b").unwrap(),
+            ("b".to_string(), "a/b/".to_string())
+        );
+        assert_eq!(parse_url("s3://b").unwrap(), ("b".to_string(), String::new()));
+        assert!(parse_url("s3:///x").is_err());
+        assert!(parse_url("/tmp/x").is_err());
+    }
+}
