@@ -242,7 +242,17 @@ pub fn count_rows(db: &str, schema: &str, table: &str) -> Result<i64, RestoreErr
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let sql = format!("SELECT count(*) FROM {}.{}", q(schema), q(table));
     let out = Command::new("psql")
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", &sql])
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            db,
+            "-c",
+            &sql,
+        ])
         .stdin(Stdio::null())
         .output()
         .map_err(|source| RestoreError::Spawn {

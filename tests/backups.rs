@@ -97,7 +97,15 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     // Upload only: no local folder at all.
     let out = ok(
         run(
-            pgveil_s3(&server).args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+            pgveil_s3(&server).args([
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "shop",
+                "--upload",
+                &url(),
+            ]),
             None,
         ),
         "dump --upload",
@@ -126,7 +134,11 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
         ),
         "verify --restore-check",
     );
-    assert!(stdout(&out).contains("row counts match"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("row counts match"),
+        "{}",
+        stdout(&out)
+    );
 
     // restore --custom from the bucket into a new database, in parallel.
     let source_counts = cluster().table_counts(&db);
@@ -134,8 +146,16 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     ok(
         run(
             pgveil_s3(&server).args([
-                "restore", &url(), "--backup", &id, "--custom", "--create", "--jobs", "2",
-                "--dbname", &target,
+                "restore",
+                &url(),
+                "--backup",
+                &id,
+                "--custom",
+                "--create",
+                "--jobs",
+                "2",
+                "--dbname",
+                &target,
             ]),
             None,
         ),
@@ -147,7 +167,8 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     let local = tempfile::tempdir().unwrap();
     let out = ok(
         run(
-            pgveil_s3(&server).args(["pull", &url(), "--only", "anon", "--out-dir"])
+            pgveil_s3(&server)
+                .args(["pull", &url(), "--only", "anon", "--out-dir"])
                 .arg(local.path()),
             None,
         ),
@@ -163,22 +184,38 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     files.sort();
     assert_eq!(files, ["shop.anon.gz", "shop.manifest.json"]);
     let loc = local.path().to_str().unwrap();
-    ok(run(pgveil().args(["verify", loc]), None), "verify pulled set");
+    ok(
+        run(pgveil().args(["verify", loc]), None),
+        "verify pulled set",
+    );
     let anon_db = cluster().create_db("restored_anon");
     ok(
-        run(pgveil().args(["restore", loc, "--anon", "--dbname", &anon_db]), None),
+        run(
+            pgveil().args(["restore", loc, "--anon", "--dbname", &anon_db]),
+            None,
+        ),
         "restore --anon",
     );
     assert_eq!(cluster().table_counts(&anon_db), source_counts);
     let emails = cluster().psql(&anon_db, "SELECT string_agg(email, ' ') FROM users;");
-    assert!(!emails.contains(".test"), "restored anon data has originals: {emails}");
+    assert!(
+        !emails.contains(".test"),
+        "restored anon data has originals: {emails}"
+    );
 
     // --table: only the selected table from the archive.
     let one = cluster().unique_name("restored_table");
     ok(
         run(
             pgveil_s3(&server).args([
-                "restore", &url(), "--custom", "--create", "--table", "products", "--dbname", &one,
+                "restore",
+                &url(),
+                "--custom",
+                "--create",
+                "--table",
+                "products",
+                "--dbname",
+                &one,
             ]),
             None,
         ),
@@ -218,8 +255,23 @@ fn local_and_bucket_sets_with_retention() {
         let out = ok(
             run(
                 pgveil_s3(&server)
-                    .args(["dump", "--dbname", &db, "--name", "shop", "--outputs", "plain,anon"])
-                    .args(["--upload", &url(), "--keep-local", "1", "--keep-remote", "2"])
+                    .args([
+                        "dump",
+                        "--dbname",
+                        &db,
+                        "--name",
+                        "shop",
+                        "--outputs",
+                        "plain,anon",
+                    ])
+                    .args([
+                        "--upload",
+                        &url(),
+                        "--keep-local",
+                        "1",
+                        "--keep-remote",
+                        "2",
+                    ])
                     .arg("--out-dir")
                     .arg(dir.path()),
                 None,
@@ -242,9 +294,15 @@ fn local_and_bucket_sets_with_retention() {
     // The local copy is byte-identical to the uploaded one.
     let set = dir.path().join(&ids[2]);
     let local = std::fs::read(set.join("shop.anon.gz")).unwrap();
-    let uploaded =
-        std::fs::read(server.root().join(BUCKET).join("db").join(&ids[2]).join("shop.anon.gz"))
-            .unwrap();
+    let uploaded = std::fs::read(
+        server
+            .root()
+            .join(BUCKET)
+            .join("db")
+            .join(&ids[2])
+            .join("shop.anon.gz"),
+    )
+    .unwrap();
     assert_eq!(local, uploaded);
 }
 
@@ -263,7 +321,15 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
     let out = ok(
         run(
             pgveil()
-                .args(["dump", "--dbname", &db, "--name", "shop", "--set", "--out-dir"])
+                .args([
+                    "dump",
+                    "--dbname",
+                    &db,
+                    "--name",
+                    "shop",
+                    "--set",
+                    "--out-dir",
+                ])
                 .arg(dir.path()),
             None,
         ),
@@ -271,7 +337,10 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
     );
     let id = stdout(&out).trim().to_string();
     let loc = dir.path().to_str().unwrap().to_string();
-    ok(run(pgveil().args(["verify", &loc]), None), "verify (intact)");
+    ok(
+        run(pgveil().args(["verify", &loc]), None),
+        "verify (intact)",
+    );
     corrupt(&dir.path().join(&id).join("shop.anon.gz"));
 
     let err = fails(run(pgveil().args(["verify", &loc]), None), "verify");
@@ -279,23 +348,35 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
     let listed = list(&mut pgveil(), &loc);
     assert_eq!(listed[0].1, "complete", "sizes alone cannot tell");
     let out = ok(
-        run(pgveil().args(["backups", "list", &loc, "--json", "--verify"]), None),
+        run(
+            pgveil().args(["backups", "list", &loc, "--json", "--verify"]),
+            None,
+        ),
         "list --verify",
     );
     assert!(stdout(&out).contains("\"damaged\""), "{}", stdout(&out));
 
     let target = cluster().create_db("refused");
     let err = fails(
-        run(pgveil().args(["restore", &loc, "--anon", "--dbname", &target]), None),
+        run(
+            pgveil().args(["restore", &loc, "--anon", "--dbname", &target]),
+            None,
+        ),
         "restore of a corrupt artifact",
     );
-    assert!(err.contains("shop.anon.gz") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains("shop.anon.gz") && err.contains("corrupt"),
+        "{err}"
+    );
     assert!(
         cluster().table_counts(&target).is_empty(),
         "a refused restore left tables behind"
     );
     let err = fails(
-        run(pgveil().args(["restore", &loc, "--anon", "--to-stdout"]), None),
+        run(
+            pgveil().args(["restore", &loc, "--anon", "--to-stdout"]),
+            None,
+        ),
         "restore --to-stdout of a corrupt artifact",
     );
     assert!(err.contains("shop.anon.gz"), "{err}");
@@ -304,15 +385,36 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
     let server = S3Server::start(BUCKET);
     let out = ok(
         run(
-            pgveil_s3(&server).args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+            pgveil_s3(&server).args([
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "shop",
+                "--upload",
+                &url(),
+            ]),
             None,
         ),
         "dump --upload",
     );
     let id = stdout(&out).trim().to_string();
-    corrupt(&server.root().join(BUCKET).join("db").join(&id).join("shop.dump"));
-    let err = fails(run(pgveil_s3(&server).args(["verify", &url()]), None), "verify s3");
-    assert!(err.contains(&format!("s3://{BUCKET}/db/{id}/shop.dump")), "{err}");
+    corrupt(
+        &server
+            .root()
+            .join(BUCKET)
+            .join("db")
+            .join(&id)
+            .join("shop.dump"),
+    );
+    let err = fails(
+        run(pgveil_s3(&server).args(["verify", &url()]), None),
+        "verify s3",
+    );
+    assert!(
+        err.contains(&format!("s3://{BUCKET}/db/{id}/shop.dump")),
+        "{err}"
+    );
     let target = cluster().unique_name("refused_custom");
     let err = fails(
         run(
@@ -321,7 +423,10 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
         ),
         "restore --custom of a corrupt artifact",
     );
-    assert!(err.contains("shop.dump") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains("shop.dump") && err.contains("corrupt"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -333,7 +438,15 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
         let out = ok(
             run(
                 pgveil()
-                    .args(["dump", "--dbname", &db, "--name", "shop", "--outputs", "anon"])
+                    .args([
+                        "dump",
+                        "--dbname",
+                        &db,
+                        "--name",
+                        "shop",
+                        "--outputs",
+                        "anon",
+                    ])
                     .args(["--set", "--out-dir", &loc]),
                 None,
             ),
@@ -354,7 +467,9 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
     .unwrap();
     let listed = list(&mut pgveil(), &loc);
     assert_eq!(listed.last().unwrap().1, "incomplete");
-    assert!(!listed.iter().any(|(i, s)| i != &format!("shop/{incomplete}") && s != "complete"));
+    assert!(!listed
+        .iter()
+        .any(|(i, s)| i != &format!("shop/{incomplete}") && s != "complete"));
 
     // `latest` never picks the incomplete set.
     let out = ok(
@@ -365,7 +480,18 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
 
     // Dry run deletes nothing.
     let out = ok(
-        run(pgveil().args(["backups", "prune", "--out-dir", &loc, "--keep-local", "1", "--dry-run"]), None),
+        run(
+            pgveil().args([
+                "backups",
+                "prune",
+                "--out-dir",
+                &loc,
+                "--keep-local",
+                "1",
+                "--dry-run",
+            ]),
+            None,
+        ),
         "prune --dry-run",
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains(&first));
@@ -373,7 +499,10 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
 
     // keep 1: the incomplete set is not counted, so the second (newest verified) stays.
     ok(
-        run(pgveil().args(["backups", "prune", "--out-dir", &loc, "--keep-local", "1"]), None),
+        run(
+            pgveil().args(["backups", "prune", "--out-dir", &loc, "--keep-local", "1"]),
+            None,
+        ),
         "prune",
     );
     let second_stamp = second["shop/".len()..].to_string();
@@ -383,7 +512,10 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
     );
     // keep 0 still keeps the newest verified set.
     ok(
-        run(pgveil().args(["backups", "prune", "--out-dir", &loc, "--keep-local", "0"]), None),
+        run(
+            pgveil().args(["backups", "prune", "--out-dir", &loc, "--keep-local", "0"]),
+            None,
+        ),
         "prune keep 0",
     );
     assert_eq!(
@@ -397,7 +529,15 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
         let out = ok(
             run(
                 pgveil()
-                    .args(["dump", "--dbname", &db, "--name", "shop", "--outputs", "anon"])
+                    .args([
+                        "dump",
+                        "--dbname",
+                        &db,
+                        "--name",
+                        "shop",
+                        "--outputs",
+                        "anon",
+                    ])
                     .args(["--set", "--out-dir", &loc]),
                 None,
             ),
@@ -407,7 +547,8 @@ fn retention_ignores_incomplete_sets_and_keeps_the_newest_verified() {
     };
     let out = ok(
         run(
-            pgveil_s3(&server).args(["backups", "prune", "--out-dir", &loc, "--upload", &url()])
+            pgveil_s3(&server)
+                .args(["backups", "prune", "--out-dir", &loc, "--upload", &url()])
                 .args(["--keep-local", "1"]),
             None,
         ),
@@ -457,7 +598,11 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
     );
     let err = fails(out, "dump of a truncated input");
     assert!(!err.is_empty());
-    assert!(server.objects(BUCKET).is_empty(), "{:?}", server.objects(BUCKET));
+    assert!(
+        server.objects(BUCKET).is_empty(),
+        "{:?}",
+        server.objects(BUCKET)
+    );
     assert!(
         server.pending_uploads().is_empty(),
         "multipart uploads not aborted: {:?}",
@@ -484,7 +629,11 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
     let err = fails(out, "dump while the server is down");
     assert!(err.contains(&format!("s3://{BUCKET}/db/big/")), "{err}");
     server.restart();
-    assert!(server.objects(BUCKET).is_empty(), "{:?}", server.objects(BUCKET));
+    assert!(
+        server.objects(BUCKET).is_empty(),
+        "{:?}",
+        server.objects(BUCKET)
+    );
     assert!(list(&mut pgveil_s3(&server), &url()).is_empty());
 
     // 3. A rerun succeeds and its set verifies.
@@ -498,13 +647,19 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
         ),
         "rerun",
     );
-    ok(run(pgveil_s3(&server).args(["verify", &url()]), None), "verify rerun");
+    ok(
+        run(pgveil_s3(&server).args(["verify", &url()]), None),
+        "verify rerun",
+    );
 }
 
 /// Peak RSS (KiB) of a command run under /usr/bin/time.
 fn peak_rss_kib(cmd: &Command) -> (Output, u64) {
     let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-f").arg("PEAK_RSS_KIB=%M").arg(cmd.get_program());
+    timed
+        .arg("-f")
+        .arg("PEAK_RSS_KIB=%M")
+        .arg(cmd.get_program());
     timed.args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         match v {
@@ -524,7 +679,10 @@ fn peak_rss_kib(cmd: &Command) -> (Output, u64) {
 
 #[test]
 fn multipart_upload_memory_stays_bounded() {
-    assert!(Path::new("/usr/bin/time").is_file(), "/usr/bin/time is needed");
+    assert!(
+        Path::new("/usr/bin/time").is_file(),
+        "/usr/bin/time is needed"
+    );
     let db = big_db(160);
     let server = S3Server::start(BUCKET);
     let mut cmd = pgveil_s3(&server);
@@ -533,8 +691,14 @@ fn multipart_upload_memory_stays_bounded() {
         .args(["--outputs", "plain", "--compress-level", "0"]);
     let (out, kib) = peak_rss_kib(&cmd);
     let out = ok(out, "dump of a large table");
+    eprintln!("peak RSS {kib} KiB");
     let id = stdout(&out).trim().to_string();
-    let object = server.root().join(BUCKET).join("db").join(&id).join("big.gz");
+    let object = server
+        .root()
+        .join(BUCKET)
+        .join("db")
+        .join(&id)
+        .join("big.gz");
     let size = std::fs::metadata(&object).unwrap().len();
     assert!(size > 150 << 20, "artifact only {size} bytes");
     // The whole artifact never sits in memory: peak RSS stays well under its size.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use pgveil::dump::DumpReader;
-use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
+use pgveil::engine::{run_pass, DataView, EngineError, PassOptions, SinkSpec};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
@@ -33,7 +33,12 @@ pub struct DumpArgs {
     #[arg(short = 'i', long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Folder for the artifacts (created if missing). Optional with --upload.
-    #[arg(short = 'o', long, value_name = "DIR", required_unless_present = "upload")]
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "DIR",
+        required_unless_present = "upload"
+    )]
     out_dir: Option<PathBuf>,
     /// Stream the backup set to S3 as it is produced (`s3://bucket/prefix/`); no local copy needed.
     #[arg(long, value_name = "S3_URL")]
@@ -196,9 +201,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            // When pg_dump itself failed, its message is the real reason.
-            if let Some(child_err) = source.child_failure() {
-                return Err(child_err.into());
+            // When pg_dump itself failed, its message is the real reason; but when a sink failed
+            // (e.g. the upload), pg_dump only died of the pipe we stopped reading.
+            if !matches!(e, EngineError::Sink { .. }) {
+                if let Some(child_err) = source.child_failure() {
+                    return Err(child_err.into());
+                }
             }
             return Err(anyhow::Error::new(e).context("the pass failed; nothing was published"));
         }

@@ -87,7 +87,7 @@ pub fn pull(args: PullArgs) -> anyhow::Result<()> {
     let mut manifest = chosen.manifest.clone();
     manifest
         .artifacts
-        .retain(|a| args.only.is_empty() || args.only.iter().any(|k| *k == a.kind));
+        .retain(|a| args.only.is_empty() || args.only.contains(&a.kind));
     if manifest.artifacts.is_empty() {
         bail!(
             "backup set {} has none of the artifacts {:?}",
@@ -141,7 +141,12 @@ pub struct RestoreArgs {
     #[arg(long)]
     custom: bool,
     /// Target database (name or conninfo; PG* variables apply).
-    #[arg(short = 'd', long, value_name = "CONNINFO", required_unless_present = "to_stdout")]
+    #[arg(
+        short = 'd',
+        long,
+        value_name = "CONNINFO",
+        required_unless_present = "to_stdout"
+    )]
     dbname: Option<String>,
     /// Create the target database first (`createdb NAME`).
     #[arg(long)]

@@ -223,7 +223,9 @@ pub struct SealedFile {
 
 impl std::fmt::Debug for SealedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedFile").field("info", &self.info).finish()
+        f.debug_struct("SealedFile")
+            .field("info", &self.info)
+            .finish()
     }
 }
 

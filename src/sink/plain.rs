@@ -12,6 +12,8 @@ use super::output::{ArtifactOutput, OutputError, SealedFile};
 use super::{Sink, SinkError};
 use crate::dump::{Entry, Preamble};
 
+// One per sink: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Target {
     Gzip(GzEncoder<ArtifactOutput>),
     File(ArtifactOutput),
@@ -35,7 +37,11 @@ fn stdout_err(e: std::io::Error) -> SinkError {
 impl PlainSink {
     /// A gzip'ed artifact file at `path` (published by the engine after the pass).
     pub fn gzip_file(path: &Path, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
-        Ok(PlainSink::gzip(ArtifactOutput::file(path)?, level, portable))
+        Ok(PlainSink::gzip(
+            ArtifactOutput::file(path)?,
+            level,
+            portable,
+        ))
     }
 
     /// A gzip'ed artifact written to any output (a local file, an S3 upload, both).

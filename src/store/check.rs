@@ -137,8 +137,7 @@ pub fn check_set(
         let file = &a.info.file;
         match listing.files.get(file) {
             None => {
-                check.state =
-                    SetState::Damaged(format!("{}: missing", store.location(&id, file)));
+                check.state = SetState::Damaged(format!("{}: missing", store.location(&id, file)));
                 break;
             }
             Some(&len) if len != a.info.bytes => {

@@ -125,6 +125,9 @@ mod tests {
         let p = plan(&local, Some(&remote), Some(1), None);
         assert_eq!(secs(&p.delete_local), ["a/2026-11-22T03-00-02Z"]);
         assert_eq!(secs(&p.kept_not_uploaded), ["a/2026-11-22T03-00-01Z"]);
-        assert!(p.delete_remote.is_empty(), "remote deletes only with keep_remote");
+        assert!(
+            p.delete_remote.is_empty(),
+            "remote deletes only with keep_remote"
+        );
     }
 }

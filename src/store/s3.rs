@@ -492,7 +492,10 @@ mod tests {
             parse_url("s3://b/a/b").unwrap(),
             ("b".to_string(), "a/b/".to_string())
         );
-        assert_eq!(parse_url("s3://b").unwrap(), ("b".to_string(), String::new()));
+        assert_eq!(
+            parse_url("s3://b").unwrap(),
+            ("b".to_string(), String::new())
+        );
         assert!(parse_url("s3:///x").is_err());
         assert!(parse_url("/tmp/x").is_err());
     }
