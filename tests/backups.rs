@@ -609,10 +609,13 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
         server.pending_uploads()
     );
 
-    // 2. The server dies in the middle of an upload.
+    // 2. The server dies in the middle of an upload (teed to a local folder too).
+    let dir = tempfile::tempdir().unwrap();
     let child = pgveil_s3(&server)
         .env("PGVEIL_S3_PART_SIZE", (5 << 20).to_string())
         .args(["dump", "--dbname", &db, "--name", "big", "--upload", &url()])
+        .arg("--out-dir")
+        .arg(dir.path())
         .args(["--outputs", "plain", "--compress-level", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -628,6 +631,10 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
     let out = child.wait_with_output().unwrap();
     let err = fails(out, "dump while the server is down");
     assert!(err.contains(&format!("s3://{BUCKET}/db/big/")), "{err}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "the failed pass left files in the local folder"
+    );
     server.restart();
     assert!(
         server.objects(BUCKET).is_empty(),

@@ -114,7 +114,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         bail!("invalid artifact name {name:?}");
     }
     let (rules, rule_names) = args.rules.load()?;
-    let target = Target::open(&args, &name)?;
+    let mut target = Target::open(&args, &name)?;
 
     let mut pg_dump = PgDumpArgs {
         dbname: args.dbname.clone(),
@@ -253,6 +253,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     let mut text = serde_json::to_vec_pretty(&manifest)?;
     text.push(b'\n');
     target.write_manifest(&name, &text)?;
+    target.published = true;
     if let Some(set) = &target.set {
         println!("{set}");
         apply_retention(
@@ -297,6 +298,8 @@ struct Target {
     local: Option<LocalStore>,
     remote: Option<Box<dyn Store>>,
     set: Option<SetId>,
+    /// Set once the manifest is written; until then a failure removes the empty set folder.
+    published: bool,
 }
 
 impl Target {
@@ -315,6 +318,7 @@ impl Target {
                 local: None,
                 remote: None,
                 set: None,
+                published: false,
             });
         }
         if args.retention.keep_local.is_some() && args.out_dir.is_none() {
@@ -350,6 +354,7 @@ impl Target {
             local,
             remote,
             set: Some(set),
+            published: false,
         })
     }
 
@@ -400,5 +405,19 @@ impl Target {
             .publish()
             .with_context(|| format!("publishing {file}"))?;
         Ok(())
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // After a failed pass the partial files are gone already (the sinks dropped first); the
+        // set's folder is left empty: remove it, and its NAME folder if that is empty too, so no
+        // incomplete set is listed. `remove_dir` never removes a folder with anything in it.
+        if let (false, Some(local), Some(set)) = (self.published, &self.local, &self.set) {
+            let dir = local.set_dir(set);
+            if std::fs::remove_dir(&dir).is_ok() {
+                let _ = std::fs::remove_dir(local.root().join(&set.name));
+            }
+        }
     }
 }

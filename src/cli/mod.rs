@@ -50,3 +50,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => restore::verify(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definitions_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
