@@ -199,4 +199,44 @@ mod tests {
         assert!(next > id);
         assert!(is_stamp(&SetId::now("x").stamp));
     }
+
+    fn listing(name: &str, stamp: &str, complete: bool) -> SetListing {
+        let id = SetId {
+            name: name.into(),
+            stamp: stamp.into(),
+        };
+        let mut files = BTreeMap::new();
+        files.insert(format!("{name}.anon.gz"), 10);
+        if complete {
+            files.insert(id.manifest_file(), 1);
+        }
+        SetListing { id, files }
+    }
+
+    #[test]
+    fn latest_is_the_newest_complete_set() {
+        let sets = vec![
+            listing("a", "2026-11-22T03-00-00Z", true),
+            listing("b", "2026-11-22T04-00-00Z", true),
+            listing("a", "2026-11-22T05-00-00Z", false),
+            listing("a", "2026-11-22T04-00-00Z", true),
+        ];
+        let pick = |which, name| select_set(&sets, which, name).map(|s| s.id.to_string());
+        assert_eq!(pick("latest", Some("a")).unwrap(), "a/2026-11-22T04-00-00Z");
+        assert_eq!(pick("latest", Some("b")).unwrap(), "b/2026-11-22T04-00-00Z");
+        assert!(pick("latest", Some("c")).is_err());
+        assert!(
+            pick("2026-11-22T04-00-00Z", None).is_err(),
+            "a stamp two names share is ambiguous"
+        );
+        assert_eq!(
+            pick("2026-11-22T04-00-00Z", Some("b")).unwrap(),
+            "b/2026-11-22T04-00-00Z"
+        );
+        assert_eq!(
+            pick("a/2026-11-22T05-00-00Z", None).unwrap(),
+            "a/2026-11-22T05-00-00Z"
+        );
+        assert!(pick("a/2026-11-22T06-00-00Z", None).is_err());
+    }
 }

@@ -1,4 +1,5 @@
-//! Test support: a real S3-compatible server (`s3s-fs`, which checks request signatures) on 127.0.0.1, one per test that needs it, storing objects in a temp folder.
+//! Test support: a real S3-compatible server (`s3s-fs`, which checks request signatures) on
+//! 127.0.0.1, one per test that needs it, storing objects in a temp folder.
 //!
 //! The binary is `$PGVEIL_S3S_FS` (set by `.ci/run`, which installs it), else `s3s-fs` on PATH, else
 //! the CI cache `/var/tmp/s3s/bin/s3s-fs`. Install by hand:
