@@ -4,10 +4,11 @@
 //! endpoint (`--endpoint-url` or `AWS_ENDPOINT_URL`) switches to path-style addressing, which
 //! S3-compatible servers expect.
 //!
-//! Artifacts stream up as a multipart upload while the pass produces them: bytes collect in one
-//! part-sized buffer (memory stays bounded whatever the artifact's size), each full part is sent
-//! with its CRC-32 checksum (checked by the server), and only `publish` completes the upload.
-//! An upload dropped before that (any error in the pass) is aborted, so no partial object appears.
+//! Artifacts stream up as a multipart upload while the pass produces them: bytes collect in a
+//! part-sized buffer, each full part is sent with its CRC-32 checksum (checked by S3) while the next
+//! one fills (so memory stays at two parts per artifact, whatever the artifact's size), and only
+//! `publish` completes the upload. An upload dropped before that (any error in the pass) is
+//! aborted, so no partial object appears.
 //!
 //! The SDK is async; pgveil's sinks are threads. A small tokio runtime owned by the store runs the
 //! requests, and the sink threads block on them (the upload itself is the back-pressure).
@@ -257,6 +258,7 @@ impl Store for S3Store {
             upload_id: Some(upload_id),
             buf: Vec::with_capacity(inner.part_size),
             parts: Vec::new(),
+            in_flight: None,
             hasher: Sha256::new(),
             bytes: 0,
         }))
@@ -351,12 +353,28 @@ struct MultipartUpload {
     upload_id: Option<String>,
     buf: Vec<u8>,
     parts: Vec<CompletedPart>,
+    in_flight: Option<InFlight>,
     hasher: Sha256,
     bytes: u64,
 }
 
+type PartResult = Result<
+    aws_sdk_s3::operation::upload_part::UploadPartOutput,
+    aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::upload_part::UploadPartError>,
+>;
+
+/// The part being sent while the pass fills the next one.
+struct InFlight {
+    number: i32,
+    checksum: String,
+    task: tokio::task::JoinHandle<PartResult>,
+}
+
 impl MultipartUpload {
+    /// Send the buffer as the next part. One part is in flight while the next one fills, so the
+    /// pass overlaps with the upload; memory stays at two parts per artifact.
     fn send_part(&mut self) -> Result<(), OutputError> {
+        self.wait_in_flight()?;
         let inner = &self.inner;
         let number = self.parts.len() as i32 + 1;
         let data = std::mem::take(&mut self.buf);
@@ -364,30 +382,44 @@ impl MultipartUpload {
         crc.update(&data);
         let checksum = aws_smithy_types::base64::encode(crc.sum().to_be_bytes());
         let len = data.len() as i64;
-        let resp = inner
-            .rt
-            .block_on(
-                inner
-                    .client
-                    .upload_part()
-                    .bucket(&inner.bucket)
-                    .key(&self.key)
-                    .upload_id(self.upload_id.as_deref().expect("upload in progress"))
-                    .part_number(number)
-                    .content_length(len)
-                    .checksum_crc32(&checksum)
-                    .body(ByteStream::from(data))
-                    .send(),
-            )
-            .map_err(|e| inner.output_err(&format!("{} (part {number})", self.key), e))?;
+        let request = inner
+            .client
+            .upload_part()
+            .bucket(&inner.bucket)
+            .key(&self.key)
+            .upload_id(self.upload_id.as_deref().expect("upload in progress"))
+            .part_number(number)
+            .content_length(len)
+            .checksum_crc32(&checksum)
+            .body(ByteStream::from(data))
+            .send();
+        self.in_flight = Some(InFlight {
+            number,
+            checksum,
+            task: inner.rt.spawn(request),
+        });
+        self.buf = Vec::with_capacity(inner.part_size);
+        Ok(())
+    }
+
+    fn wait_in_flight(&mut self) -> Result<(), OutputError> {
+        let Some(part) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let inner = &self.inner;
+        let what = format!("{} (part {})", self.key, part.number);
+        let resp = match inner.rt.block_on(part.task) {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => return Err(inner.output_err(&what, e)),
+            Err(e) => return Err(inner.output_err(&what, e)),
+        };
         self.parts.push(
             CompletedPart::builder()
-                .part_number(number)
+                .part_number(part.number)
                 .set_e_tag(resp.e_tag().map(str::to_string))
-                .checksum_crc32(checksum)
+                .checksum_crc32(part.checksum)
                 .build(),
         );
-        self.buf = Vec::with_capacity(inner.part_size);
         Ok(())
     }
 }
@@ -410,9 +442,10 @@ impl OutputTarget for MultipartUpload {
 
     fn seal_target(mut self: Box<Self>) -> Result<SealedFile, OutputError> {
         // The last part may be short; an empty artifact still needs one (empty) part.
-        if !self.buf.is_empty() || self.parts.is_empty() {
+        if !self.buf.is_empty() || (self.parts.is_empty() && self.in_flight.is_none()) {
             self.send_part()?;
         }
+        self.wait_in_flight()?;
         let info = ArtifactInfo {
             file: self.file.clone(),
             bytes: self.bytes,
@@ -430,6 +463,10 @@ impl OutputTarget for MultipartUpload {
 
 impl Drop for MultipartUpload {
     fn drop(&mut self) {
+        if let Some(part) = self.in_flight.take() {
+            part.task.abort();
+            let _ = self.inner.rt.block_on(part.task);
+        }
         if let Some(id) = self.upload_id.take() {
             self.inner.abort(&self.key, &id);
         }
