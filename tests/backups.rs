@@ -583,7 +583,7 @@ fn big_db(mib: u64) -> String {
 
 #[test]
 fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
-    let db = big_db(40);
+    let db = big_db(80);
     let mut server = S3Server::start(BUCKET);
 
     // 1. The pass fails while uploading (a truncated input): every upload is aborted.
