@@ -12,7 +12,8 @@ use pgveil::dump::{DumpReader, Event};
 use pgveil::sink::archive::{
     inspect, read_archive, read_table_data, ArchiveOptions, ArchiveSink, TocEntry,
 };
-use pgveil::sink::Sink;
+use pgveil::sink::deflate::compress_piece;
+use pgveil::sink::{DataBatch, Sink};
 use support::{cluster, restrict_free, run, run_ok};
 
 /// Feed a plain dump through the archive sink.
@@ -30,13 +31,30 @@ fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(
         .map_err(|e| e.to_string())?,
     );
     let mut reader = DumpReader::with_batch_bytes(BufReader::new(File::open(plain).unwrap()), 4096);
+    // Every other batch comes with the pieces the engine would make; the others are compressed by
+    // the sink itself. Both must give a stream pg_restore reads.
+    let level = sink.deflate_level();
+    let mut batches = 0u64;
     while let Some(ev) = reader.next_event().map_err(|e| e.to_string())? {
         let r = match ev {
             Event::Preamble(p) => sink.preamble(&p),
             Event::Entry(e) => sink.entry(&e),
             Event::DataBegin(e) => sink.data_begin(&e),
-            Event::CopyRows { rows, .. } => sink.data(rows),
-            Event::RawData(d) => sink.data(&d),
+            Event::CopyRows { rows, .. } => {
+                batches += 1;
+                let pieces = match level {
+                    Some(l) if batches.is_multiple_of(2) => vec![compress_piece(rows, l)],
+                    _ => Vec::new(),
+                };
+                sink.data(&DataBatch {
+                    bytes: rows.to_vec(),
+                    pieces,
+                })
+            }
+            Event::RawData(d) => sink.data(&DataBatch {
+                bytes: d,
+                pieces: Vec::new(),
+            }),
             Event::DataEnd(t) => sink.data_end(&t),
             Event::Trailer(t) => sink.trailer(&t),
         };

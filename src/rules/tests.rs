@@ -476,7 +476,10 @@ fn email_scan_never_splits_an_escaped_multibyte_character() {
     // A backslash escape of a non-ASCII character right before the local part.
     for text in ["\\\u{4e2d}ab@example.com", "\\\u{e4}x@example.org end"] {
         let out = mask_str(&m, text);
-        assert!(!out.contains("example.org") && !out.contains("ab@example.com"), "{out:?}");
+        assert!(
+            !out.contains("example.org") && !out.contains("ab@example.com"),
+            "{out:?}"
+        );
         assert!(out.starts_with('\\'), "{out:?}");
     }
 }
