@@ -88,6 +88,8 @@ pub struct TableReport {
     pub bytes: u64,
     /// Columns that a masker (other than keep) was applied to.
     pub masked_columns: Vec<String>,
+    /// Number of columns in the COPY statement.
+    pub columns: usize,
     /// Wall time from the table's COPY statement to its end marker.
     pub seconds: f64,
 }
@@ -388,6 +390,7 @@ fn drive<R: Read>(
                         rows: 0,
                         bytes: 0,
                         masked_columns,
+                        columns: copy.columns.len(),
                         seconds: 0.0,
                     });
                     table_started = Some(Instant::now());

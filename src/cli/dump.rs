@@ -3,6 +3,7 @@
 //! `NAME.manifest.json`.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -14,7 +15,7 @@ use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{AtomicFile, Sink};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 
-use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs};
+use super::common::{facts_for_database, facts_for_input, progress_for, table_summary, RuleArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
@@ -44,7 +45,7 @@ pub struct DumpArgs {
     compress_level: u32,
     #[command(flatten)]
     rules: RuleArgs,
-    /// Print a per-table summary and progress messages even when not on a terminal.
+    /// Print the per-table summary (rows, MB, MB/s) and notes even when stderr is not a terminal.
     #[arg(short, long)]
     verbose: bool,
     /// Extra arguments for pg_dump (after `--`).
@@ -86,6 +87,7 @@ fn default_name(args: &DumpArgs) -> anyhow::Result<String> {
 
 pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     let started_at = now_rfc3339();
+    let pass_started = std::time::Instant::now();
     let name = default_name(&args)?;
     if name.is_empty() || name.contains('/') {
         bail!("invalid artifact name {name:?}");
@@ -233,13 +235,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     file.write_all(b"\n")?;
     file.commit()?;
 
-    if args.verbose {
-        for t in &report.tables {
-            eprintln!(
-                "{}.{}: {} rows, {} bytes",
-                t.schema, t.table, t.rows, t.bytes
-            );
-        }
+    // The summary is for people: on a terminal, or when asked for; cron logs stay quiet.
+    if args.verbose || std::io::stderr().is_terminal() {
+        eprint!(
+            "{}",
+            table_summary(&report.tables, pass_started.elapsed().as_secs_f64())
+        );
     }
     Ok(())
 }
