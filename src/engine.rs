@@ -67,6 +67,10 @@ pub struct PassOptions {
     pub batch_bytes: usize,
     /// Batches in flight (being masked or waiting to be handed on).
     pub queue_depth: usize,
+    /// Give the masked view the contents of large objects. Off by default: rules mask table
+    /// columns, and nothing can tell what a large object holds, so masked artifacts get each
+    /// object empty (it still exists, with its owner, grants and comment).
+    pub keep_large_objects: bool,
 }
 
 impl Default for PassOptions {
@@ -74,6 +78,7 @@ impl Default for PassOptions {
         PassOptions {
             batch_bytes: crate::dump::reader::DEFAULT_BATCH_BYTES,
             queue_depth: 2 * rayon::current_num_threads() + 2,
+            keep_large_objects: false,
         }
     }
 }
@@ -108,6 +113,9 @@ impl TableReport {
 pub struct PassReport {
     pub preamble: Preamble,
     pub tables: Vec<TableReport>,
+    /// Large objects in the dump (their contents are empty in the masked view unless
+    /// `keep_large_objects`).
+    pub large_objects: u64,
     /// Sealed artifacts, in sink order (`None` for streams such as stdout), to be published by the caller.
     pub artifacts: Vec<(String, Option<SealedFile>)>,
 }
@@ -169,6 +177,8 @@ type BatchResult = Result<(Arc<DataBatch>, Option<Arc<DataBatch>>), EngineError>
 
 enum Slot {
     Event(Msg),
+    /// An event the masked view does not get.
+    OriginalOnly(Msg),
     Rows(Receiver<BatchResult>),
 }
 
@@ -227,7 +237,7 @@ pub fn run_pass<R: Read>(
         progress,
     );
     match result {
-        Ok((preamble, tables)) => {
+        Ok((preamble, tables, large_objects)) => {
             for t in &threads {
                 // A send can only fail if the sink already stopped with an error, collected below.
                 let _ = t.tx.as_ref().expect("open").send(Msg::Finish);
@@ -254,6 +264,7 @@ pub fn run_pass<R: Read>(
                 None => Ok(PassReport {
                     preamble,
                     tables,
+                    large_objects,
                     artifacts,
                 }),
             }
@@ -297,6 +308,15 @@ fn dispatch(threads: &[SinkThread], slot: Slot) -> Result<(), EngineError> {
             let msg = Arc::new(msg);
             send_all(threads, |_| clone_msg(&msg))
         }
+        Slot::OriginalOnly(msg) => {
+            for t in threads.iter().filter(|t| t.view == DataView::Original) {
+                let tx = t.tx.as_ref().expect("open");
+                if tx.send(clone_msg(&msg)).is_err() {
+                    return Err(EngineError::SinkThread(t.name.clone()));
+                }
+            }
+            Ok(())
+        }
         Slot::Rows(job) => {
             let (original, masked) = job
                 .recv()
@@ -331,12 +351,13 @@ fn drive<R: Read>(
     levels: &Arc<Levels>,
     options: &PassOptions,
     progress: &dyn Progress,
-) -> Result<(Preamble, Vec<TableReport>), EngineError> {
+) -> Result<(Preamble, Vec<TableReport>, u64), EngineError> {
     let mut queue: VecDeque<Slot> = VecDeque::new();
     let mut preamble = Preamble::default();
     let mut tables: Vec<TableReport> = Vec::new();
     let mut current: Option<Arc<TableJob>> = None;
     let mut table_started: Option<Instant> = None;
+    let mut large_objects = 0u64;
     let depth = options.queue_depth.max(1);
 
     let push = |queue: &mut VecDeque<Slot>,
@@ -344,7 +365,12 @@ fn drive<R: Read>(
                 threads: &[SinkThread]|
      -> Result<(), EngineError> {
         queue.push_back(slot);
-        while queue.len() > depth || matches!(queue.front(), Some(Slot::Event(_))) {
+        while queue.len() > depth
+            || matches!(
+                queue.front(),
+                Some(Slot::Event(_)) | Some(Slot::OriginalOnly(_))
+            )
+        {
             let front = queue.pop_front().expect("non-empty");
             dispatch(threads, front)?;
         }
@@ -428,11 +454,21 @@ fn drive<R: Read>(
                 push(&mut queue, Slot::Rows(rx), threads)?;
             }
             Event::RawData(line) => {
-                let batch = DataBatch {
+                // The SQL of a BLOBS data part: `lo_open`, `lowrite` (the contents), `lo_close`.
+                if line.starts_with(b"SELECT pg_catalog.lo_open(") {
+                    large_objects += 1;
+                }
+                let contents = line.starts_with(b"SELECT pg_catalog.lowrite(");
+                let msg = Msg::Data(Arc::new(DataBatch {
                     bytes: line,
                     pieces: Vec::new(),
+                }));
+                let slot = if contents && !options.keep_large_objects {
+                    Slot::OriginalOnly(msg)
+                } else {
+                    Slot::Event(msg)
                 };
-                push(&mut queue, Slot::Event(Msg::Data(Arc::new(batch))), threads)?;
+                push(&mut queue, slot, threads)?;
             }
             Event::DataEnd(tail) => {
                 if let (Some(_), Some(started), Some(t)) =
@@ -455,7 +491,7 @@ fn drive<R: Read>(
         dispatch(threads, slot)?;
     }
     rules.finish()?;
-    Ok((preamble, tables))
+    Ok((preamble, tables, large_objects))
 }
 
 /// Compress each view of a batch at the levels its sinks asked for. When masking changed nothing,

@@ -26,6 +26,11 @@ pub struct Manifest {
     pub custom_data: Option<String>,
     pub artifacts: Vec<ManifestArtifact>,
     pub tables: Vec<ManifestTable>,
+    /// Large objects in the dump, and what the masked artifacts hold of them (`emptied`, `kept`).
+    #[serde(default)]
+    pub large_objects: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_objects_in_anon: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -950,3 +950,54 @@ fn verbose_prints_a_per_table_summary() {
     }
     assert_eq!(rows_of("total"), Some(total), "total in\n{stderr}");
 }
+
+/// Large objects: full in NAME.gz and NAME.dump, emptied in NAME.anon.gz (they still exist, so
+/// references to them hold), kept with `--keep-large-objects`.
+#[test]
+fn large_objects_are_emptied_in_masked_artifacts() {
+    let c = cluster();
+    let db = c.create_db("lo_src");
+    c.psql(
+        &db,
+        "CREATE TABLE doc (id int PRIMARY KEY, body oid);
+         INSERT INTO doc SELECT 1, lo_from_bytea(0, convert_to('contract for jane.roe@private.example.net', 'UTF8'));",
+    );
+    let lo_contents = |db: &str| c.psql(db, "SELECT convert_from(lo_get(body), 'UTF8') FROM doc;");
+    assert!(lo_contents(&db).contains("jane.roe@private.example.net"));
+
+    let dump = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(
+            pgveil()
+                .args(["dump", "--dbname", &db, "--name", "lo", "--out-dir"])
+                .arg(dir.path())
+                .args(extra),
+            None,
+        );
+        assert_success(&out, "pgveil dump");
+        dir
+    };
+    let dir = dump(&[]);
+    let plain = gunzip(&read(&dir.path().join("lo.gz")));
+    let anon = gunzip(&read(&dir.path().join("lo.anon.gz")));
+    assert!(String::from_utf8_lossy(&plain).contains("lowrite"));
+    assert!(!String::from_utf8_lossy(&anon).contains("lowrite"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dir.path().join("lo.manifest.json"))).unwrap();
+    assert_eq!(manifest["large_objects"], 1);
+    assert_eq!(manifest["large_objects_in_anon"], "emptied");
+
+    let restored = restore(&anon, "lo_anon");
+    assert_eq!(
+        lo_contents(&restored).trim(),
+        "",
+        "the object exists, empty"
+    );
+    let restored_full = restore(&plain, "lo_full");
+    assert_eq!(lo_contents(&restored_full), lo_contents(&db));
+
+    let kept = dump(&["--keep-large-objects"]);
+    let anon = gunzip(&read(&kept.path().join("lo.anon.gz")));
+    let restored_kept = restore(&anon, "lo_kept");
+    assert_eq!(lo_contents(&restored_kept), lo_contents(&db));
+}

@@ -47,6 +47,10 @@ pub struct DumpArgs {
     compress_level: u32,
     #[command(flatten)]
     rules: RuleArgs,
+    /// Give NAME.anon.gz (and an `anon` custom archive) the contents of large objects. By default
+    /// they are emptied there: no rule can tell what a large object holds.
+    #[arg(long)]
+    keep_large_objects: bool,
     /// Print the per-table summary (rows, MB, MB/s) and notes even when stderr is not a terminal.
     #[arg(short, long)]
     verbose: bool,
@@ -176,7 +180,10 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         &mut facts.facts,
         facts.learn_during_pass,
         specs,
-        &PassOptions::default(),
+        &PassOptions {
+            keep_large_objects: args.keep_large_objects,
+            ..PassOptions::default()
+        },
         &*progress,
     );
     progress.done();
@@ -231,6 +238,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         }),
         artifacts,
         tables: report.tables.iter().map(ManifestTable::from).collect(),
+        large_objects: report.large_objects,
+        large_objects_in_anon: match report.large_objects {
+            0 => None,
+            _ if args.keep_large_objects => Some("kept".into()),
+            _ => Some("emptied".into()),
+        },
     };
     let mut file = AtomicFile::create(&args.out_dir.join(format!("{name}.manifest.json")))?;
     file.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
@@ -243,6 +256,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
             "{}",
             table_summary(&report.tables, pass_started.elapsed().as_secs_f64())
         );
+        if report.large_objects > 0 && !args.keep_large_objects {
+            eprintln!(
+                "{} large objects: contents kept in the full artifacts, emptied in the masked ones (--keep-large-objects keeps them)",
+                report.large_objects
+            );
+        }
     }
     Ok(())
 }
