@@ -1,0 +1,468 @@
+//! End-to-end tests of the rules tooling against a real PostgreSQL cluster:
+//! - `pgveil rules check --dbname DB | --input DUMP [--rules FILE]... [--json]` lists every data column
+//!   with its deciding rule and fails naming the columns no rule covers;
+//! - `pgveil rules init --dbname DB` prints a rule file that loads and passes `rules check`;
+//! - `pgveil scan ARTIFACT [--rules FILE]... [--json]` finds planted values in an unmasked dump and
+//!   fails, and finds none in the masked one;
+//! - keyed pseudonyms: joins through masked keys keep their counts, UNIQUE masked columns restore,
+//!   the same key gives the same output on every run, another key a different one.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+use support::{cluster, pgveil, run};
+
+fn fixture_db() -> String {
+    cluster().load_fixture("rules_tools")
+}
+
+fn rules_file() -> PathBuf {
+    support::fixtures_dir().join("rules_tools.toml")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stderr ---\n{}\n--- stdout (first 3000 bytes) ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(3000)])
+    )
+}
+
+fn pgveil_out(args: &[&str]) -> Output {
+    run(pgveil().args(args), None)
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", describe(out)))
+}
+
+/// `(schema, table, column)` triples of a JSON array of columns.
+fn triples(v: &Value) -> BTreeSet<(String, String, String)> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+            (s("schema"), s("table"), s("column"))
+        })
+        .collect()
+}
+
+/// The data columns of a database, straight from the catalog (generated columns carry no data).
+fn catalog_columns(db: &str) -> BTreeSet<(String, String, String)> {
+    cluster()
+        .psql(
+            db,
+            "SELECT c.table_schema || '|' || c.table_name || '|' || c.column_name \
+             FROM information_schema.columns c JOIN information_schema.tables t \
+               USING (table_schema, table_name) \
+             WHERE t.table_type = 'BASE TABLE' AND c.is_generated = 'NEVER' \
+               AND c.table_schema NOT IN ('pg_catalog', 'information_schema');",
+        )
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut p = l.splitn(3, '|').map(str::to_string);
+            (p.next().unwrap(), p.next().unwrap(), p.next().unwrap())
+        })
+        .collect()
+}
+
+fn plain_dump_file(db: &str, dir: &Path) -> PathBuf {
+    let path = dir.join("source.sql");
+    std::fs::write(&path, cluster().pg_dump(db, &["--no-owner", "--no-acl"])).unwrap();
+    path
+}
+
+fn line_of(file: &Path, needle: &str) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    1 + text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", file.display()))
+}
+
+#[test]
+fn check_names_exactly_the_uncovered_column() {
+    let db = fixture_db();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = plain_dump_file(&db, dir.path());
+    let rules = rules_file();
+    let expected: BTreeSet<_> = [(
+        "CRM".to_string(),
+        "Contacts".to_string(),
+        "Secret Note".to_string(),
+    )]
+    .into();
+    let wrong_rule_line = line_of(&rules, r#"column = "secret note""#) - 3;
+    for source in [
+        ["--dbname", db.as_str()],
+        ["--input", dump.to_str().unwrap()],
+    ] {
+        let out = pgveil_out(&[
+            "rules",
+            "check",
+            source[0],
+            source[1],
+            "--rules",
+            rules.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(
+            !out.status.success(),
+            "check must fail ({source:?})\n{}",
+            describe(&out)
+        );
+        let report = json_of(&out);
+        assert_eq!(report["ok"], Value::Bool(false));
+        assert_eq!(
+            triples(&report["unclassified"]),
+            expected,
+            "{source:?}: unclassified columns"
+        );
+        // Every data column is listed once (the generated column is not data).
+        assert_eq!(
+            triples(&report["columns"]),
+            catalog_columns(&db),
+            "{source:?}: listed columns"
+        );
+        // The mistyped exact rule is reported as naming a missing column, at its line.
+        let missing: Vec<&str> = report["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            missing,
+            vec![format!("{}:{wrong_rule_line}", rules.display())],
+            "{source:?}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(r#""CRM"."Contacts"."Secret Note""#),
+            "stderr names the column: {stderr}"
+        );
+    }
+
+    // Fixed rules (the real name, explicitly kept) pass, in text mode too.
+    let fixed = dir.path().join("fixed.toml");
+    let text = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace(r#"column = "secret note""#, r#"column = "Secret Note""#);
+    std::fs::write(&fixed, text).unwrap();
+    let out = pgveil_out(&[
+        "rules",
+        "check",
+        "--dbname",
+        &db,
+        "--rules",
+        fixed.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#""CRM"."Contacts"."Secret Note""#) && stdout.contains("null"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_flags_sensitive_columns_that_are_kept_and_unused_rules() {
+    let db = fixture_db();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("lax.toml");
+    std::fs::write(
+        &rules,
+        r#"
+[[rule]]
+table = "orders"
+column = "note"
+masker = "keep"
+
+[[rule]]
+table = "no_such_*"
+column = "*"
+masker = "null"
+
+[[rule]]
+column = "*"
+masker = "email_scan"
+"#,
+    )
+    .unwrap();
+    let args = [
+        "rules",
+        "check",
+        "--dbname",
+        &db,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--json",
+    ];
+    let out = pgveil_out(&args);
+    // Everything is covered: warnings only.
+    assert!(out.status.success(), "{}", describe(&out));
+    let report = json_of(&out);
+    let kept: BTreeMap<String, BTreeSet<String>> = report["sensitive_kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let cats = c["kept_hints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["category"].as_str().unwrap().to_string())
+                .collect();
+            (
+                format!(
+                    "{}.{}",
+                    c["table"].as_str().unwrap(),
+                    c["column"].as_str().unwrap()
+                ),
+                cats,
+            )
+        })
+        .collect();
+    // Kept outright although sampled values hold addresses and phone numbers.
+    assert_eq!(
+        kept.get("orders.note"),
+        Some(&["email".to_string()].into()),
+        "{kept:?}"
+    );
+    // email_scan does not remove phones, names, cards or IPs.
+    assert!(kept["users.phone"].contains("phone"), "{kept:?}");
+    assert!(kept["users.first_name"].contains("name"), "{kept:?}");
+    assert!(kept["accounts.card_number"].contains("card"), "{kept:?}");
+    assert!(kept["accounts.last_ip"].contains("ip"), "{kept:?}");
+    assert!(kept["sessions.user_agent"].contains("ip"), "{kept:?}");
+    // Columns whose addresses email_scan removes are not flagged.
+    assert!(!kept.contains_key("users.email"), "{kept:?}");
+    assert!(!kept.contains_key("orders.details"), "{kept:?}");
+    let unused: Vec<&str> = report["unused_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["table"].as_str().unwrap())
+        .collect();
+    assert_eq!(unused, vec!["no_such_*"]);
+
+    let mut deny: Vec<&str> = args.to_vec();
+    deny.push("--deny-warnings");
+    assert!(!pgveil_out(&deny).status.success());
+}
+
+#[test]
+fn init_scaffold_loads_and_passes_check() {
+    let db = fixture_db();
+    let dir = tempfile::tempdir().unwrap();
+    let out = pgveil_out(&["rules", "init", "--dbname", &db]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let path = dir.path().join("init.toml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let check = pgveil_out(&[
+        "rules",
+        "check",
+        "--dbname",
+        &db,
+        "--rules",
+        path.to_str().unwrap(),
+        "--json",
+        "--deny-warnings",
+    ]);
+    assert!(
+        check.status.success(),
+        "scaffold must pass check\n{}\n--- scaffold ---\n{text}",
+        describe(&check)
+    );
+    let report = json_of(&check);
+    let masker = |table: &str, column: &str| -> String {
+        report["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["table"] == table && c["column"] == column)
+            .and_then(|c| c["masker"].as_str())
+            .unwrap_or_else(|| panic!("{table}.{column} not in report"))
+            .to_string()
+    };
+    // Guesses from names, types and values; keys get keyed forms.
+    assert_eq!(masker("users", "email"), "email");
+    assert_eq!(masker("users", "phone"), "phone");
+    assert_eq!(masker("users", "first_name"), "name");
+    assert_eq!(masker("orders", "note"), "email_scan");
+    assert_eq!(masker("orders", "details"), "email_scan");
+    assert_eq!(masker("Contacts", "E-Mail"), "email");
+    assert_eq!(masker("orders", "placed_at"), "keep");
+    assert_eq!(masker("users", "id"), "keep");
+    assert_ne!(masker("accounts", "card_number"), "keep");
+    assert_ne!(masker("accounts", "last_ip"), "keep");
+
+    // The scaffold drives a real masked dump that restores.
+    let out_dir = tempfile::tempdir().unwrap();
+    let dump = pgveil_out(&[
+        "dump",
+        "--dbname",
+        &db,
+        "--out-dir",
+        out_dir.path().to_str().unwrap(),
+        "--name",
+        "init",
+        "--outputs",
+        "anon",
+        "--rules",
+        path.to_str().unwrap(),
+    ]);
+    assert!(dump.status.success(), "{}", describe(&dump));
+    let anon = support::gunzip(&std::fs::read(out_dir.path().join("init.anon.gz")).unwrap());
+    let restored = cluster().create_db("init_restore");
+    cluster().psql_bytes(&restored, &anon);
+    assert_eq!(
+        cluster().table_counts(&restored),
+        cluster().table_counts(&db)
+    );
+}
+
+/// `(table.column, category) → values` of a scan report.
+fn findings(report: &Value) -> BTreeMap<(String, String), u64> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                (
+                    format!(
+                        "{}.{}",
+                        f["table"].as_str().unwrap(),
+                        f["column"].as_str().unwrap()
+                    ),
+                    f["category"].as_str().unwrap().to_string(),
+                ),
+                f["values"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn count(db: &str, sql: &str) -> u64 {
+    cluster().psql(db, sql).trim().parse().unwrap()
+}
+
+#[test]
+fn scan_finds_planted_values_before_masking_and_none_after() {
+    let db = fixture_db();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = plain_dump_file(&db, dir.path());
+    let out = pgveil_out(&["scan", dump.to_str().unwrap(), "--json"]);
+    assert!(
+        !out.status.success(),
+        "unmasked emails are leaks under the default rules\n{}",
+        describe(&out)
+    );
+    let report = json_of(&out);
+    let found = findings(&report);
+    let expect = |k: (&str, &str), sql: &str| {
+        let want = count(&db, sql);
+        assert!(want > 0, "fixture plants {k:?}");
+        assert_eq!(
+            found.get(&(k.0.to_string(), k.1.to_string())),
+            Some(&want),
+            "{k:?} in {found:?}"
+        );
+    };
+    expect(("users.email", "email"), "SELECT count(*) FROM users");
+    expect(
+        ("orders.note", "email"),
+        "SELECT count(*) FROM orders WHERE note LIKE '%@%'",
+    );
+    expect(
+        ("orders.details", "email"),
+        "SELECT count(*) FROM orders WHERE details::text LIKE '%@%'",
+    );
+    expect(
+        ("orders.cc", "email"),
+        "SELECT count(*) FROM orders WHERE cardinality(cc) > 0",
+    );
+    expect(
+        ("accounts.card_number", "card"),
+        "SELECT count(*) FROM accounts WHERE card_number IS NOT NULL",
+    );
+    expect(
+        ("accounts.last_ip", "ip"),
+        "SELECT count(*) FROM accounts WHERE last_ip IS NOT NULL",
+    );
+    expect(
+        ("users.phone", "phone"),
+        "SELECT count(*) FROM users WHERE phone IS NOT NULL",
+    );
+    // No value is printed, only places.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("shop.test"), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("public.orders.cc (email)"), "{stderr}");
+
+    // The three artifacts of a masked dump with the fixture's rules (fixed: the real column name).
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        std::fs::read_to_string(rules_file())
+            .unwrap()
+            .replace(r#"column = "secret note""#, r#"column = "Secret Note""#),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let d = pgveil_out(&[
+        "dump",
+        "--dbname",
+        &db,
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--name",
+        "shop",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(d.status.success(), "{}", describe(&d));
+    let scan = |file: &str| {
+        let out = pgveil_out(&[
+            "scan",
+            out_dir.join(file).to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--json",
+        ]);
+        (out.status.success(), json_of(&out), out)
+    };
+    let (ok, anon, out) = scan("shop.anon.gz");
+    assert!(ok, "{}", describe(&out));
+    let anon_found = findings(&anon);
+    assert!(
+        anon_found.keys().all(|(_, cat)| cat != "email"),
+        "no email survives masking: {anon_found:?}"
+    );
+    assert!(
+        !anon_found.contains_key(&("accounts.card_number".into(), "card".into())),
+        "{anon_found:?}"
+    );
+    assert_eq!(anon["leaks"], 0);
+    assert!(anon["rows"].as_u64().unwrap() > 0);
+    // The full artifacts are not clean; the custom archive reads the same data as the plain one.
+    let (ok_plain, plain, _) = scan("shop.gz");
+    let (ok_custom, custom, _) = scan("shop.dump");
+    assert!(!ok_plain && !ok_custom);
+    assert_eq!(findings(&plain), findings(&custom));
+    assert_eq!(custom["format"], "custom");
+    assert_eq!(
+        found.get(&("users.email".into(), "email".into())),
+        findings(&custom).get(&("users.email".into(), "email".into()))
+    );
+}
