@@ -14,6 +14,8 @@
 //! | `phone`      |                                           | digits replaced, shape kept                 |
 //! | `regex`      | `pattern`, `replacement`, `contains`      | every match replaced                        |
 //! | `partial`    | `keep_first`, `keep_last`, `fill`         | the middle characters replaced by `fill`    |
+//! | `json`       | `paths`, `action` (+ its options)         | values at those paths replaced              |
+//! | `noise`      | `range`, `ratio`, `days`                  | numbers/dates moved within the range        |
 
 use std::sync::Arc;
 
@@ -26,8 +28,10 @@ pub mod constant;
 pub mod email;
 pub mod email_scan;
 pub mod hash;
+pub mod json;
 pub mod keep;
 pub mod name;
+pub mod noise;
 pub mod null;
 pub mod partial;
 pub mod phone;
@@ -45,6 +49,8 @@ pub const MASKERS: &[&str] = &[
     "phone",
     "regex",
     "partial",
+    "json",
+    "noise",
 ];
 
 /// A masker with checked options, before it is bound to a key.
@@ -60,6 +66,8 @@ pub(crate) enum Spec {
     Phone,
     Regex(regex::RegexSpec),
     Partial(partial::PartialSpec),
+    Json(json::JsonSpec),
+    Noise(noise::NoiseSpec),
 }
 
 impl Spec {
@@ -93,6 +101,14 @@ impl Spec {
                 Spec::Partial(partial::PartialSpec::parse(&mut opts)?),
                 &["keep_first", "keep_last", "fill"],
             ),
+            "json" => (
+                Spec::Json(json::JsonSpec::parse(&mut opts)?),
+                &["paths", "action", "length", "value", "kind", "locale"],
+            ),
+            "noise" => (
+                Spec::Noise(noise::NoiseSpec::parse(&mut opts)?),
+                &["range", "ratio", "days"],
+            ),
             other => {
                 return Err(opts.error(
                     opts.masker_span.clone(),
@@ -117,6 +133,8 @@ impl Spec {
             Spec::Phone => "phone",
             Spec::Regex(_) => "regex",
             Spec::Partial(_) => "partial",
+            Spec::Json(_) => "json",
+            Spec::Noise(_) => "noise",
         }
     }
 
@@ -157,6 +175,7 @@ impl Spec {
             Spec::Hash { .. } => Category::Card.bit(),
             Spec::Constant(v) => of_text(v),
             Spec::Regex(r) => of_text(r.replacement()),
+            Spec::Json(j) => j.produces(of_text),
             _ => 0,
         }
     }
@@ -174,6 +193,8 @@ impl Spec {
             Spec::Phone => Arc::new(phone::Phone::new(key)),
             Spec::Regex(r) => Arc::new(regex::Regex::new(r)),
             Spec::Partial(p) => Arc::new(partial::Partial::new(p)),
+            Spec::Json(j) => Arc::new(json::Json::new(j, key, unique)),
+            Spec::Noise(n) => Arc::new(noise::Noise::new(key, n)),
         })
     }
 }
