@@ -105,7 +105,7 @@ fn parse_path(p: &str) -> Result<Vec<Pat>, String> {
                     && ((inner.starts_with('"') && inner.ends_with('"'))
                         || (inner.starts_with('\'') && inner.ends_with('\'')))
                 {
-                    Pat::Key(inner[1..inner.len() - 1].as_bytes().to_vec())
+                    Pat::Key(inner.as_bytes()[1..inner.len() - 1].to_vec())
                 } else {
                     return Err(format!(
                         "path {p:?}: `[{inner}]` is not an index, `*` or a quoted key"
