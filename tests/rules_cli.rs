@@ -560,3 +560,218 @@ fn masked_keys_join_unique_columns_restore_and_the_key_decides_the_output() {
         );
     }
 }
+
+/// A plain dump of the fixture with PostgreSQL Anonymizer's column labels added the way pg_dump
+/// prints them (the test cluster has no `anon` provider, so they cannot come from a real database).
+fn dump_with_labels(db: &str, labels: &[(&str, &str, &str)]) -> Vec<u8> {
+    let dump = String::from_utf8(cluster().pg_dump(db, &["--no-owner", "--no-acl"])).unwrap();
+    let mut entries = String::new();
+    for (schema, target, label) in labels {
+        let tag = target.split_once('.').map(|(_, c)| c).unwrap_or(target);
+        entries.push_str(&format!(
+            "--\n-- Name: COLUMN {tag}; Type: SECURITY LABEL; Schema: {schema}; Owner: -\n--\n\n\
+             SECURITY LABEL FOR anon ON COLUMN {target} IS '{}';\n\n\n",
+            label.replace('\'', "''")
+        ));
+    }
+    let at = dump.find("--\n-- Data for Name: ").expect("data entries");
+    let mut out = dump[..at].to_string();
+    out.push_str(&entries);
+    out.push_str(&dump[at..]);
+    out.into_bytes()
+}
+
+#[test]
+fn security_labels_become_rules_and_unknown_functions_are_errors() {
+    let db = fixture_db();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("labelled.sql");
+    std::fs::write(
+        &input,
+        dump_with_labels(
+            &db,
+            &[
+                (
+                    "public",
+                    "public.users.email",
+                    "MASKED WITH FUNCTION anon.fake_email()",
+                ),
+                (
+                    "public",
+                    "public.users.first_name",
+                    "MASKED WITH FUNCTION anon.pseudo_first_name(first_name, 'salt')",
+                ),
+                (
+                    "public",
+                    "public.users.phone",
+                    "MASKED WITH FUNCTION anon.partial(phone, 3, $$*$$, 2)",
+                ),
+                (
+                    "public",
+                    "public.orders.placed_at",
+                    "MASKED WITH FUNCTION anon.dnoise(placed_at, '3 days'::interval)",
+                ),
+                (
+                    "CRM",
+                    r#""CRM"."Contacts"."Secret Note""#,
+                    "MASKED WITH VALUE NULL",
+                ),
+                ("public", "public.users.city", "NOT MASKED"),
+            ],
+        ),
+    )
+    .unwrap();
+    let out = pgveil_out(&["rules", "import-labels", "--input", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let labels = dir.path().join("labels.toml");
+    std::fs::write(&labels, &out.stdout).unwrap();
+
+    // The imported rules, ahead of the defaults, decide the labelled columns.
+    let check = pgveil_out(&[
+        "rules",
+        "check",
+        "--input",
+        input.to_str().unwrap(),
+        "--rules",
+        labels.to_str().unwrap(),
+        "--rules",
+        support::manifest_dir()
+            .join("rules/default.toml")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert!(check.status.success(), "{}", describe(&check));
+    let report = json_of(&check);
+    let decided: BTreeMap<String, (String, String)> = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["rule"]
+                .as_str()
+                .is_some_and(|r| r.starts_with(labels.to_str().unwrap()))
+        })
+        .map(|c| {
+            (
+                format!(
+                    "{}.{}",
+                    c["table"].as_str().unwrap(),
+                    c["column"].as_str().unwrap()
+                ),
+                (
+                    c["masker"].as_str().unwrap().to_string(),
+                    c["rule"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    let maskers: BTreeMap<&str, &str> = decided
+        .iter()
+        .map(|(k, (m, _))| (k.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(
+        maskers,
+        BTreeMap::from([
+            ("Contacts.Secret Note", "null"),
+            ("orders.placed_at", "noise"),
+            ("users.city", "keep"),
+            ("users.email", "email"),
+            ("users.first_name", "name"),
+            ("users.phone", "partial"),
+        ])
+    );
+
+    // Masking with them: restore (without the label statements: no `anon` provider here) and look.
+    let anon = pgveil_out(&[
+        "anonymize",
+        input.to_str().unwrap(),
+        "--rules",
+        labels.to_str().unwrap(),
+        "--rules",
+        support::manifest_dir()
+            .join("rules/default.toml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(anon.status.success(), "{}", describe(&anon));
+    let sql: Vec<u8> = String::from_utf8(anon.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("SECURITY LABEL FOR anon"))
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    let r = cluster().create_db("labels_restore");
+    cluster().psql_bytes(&r, &support::restrict_free(&sql));
+    assert_eq!(
+        count(&r, r#"SELECT count("Secret Note") FROM "CRM"."Contacts""#),
+        0
+    );
+    let phones = values(
+        &r,
+        "SELECT phone FROM users WHERE phone IS NOT NULL ORDER BY id",
+    );
+    let orig_phones = values(
+        &db,
+        "SELECT phone FROM users WHERE phone IS NOT NULL ORDER BY id",
+    );
+    assert_eq!(phones.len(), orig_phones.len());
+    for (m, o) in phones.iter().zip(&orig_phones) {
+        let n = o.chars().count();
+        let want: String = o
+            .chars()
+            .take(3)
+            .chain("*".repeat(n - 5).chars())
+            .chain(o.chars().skip(n - 2))
+            .collect();
+        assert_eq!(m, &want);
+    }
+    let shifted = values(
+        &r,
+        "SELECT extract(epoch FROM placed_at)::bigint FROM orders ORDER BY id",
+    );
+    let original = values(
+        &db,
+        "SELECT extract(epoch FROM placed_at)::bigint FROM orders ORDER BY id",
+    );
+    let diffs: Vec<i64> = shifted
+        .iter()
+        .zip(&original)
+        .map(|(a, b)| a.parse::<i64>().unwrap() - b.parse::<i64>().unwrap())
+        .collect();
+    assert!(
+        diffs
+            .iter()
+            .all(|d| d.abs() <= 3 * 86_400 && d % 86_400 == 0),
+        "{diffs:?}"
+    );
+    assert!(
+        diffs.iter().filter(|&&d| d != 0).count() > diffs.len() / 2,
+        "{diffs:?}"
+    );
+
+    // A function without a pgveil equivalent fails the import, naming the column and the line.
+    let bad = dir.path().join("bad.sql");
+    std::fs::write(
+        &bad,
+        dump_with_labels(
+            &db,
+            &[(
+                "public",
+                "public.accounts.card_number",
+                "MASKED WITH FUNCTION anon.fake_iban()",
+            )],
+        ),
+    )
+    .unwrap();
+    let out = pgveil_out(&["rules", "import-labels", "--input", bad.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = line_of(&bad, "SECURITY LABEL FOR anon");
+    assert!(
+        stderr.contains(&format!(
+            "line {line}: security label on public.accounts.card_number"
+        )) && stderr.contains("fake_iban"),
+        "{stderr}"
+    );
+}

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use pgveil::rules::check::{check, render};
 use pgveil::rules::init::scaffold;
+use pgveil::rules::labels::{labels_from_dump, render_rules};
 use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
-use pgveil::source::Source;
+use pgveil::source::{redact_password, PgDumpArgs, Source};
 
 use super::common::RuleArgs;
 
@@ -21,6 +22,19 @@ pub enum RulesCommand {
     /// Print a rule file with one rule per table and column, maskers guessed from names, types and
     /// sampled values (`keep` elsewhere), with comments saying why.
     Init(InitArgs),
+    /// Print a rule file converted from PostgreSQL Anonymizer's `SECURITY LABEL FOR anon ON COLUMN …
+    /// IS 'MASKED WITH …'` statements (in a dump, or in the database's schema-only dump).
+    ImportLabels(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The database (name or libpq connection string/URI); its schema-only dump is read.
+    #[arg(long, conflicts_with = "input")]
+    dbname: Option<String>,
+    /// A plain dump holding the labels (`.gz` detected, `-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +90,7 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
     match cmd {
         RulesCommand::Check(args) => run_check(args),
         RulesCommand::Init(args) => run_init(args),
+        RulesCommand::ImportLabels(args) => run_import(args),
     }
 }
 
@@ -118,5 +133,38 @@ fn run_init(args: InitArgs) -> anyhow::Result<()> {
         bail!("no table with data found: nothing to write rules for");
     }
     print!("{}", scaffold(&tables));
+    Ok(())
+}
+
+fn run_import(args: ImportArgs) -> anyhow::Result<()> {
+    let (labels, source) = match &args.input {
+        Some(path) => {
+            let mut src = Source::open_input(path)?;
+            let labels = labels_from_dump(src.reader())
+                .with_context(|| format!("reading security labels in {}", src.description()))?;
+            src.finish()?;
+            (labels, path.display().to_string())
+        }
+        None => {
+            let pg = PgDumpArgs {
+                dbname: args.dbname.clone(),
+                schema_only: true,
+                ..PgDumpArgs::default()
+            };
+            let bytes = pg.run_to_vec()?;
+            let labels = labels_from_dump(&bytes[..])
+                .context("reading security labels in the schema-only dump")?;
+            let name = args
+                .dbname
+                .as_deref()
+                .map(redact_password)
+                .unwrap_or_else(|| "the default database".into());
+            (labels, name)
+        }
+    };
+    if labels.is_empty() {
+        bail!("no `SECURITY LABEL FOR anon ON COLUMN` statement found in {source}");
+    }
+    print!("{}", render_rules(&labels, &source));
     Ok(())
 }

@@ -61,6 +61,7 @@ pub mod detect;
 mod glob;
 pub mod init;
 pub mod key;
+pub mod labels;
 pub mod maskers;
 pub mod schema;
 mod source;
