@@ -5,8 +5,8 @@
 //! artifact should then hold none, so `scan` exits non-zero. Findings in columns
 //! the rules keep are reported but are not leaks (that is what `rules check` is for).
 //!
-//! The scan streams: plain dumps through [`DumpReader`] batches, custom archives one table's data
-//! block at a time. The hot loop works on borrowed slices of each batch (rows, then raw fields) and
+//! The scan streams: plain dumps through [`DumpReader`] batches, custom archives through a fixed
+//! buffer over each table's (inflated) data block. The hot loop works on borrowed slices of each batch (rows, then raw fields) and
 //! allocates nothing per field. No value is ever printed: a report names the place (table, column,
 //! the dump line or row number), so it can go to CI logs without spreading what it found.
 
@@ -21,7 +21,7 @@ use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Event};
 use crate::rules::detect::{scan_value, Category};
 use crate::rules::{ColumnInfo, RuleSet};
-use crate::sink::archive::{read_archive, read_table_data, InspectError};
+use crate::sink::archive::{read_archive, InspectError};
 use crate::source::{Source, SourceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -276,15 +276,96 @@ fn archive_facts(entries: &[crate::sink::archive::TocEntry]) -> SchemaFacts {
     SchemaFacts::from_dump(&text[..]).unwrap_or_else(|_| SchemaFacts::new())
 }
 
+/// The data chunks of one archive block as one byte stream: `Int(len)` + bytes, up to `Int(0)`.
+struct Chunks<R> {
+    r: R,
+    int_size: usize,
+    left: u64,
+    done: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    fn int(&mut self) -> std::io::Result<i64> {
+        let mut sign = [0u8; 1];
+        self.r.read_exact(&mut sign)?;
+        let mut v: i64 = 0;
+        for i in 0..self.int_size {
+            let mut b = [0u8; 1];
+            self.r.read_exact(&mut b)?;
+            if i < 8 {
+                v |= i64::from(b[0]) << (8 * i);
+            }
+        }
+        Ok(if sign[0] != 0 { -v } else { v })
+    }
+}
+
+impl<R: Read> Read for Chunks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.left == 0 {
+            if self.done {
+                return Ok(0);
+            }
+            let len = self.int()?;
+            if len <= 0 {
+                self.done = true;
+                return Ok(0);
+            }
+            self.left = len as u64;
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Whether the archive's data is zlib-compressed (an error for lz4/zstd, which pgveil cannot read).
+fn archive_compressed(
+    path: &Path,
+    header: &crate::sink::archive::ArchiveHeader,
+) -> Result<bool, ScanError> {
+    let c = header.compression;
+    if header.version.1 >= 15 {
+        match c {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(ScanError::Archive(InspectError::Format {
+                path: path.display().to_string(),
+                what: format!(
+                    "data compressed with algorithm {other} (lz4/zstd): only none and gzip are readable"
+                ),
+            })),
+        }
+    } else {
+        Ok(c != 0)
+    }
+}
+
 fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
     let archive = read_archive(path)?;
     let facts = archive_facts(&archive.entries);
+    let compressed = archive_compressed(path, &archive.header)?;
+    let io = |source| ScanError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
     let mut findings = Vec::new();
     let (mut tables, mut rows) = (0u64, 0u64);
+    // One table's data streams through a fixed buffer: whole rows are scanned, a partial last row
+    // rolls over to the next read.
+    let mut buf = vec![0u8; 1 << 20];
     for e in &archive.entries {
-        if e.desc != "TABLE DATA" || !archive.blocks.contains_key(&e.dump_id) {
+        if e.desc != "TABLE DATA" {
             continue;
         }
+        let Some(block) = archive.blocks.get(&e.dump_id).copied() else {
+            continue;
+        };
         let Some(stmt) = e.copy_stmt.as_deref().filter(|s| !s.is_empty()) else {
             continue;
         };
@@ -294,9 +375,48 @@ fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
             table: e.tag.clone(),
             stmt: stmt.to_string(),
         })?;
-        let data = read_table_data(path, e.dump_id)?;
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(block.position)).map_err(io)?;
+        let mut r = std::io::BufReader::new(&mut file);
+        let mut chunks = Chunks {
+            r: &mut r,
+            int_size: archive.header.int_size as usize,
+            left: 0,
+            done: false,
+        };
+        // Block header: type byte and dump id.
+        let mut t = [0u8; 1];
+        chunks.r.read_exact(&mut t).map_err(io)?;
+        chunks.int().map_err(io)?;
+        let mut data: Box<dyn Read + '_> = if compressed {
+            Box::new(flate2::read::ZlibDecoder::new(chunks))
+        } else {
+            Box::new(chunks)
+        };
         let mut t = TableScan::new(&copy, &facts);
-        t.rows(&data, |k| k + 1);
+        let mut filled = 0;
+        loop {
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0); // a row longer than the buffer
+            }
+            let n = data.read(&mut buf[filled..]).map_err(io)?;
+            filled += n;
+            let end = if n == 0 {
+                filled
+            } else {
+                match memchr::memrchr(b'\n', &buf[..filled]) {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            };
+            let base = t.rows;
+            t.rows(&buf[..end], |k| base + k + 1);
+            buf.copy_within(end..filled, 0);
+            filled -= end;
+            if n == 0 {
+                break;
+            }
+        }
         tables += 1;
         rows += t.rows;
         t.findings(rules, false, &mut findings);

@@ -404,6 +404,12 @@ fn scan_finds_planted_values_before_masking_and_none_after() {
         ("users.phone", "phone"),
         "SELECT count(*) FROM users WHERE phone IS NOT NULL",
     );
+    // pg_dump's own custom format (zlib-compressed data blocks) reads the same.
+    let fc = dir.path().join("source.dump");
+    std::fs::write(&fc, cluster().pg_dump(&db, &["-Fc"])).unwrap();
+    let out_fc = pgveil_out(&["scan", fc.to_str().unwrap(), "--json"]);
+    assert!(!out_fc.status.success());
+    assert_eq!(findings(&json_of(&out_fc)), found, "pg_dump -Fc vs plain");
     // No value is printed, only places.
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("shop.test"), "{text}");
