@@ -126,6 +126,14 @@ fn check_names_exactly_the_uncovered_column() {
             expected,
             "{source:?}: unclassified columns"
         );
+        // The diff comes with a rule to add, naming the column exactly.
+        let suggested = report["unclassified"][0]["suggested_rule"]
+            .as_str()
+            .unwrap();
+        assert!(
+            suggested.contains(r#"column = "Secret Note""#) && suggested.contains("masker = "),
+            "{suggested}"
+        );
         // Every data column is listed once (the generated column is not data).
         assert_eq!(
             triples(&report["columns"]),

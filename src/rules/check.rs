@@ -57,6 +57,9 @@ pub struct ColumnCheck {
     pub hints: Vec<Hint>,
     /// Hints whose category the deciding masker does not remove.
     pub kept_hints: Vec<Hint>,
+    /// For a column no rule covers: a rule to add (as `rules init` would write it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_rule: Option<String>,
 }
 
 impl ColumnCheck {
@@ -165,6 +168,9 @@ pub fn check(rules: &RuleSet, tables: &[TableSample]) -> CheckReport {
                 .filter(|h| rule.is_some_and(|r| !r.covers(h.category)))
                 .cloned()
                 .collect();
+            let suggested_rule = rule
+                .is_none()
+                .then(|| super::init::rule_text(&t.schema, &t.table, c, &hints));
             columns.push(ColumnCheck {
                 schema: t.schema.clone(),
                 table: t.table.clone(),
@@ -175,6 +181,7 @@ pub fn check(rules: &RuleSet, tables: &[TableSample]) -> CheckReport {
                 masker: rule.map(|r| r.masker().to_string()),
                 hints,
                 kept_hints,
+                suggested_rule,
             });
         }
     }
@@ -272,6 +279,20 @@ pub fn render(report: &CheckReport) -> String {
             "error: {} is not covered by any rule (add a masker, or `keep` it explicitly)",
             c.qualified()
         );
+    }
+    if report
+        .unclassified
+        .iter()
+        .any(|c| c.suggested_rule.is_some())
+    {
+        s.push_str("suggested rules for the uncovered columns (review before use):\n");
+        for c in &report.unclassified {
+            if let Some(r) = &c.suggested_rule {
+                s.push('\n');
+                s.push_str(r);
+            }
+        }
+        s.push('\n');
     }
     for m in &report.missing {
         let _ = writeln!(s, "error: rule at {}: {}", m.rule, m.message);

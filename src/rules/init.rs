@@ -134,6 +134,20 @@ fn suggest(col: &ColumnInfo, hints: &[Hint]) -> (Vec<String>, String) {
     (lines, why)
 }
 
+/// One exact rule for a column, with the guessed masker and a comment saying why.
+pub fn rule_text(schema: &str, table: &str, c: &ColumnInfo, hints: &[Hint]) -> String {
+    let (lines, why) = suggest(c, hints);
+    let mut s = format!("# {}: {why}\n[[rule]]\n", c.name.replace('\n', " "));
+    let _ = writeln!(s, "schema = {}", toml_str(&exact_glob(schema)));
+    let _ = writeln!(s, "table = {}", toml_str(&exact_glob(table)));
+    let _ = writeln!(s, "column = {}", toml_str(&exact_glob(&c.name)));
+    for l in lines {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    s
+}
+
 /// The rule file for `tables`.
 pub fn scaffold(tables: &[TableSample]) -> String {
     let mut s = String::new();
@@ -153,16 +167,8 @@ pub fn scaffold(tables: &[TableSample]) -> String {
             t.sample_rows
         );
         for (c, h) in t.columns.iter().zip(&hints) {
-            let (lines, why) = suggest(c, h);
-            let _ = writeln!(s, "\n# {}: {why}", c.name.replace('\n', " "));
-            s.push_str("[[rule]]\n");
-            let _ = writeln!(s, "schema = {}", toml_str(&exact_glob(&t.schema)));
-            let _ = writeln!(s, "table = {}", toml_str(&exact_glob(&t.table)));
-            let _ = writeln!(s, "column = {}", toml_str(&exact_glob(&c.name)));
-            for l in lines {
-                s.push_str(&l);
-                s.push('\n');
-            }
+            s.push('\n');
+            s.push_str(&rule_text(&t.schema, &t.table, c, h));
         }
     }
     s
