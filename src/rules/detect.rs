@@ -110,6 +110,21 @@ fn type_rules_out(type_name: Option<&str>) -> bool {
 
 /// What a column's name (and type) suggests it holds, if anything personal.
 pub fn category_from_name(column: &str, type_name: Option<&str>) -> Option<Category> {
+    let c = name_category(column, type_name)?;
+    // A number cannot hold an address, a name or an email (but can hold a phone, card or id number).
+    let numeric = type_name.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        ["integer", "smallint", "bigint", "numeric", "decimal"]
+            .iter()
+            .any(|n| t.starts_with(n))
+    });
+    if numeric && !matches!(c, Category::Phone | Category::Card | Category::NationalId) {
+        return None;
+    }
+    Some(c)
+}
+
+fn name_category(column: &str, type_name: Option<&str>) -> Option<Category> {
     if let Some(t) = type_name {
         let t = t.to_ascii_lowercase();
         if t.starts_with("inet") || t.starts_with("cidr") {
@@ -120,6 +135,24 @@ pub fn category_from_name(column: &str, type_name: Option<&str>) -> Option<Categ
         return None;
     }
     let w = words(column);
+    // `address_id`, `email_count`, `phone_type`, `email_verified`: about the data, not the data.
+    const META: [&str; 12] = [
+        "id",
+        "ids",
+        "uuid",
+        "count",
+        "type",
+        "kind",
+        "status",
+        "flag",
+        "verified",
+        "confirmed",
+        "enabled",
+        "format",
+    ];
+    if w.last().is_some_and(|l| META.contains(&l.as_str())) {
+        return None;
+    }
     let has = |s: &str| w.iter().any(|x| x == s);
     let compact: String = w.concat();
     let contains = |s: &str| compact.contains(s);
@@ -422,6 +455,11 @@ mod tests {
             ("description", Some("text"), None),
             ("email_verified_at", Some("timestamp with time zone"), None),
             ("shipping", None, None),
+            ("address_id", None, None),
+            ("email_verified", Some("boolean"), None),
+            ("phone_type", None, None),
+            ("street", Some("integer"), None),
+            ("phone", Some("bigint"), Some(Phone)),
         ];
         for (name, t, want) in cases {
             assert_eq!(category_from_name(name, t), want, "{name} {t:?}");

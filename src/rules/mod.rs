@@ -1,5 +1,10 @@
 //! Masking rules: loading and validating rule files (TOML), matching columns to maskers, and the
-//! maskers themselves ([`maskers`]).
+//! maskers themselves ([`maskers`]; reference with examples in `rules/README.md`).
+//!
+//! Rule tooling lives beside them: [`schema`] (the tables a rule set must cover, from a dump or a live
+//! catalog, with sampled rows), [`detect`] (what looks personal, by name or value), [`check`] (the
+//! coverage guard of `pgveil rules check`), [`init`] (the scaffold of `pgveil rules init`) and
+//! [`labels`] (PostgreSQL Anonymizer security labels turned into rules).
 //!
 //! # Rule files
 //!
@@ -12,7 +17,8 @@
 //! schema = "public"          # optional, default "*"
 //! table = "users"            # optional, default "*"
 //! column = "email"           # required
-//! masker = "email"           # required: keep, email, email_scan, null, constant, hash, name, phone, regex
+//! masker = "email"           # required: keep, email, email_scan, null, constant, hash, name, phone,
+//!                            # regex, partial, json, noise
 //! types = ["text", "citext"] # optional: only columns of these types
 //! # the masker's options go inline, e.g. `value = "x"` for `constant`, `pattern`/`replacement` for `regex`
 //! ```
