@@ -85,7 +85,7 @@ struct TableScan {
     table: String,
     columns: Vec<ColumnInfo>,
     /// Per column, per category: (values, first position).
-    counts: Vec<[(u64, u64); 7]>,
+    counts: Vec<[(u64, u64); Category::ALL.len()]>,
     rows: u64,
 }
 
@@ -102,7 +102,7 @@ impl TableScan {
             })
             .collect();
         TableScan {
-            counts: vec![[(0, 0); 7]; columns.len()],
+            counts: vec![[(0, 0); Category::ALL.len()]; columns.len()],
             schema,
             table: copy.table.clone(),
             columns,

@@ -26,10 +26,12 @@ pub enum Category {
     Ip,
     Card,
     NationalId,
+    /// Passwords, tokens, API keys (recognized by name only).
+    Secret,
 }
 
 impl Category {
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::Email,
         Category::Phone,
         Category::Name,
@@ -37,6 +39,7 @@ impl Category {
         Category::Ip,
         Category::Card,
         Category::NationalId,
+        Category::Secret,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Category {
             Category::Ip => "ip",
             Category::Card => "card",
             Category::NationalId => "national_id",
+            Category::Secret => "secret",
         }
     }
 
@@ -156,6 +160,17 @@ fn name_category(column: &str, type_name: Option<&str>) -> Option<Category> {
     let has = |s: &str| w.iter().any(|x| x == s);
     let compact: String = w.concat();
     let contains = |s: &str| compact.contains(s);
+    if contains("password")
+        || contains("passwd")
+        || has("pwd")
+        || contains("secret")
+        || contains("token")
+        || contains("apikey")
+        || contains("privatekey")
+        || has("salt")
+    {
+        return Some(Category::Secret);
+    }
     if contains("email") || has("mail") {
         return Some(Category::Email);
     }
@@ -196,7 +211,10 @@ fn name_category(column: &str, type_name: Option<&str>) -> Option<Category> {
     {
         return Some(Category::Phone);
     }
-    const NAME_WORDS: [&str; 12] = [
+    const NAME_WORDS: [&str; 15] = [
+        "username",
+        "nickname",
+        "screenname",
         "firstname",
         "lastname",
         "fullname",
@@ -460,6 +478,14 @@ mod tests {
             ("phone_type", None, None),
             ("street", Some("integer"), None),
             ("phone", Some("bigint"), Some(Phone)),
+            ("password", None, Some(Secret)),
+            ("api_token", None, Some(Secret)),
+            (
+                "password_changed_at",
+                Some("timestamp with time zone"),
+                None,
+            ),
+            ("username", None, Some(Name)),
         ];
         for (name, t, want) in cases {
             assert_eq!(category_from_name(name, t), want, "{name} {t:?}");

@@ -81,6 +81,10 @@ fn suggest(col: &ColumnInfo, hints: &[Hint]) -> (Vec<String>, String) {
                 vec![r#"masker = "phone""#.into()]
             }
             Category::Phone => vec![r#"masker = "phone""#.into()],
+            Category::Secret if text => {
+                why.push_str("; replaced by a keyed hash (NOT NULL-safe; the original is gone)");
+                vec![r#"masker = "hash""#.into()]
+            }
             Category::Card | Category::NationalId => {
                 why.push_str("; all but the last 4 characters hidden");
                 vec![
