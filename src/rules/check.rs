@@ -256,6 +256,12 @@ pub fn render(report: &CheckReport) -> String {
         .map(|c| c.qualified().chars().count())
         .max()
         .unwrap_or(0);
+    let twidth = report
+        .columns
+        .iter()
+        .map(|c| c.type_name.as_deref().unwrap_or("?").chars().count())
+        .max()
+        .unwrap_or(0);
     for c in &report.columns {
         let decided = match (&c.masker, &c.rule) {
             (Some(m), Some(r)) => format!("{m:<10} {r}"),
@@ -263,7 +269,7 @@ pub fn render(report: &CheckReport) -> String {
         };
         let _ = write!(
             s,
-            "{:<width$}  {:<22} {decided}",
+            "{:<width$}  {:<twidth$}  {decided}",
             c.qualified(),
             c.type_name.as_deref().unwrap_or("?"),
         );
@@ -313,6 +319,12 @@ pub fn render(report: &CheckReport) -> String {
             s,
             "warning: rule at {} (schema {:?}, table {:?}, column {:?}, masker {}) {}",
             u.rule, u.schema, u.table, u.column, u.masker, u.message
+        );
+    }
+    if !report.strict {
+        s.push_str(
+            "note: no loaded rule file sets `strict = true`: `pgveil dump` would keep a column no rule \
+             covers without failing\n",
         );
     }
     let _ = writeln!(
