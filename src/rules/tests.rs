@@ -774,3 +774,83 @@ fn noise_moves_numbers_and_dates_within_range() {
     let e = err("[[rule]]\ncolumn = \"x\"\nmasker = \"noise\"\n");
     assert!(e.starts_with("r.toml:3: masker `noise` needs"), "{e}");
 }
+
+/// Random JSON documents: scalars (strings with escapes and non-ASCII, integers),
+/// arrays and objects whose keys are often `a`, `b` or `k"\` so paths hit at several depths.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        // (Floats are left out: serde_json's own float parsing does not always round-trip.)
+        "[a-z@. \"\\\\\u{e9}\u{1F600}\n]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("a".to_string()),
+                        Just("b".to_string()),
+                        Just("k\"\\".to_string()),
+                        "[a-z]{1,3}"
+                    ],
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// What the `json` masker with `paths = ["$.a", "$.b[*]", "$.*.a"]`, `action = "null"` should give.
+fn expected_nulls(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let mut v = v.clone();
+    // `.*` is any key of an object or any index of an array.
+    let children: Vec<&mut Value> = match &mut v {
+        Value::Object(m) => m.values_mut().collect(),
+        Value::Array(a) => a.iter_mut().collect(),
+        _ => Vec::new(),
+    };
+    for child in children {
+        if let Value::Object(cm) = child {
+            if let Some(a) = cm.get_mut("a") {
+                *a = Value::Null;
+            }
+        }
+    }
+    if let Value::Object(m) = &mut v {
+        match m.get_mut("b") {
+            Some(Value::Array(items)) => items.iter_mut().for_each(|i| *i = Value::Null),
+            Some(Value::Object(o)) => o.values_mut().for_each(|i| *i = Value::Null),
+            _ => {}
+        }
+        if let Some(a) = m.get_mut("a") {
+            *a = Value::Null;
+        }
+    }
+    v
+}
+
+proptest! {
+    #[test]
+    fn json_masker_replaces_exactly_the_paths(doc in json_value(), pretty in any::<bool>()) {
+        let m = masker("masker = \"json\"\npaths = [\"$.a\", \"$.b[*]\", \"$.*.a\"]\naction = \"null\"");
+        let text = if pretty {
+            serde_json::to_string_pretty(&doc).unwrap()
+        } else {
+            serde_json::to_string(&doc).unwrap()
+        };
+        let out = mask_str(&m, &text);
+        let parsed: serde_json::Value = serde_json::from_str(&out).expect("output is JSON");
+        prop_assert_eq!(parsed, expected_nulls(&doc));
+        // A document the paths do not touch comes back byte for byte.
+        if expected_nulls(&doc) == doc {
+            prop_assert_eq!(out, text);
+        }
+    }
+}
