@@ -531,4 +531,34 @@ mod tests {
         assert!(luhn(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]));
         assert!(!luhn(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_spans_inside_the_field(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            scan_value(&raw, |c, s, e| {
+                assert!(s < e && e <= raw.len(), "{c} {s}..{e} of {}", raw.len());
+            });
+        }
+
+        #[test]
+        fn planted_cards_are_found(
+            digits in proptest::collection::vec(0u8..10, 12..18),
+            sep in proptest::prop_oneof![proptest::strategy::Just(""), proptest::strategy::Just(" "), proptest::strategy::Just("-")],
+        ) {
+            // Complete the number with its Luhn check digit, then group it by 4.
+            let check = (0..10u8).find(|c| {
+                let mut d = digits.clone();
+                d.push(*c);
+                luhn(&d)
+            }).unwrap();
+            let mut all = digits.clone();
+            all.push(check);
+            let text: Vec<String> = all.chunks(4).map(|g| g.iter().map(|d| (b'0' + d) as char).collect()).collect();
+            let card = text.join(sep);
+            let field = format!("paid with {card}, thanks");
+            let mut cards = Vec::new();
+            scan_value(field.as_bytes(), |c, s, e| if c == Category::Card { cards.push(field[s..e].to_string()) });
+            proptest::prop_assert_eq!(cards, vec![card]);
+        }
+    }
 }
