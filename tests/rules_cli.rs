@@ -439,6 +439,22 @@ fn scan_finds_planted_values_before_masking_and_none_after() {
         rules.to_str().unwrap(),
     ]);
     assert!(d.status.success(), "{}", describe(&d));
+    // The key never reaches an artifact, the manifest or the output.
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if path.extension().is_some_and(|e| e == "gz") {
+            bytes = support::gunzip(&bytes);
+        }
+        let key = support::TEST_KEY.as_bytes();
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key),
+            "key found in {}",
+            path.display()
+        );
+    }
+    let all_output = [d.stdout.as_slice(), d.stderr.as_slice()].concat();
+    assert!(!String::from_utf8_lossy(&all_output).contains(support::TEST_KEY));
     let scan = |file: &str| {
         let out = pgveil_out(&[
             "scan",
