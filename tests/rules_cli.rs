@@ -611,6 +611,26 @@ fn dump_with_labels(db: &str, labels: &[(&str, &str, &str)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// `table.column → masker` for the columns decided by rules whose location starts with `prefix`.
+fn decided_by(report: &Value, prefix: &str) -> BTreeMap<String, String> {
+    report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["rule"].as_str().is_some_and(|r| r.starts_with(prefix)))
+        .map(|c| {
+            (
+                format!(
+                    "{}.{}",
+                    c["table"].as_str().unwrap(),
+                    c["column"].as_str().unwrap()
+                ),
+                c["masker"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn security_labels_become_rules_and_unknown_functions_are_errors() {
     let db = fixture_db();
@@ -673,43 +693,28 @@ fn security_labels_become_rules_and_unknown_functions_are_errors() {
     ]);
     assert!(check.status.success(), "{}", describe(&check));
     let report = json_of(&check);
-    let decided: BTreeMap<String, (String, String)> = report["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            c["rule"]
-                .as_str()
-                .is_some_and(|r| r.starts_with(labels.to_str().unwrap()))
-        })
-        .map(|c| {
-            (
-                format!(
-                    "{}.{}",
-                    c["table"].as_str().unwrap(),
-                    c["column"].as_str().unwrap()
-                ),
-                (
-                    c["masker"].as_str().unwrap().to_string(),
-                    c["rule"].as_str().unwrap().to_string(),
-                ),
-            )
-        })
-        .collect();
-    let maskers: BTreeMap<&str, &str> = decided
-        .iter()
-        .map(|(k, (m, _))| (k.as_str(), m.as_str()))
-        .collect();
+    let expected = BTreeMap::from([
+        ("Contacts.Secret Note".to_string(), "null".to_string()),
+        ("orders.placed_at".into(), "noise".into()),
+        ("users.city".into(), "keep".into()),
+        ("users.email".into(), "email".into()),
+        ("users.first_name".into(), "name".into()),
+        ("users.phone".into(), "partial".into()),
+    ]);
+    assert_eq!(decided_by(&report, labels.to_str().unwrap()), expected);
+    // The same straight from the dump's labels, with `rules check --labels`.
+    let direct = pgveil_out(&[
+        "rules",
+        "check",
+        "--input",
+        input.to_str().unwrap(),
+        "--labels",
+        "--json",
+    ]);
+    assert!(direct.status.success(), "{}", describe(&direct));
     assert_eq!(
-        maskers,
-        BTreeMap::from([
-            ("Contacts.Secret Note", "null"),
-            ("orders.placed_at", "noise"),
-            ("users.city", "keep"),
-            ("users.email", "email"),
-            ("users.first_name", "name"),
-            ("users.phone", "partial"),
-        ])
+        decided_by(&json_of(&direct), "security labels of "),
+        expected
     );
 
     // Masking with them: restore (without the label statements: no `anon` provider here) and look.

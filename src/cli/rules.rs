@@ -10,6 +10,7 @@ use pgveil::rules::check::{check, render};
 use pgveil::rules::init::scaffold;
 use pgveil::rules::labels::{labels_from_dump, render_rules};
 use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
+use pgveil::rules::{Key, RuleSet, DEFAULT_RULES};
 use pgveil::source::{redact_password, PgDumpArgs, Source};
 
 use super::common::RuleArgs;
@@ -78,6 +79,10 @@ pub struct CheckArgs {
     /// Also fail on warnings (sensitive-looking columns that are kept, rules that decide nothing).
     #[arg(long)]
     deny_warnings: bool,
+    /// Put rules converted from the schema's PostgreSQL Anonymizer security labels before the
+    /// `--rules` files (as `rules import-labels` would write them).
+    #[arg(long)]
+    labels: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,8 +99,62 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The labels of the schema source, as a rule file text.
+fn labels_text(schema: &SchemaArgs) -> anyhow::Result<(String, String)> {
+    let (labels, source) = match &schema.input {
+        Some(path) => {
+            let mut src = Source::open_input(path)?;
+            let labels = labels_from_dump(src.reader())
+                .with_context(|| format!("reading security labels in {}", src.description()))?;
+            src.finish()?;
+            (labels, path.display().to_string())
+        }
+        None => {
+            let pg = PgDumpArgs {
+                dbname: schema.dbname.clone(),
+                schema_only: true,
+                ..PgDumpArgs::default()
+            };
+            let bytes = pg.run_to_vec()?;
+            let labels = labels_from_dump(&bytes[..])
+                .context("reading security labels in the schema-only dump")?;
+            let name = schema
+                .dbname
+                .as_deref()
+                .map(redact_password)
+                .unwrap_or_else(|| "the default database".into());
+            (labels, name)
+        }
+    };
+    if labels.is_empty() {
+        bail!("no `SECURITY LABEL FOR anon ON COLUMN` statement found in {source}");
+    }
+    let text = render_rules(&labels, &source);
+    Ok((format!("security labels of {source}"), text))
+}
+
 fn run_check(args: CheckArgs) -> anyhow::Result<()> {
-    let (rules, _) = args.rules.load()?;
+    let rules = if args.labels {
+        // Labels first, then the given files (or the default rules), like `--rules` order.
+        let key = Key::from_env_or_file(args.rules.key_file.as_deref())
+            .context("loading the masking key")?;
+        let mut texts = vec![labels_text(&args.schema)?];
+        if args.rules.rules.is_empty() {
+            texts.push(("rules/default.toml (built in)".into(), DEFAULT_RULES.into()));
+        }
+        for p in &args.rules.rules {
+            let t = std::fs::read_to_string(p)
+                .with_context(|| format!("reading rule file {}", p.display()))?;
+            texts.push((p.display().to_string(), t));
+        }
+        let refs: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        RuleSet::from_texts(&refs, key)?
+    } else {
+        args.rules.load()?.0
+    };
     let tables = args.schema.tables()?;
     let report = check(&rules, &tables);
     if args.json {
@@ -137,34 +196,11 @@ fn run_init(args: InitArgs) -> anyhow::Result<()> {
 }
 
 fn run_import(args: ImportArgs) -> anyhow::Result<()> {
-    let (labels, source) = match &args.input {
-        Some(path) => {
-            let mut src = Source::open_input(path)?;
-            let labels = labels_from_dump(src.reader())
-                .with_context(|| format!("reading security labels in {}", src.description()))?;
-            src.finish()?;
-            (labels, path.display().to_string())
-        }
-        None => {
-            let pg = PgDumpArgs {
-                dbname: args.dbname.clone(),
-                schema_only: true,
-                ..PgDumpArgs::default()
-            };
-            let bytes = pg.run_to_vec()?;
-            let labels = labels_from_dump(&bytes[..])
-                .context("reading security labels in the schema-only dump")?;
-            let name = args
-                .dbname
-                .as_deref()
-                .map(redact_password)
-                .unwrap_or_else(|| "the default database".into());
-            (labels, name)
-        }
+    let schema = SchemaArgs {
+        dbname: args.dbname,
+        input: args.input,
+        sample: 0,
     };
-    if labels.is_empty() {
-        bail!("no `SECURITY LABEL FOR anon ON COLUMN` statement found in {source}");
-    }
-    print!("{}", render_rules(&labels, &source));
+    print!("{}", labels_text(&schema)?.1);
     Ok(())
 }
