@@ -28,7 +28,7 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// List a custom-format archive's header and TOC (like `pg_restore -l`, plus offsets and block sizes).
     Inspect(inspect::InspectArgs),
-    /// Rule tooling: `rules check` (coverage guard for CI), `rules init` (scaffold a rule file).
+    /// Rule tooling: `check` (coverage guard for CI), `init` (scaffold a rule file), `import-labels`.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
     /// Report sensitive-looking values left in a plain, anonymized or custom artifact.

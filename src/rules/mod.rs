@@ -51,9 +51,10 @@
 //! # Unique columns
 //!
 //! [`ColumnInfo::unique`] marks columns under a primary key, a unique constraint or index, or a foreign
-//! key to one. `email` and `email_scan` switch to a keyed form that keeps distinct inputs distinct,
-//! `hash` always does; `constant`, `null`, `name` and `phone` do not, and using them on such a column
-//! is the rule author's choice (the restore may then fail on duplicates).
+//! key to one. `email`, `email_scan` and the `email` action of `json` switch to a keyed form that
+//! keeps distinct inputs distinct, `hash` always does; `constant`, `null`, `name`, `phone`, `partial`
+//! and `noise` do not, and using them on such a column is the rule author's choice (the restore may
+//! then fail on duplicates).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
