@@ -101,9 +101,12 @@ fn check_names_exactly_the_uncovered_column() {
     )]
     .into();
     let wrong_rule_line = line_of(&rules, r#"column = "secret note""#) - 3;
+    let schema_only = dir.path().join("schema.sql");
+    std::fs::write(&schema_only, cluster().pg_dump(&db, &["--schema-only"])).unwrap();
     for source in [
         ["--dbname", db.as_str()],
         ["--input", dump.to_str().unwrap()],
+        ["--input", schema_only.to_str().unwrap()],
     ] {
         let out = pgveil_out(&[
             "rules",

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use crate::copy::{for_each_field, unescape_into};
 use crate::dump::facts::SchemaFacts;
-use crate::dump::ident::quote_qualified;
+use crate::dump::ident::{parse_ident, parse_qualified, quote_qualified};
 use crate::dump::{DumpError, DumpReader, Event};
 
 use super::ColumnInfo;
@@ -59,7 +59,8 @@ impl TableSample {
     }
 }
 
-/// Tables from a plain dump: those with a COPY block, with the types and keys its DDL shows.
+/// Tables from a plain dump: those with a COPY block, with the types and keys its DDL shows; from a
+/// schema-only dump (no COPY block at all), those its `CREATE TABLE` statements define.
 pub fn tables_from_dump<R: Read>(
     src: R,
     sample_rows: usize,
@@ -68,9 +69,17 @@ pub fn tables_from_dump<R: Read>(
     let mut tables: Vec<TableSample> = Vec::new();
     let mut reader = DumpReader::new(src);
     let mut in_copy = false;
+    let mut created: Vec<(String, String, Vec<String>)> = Vec::new();
     while let Some(event) = reader.next_event()? {
         match event {
-            Event::Entry(e) => facts.observe(&e),
+            Event::Entry(e) => {
+                facts.observe(&e);
+                if e.header.desc == "TABLE" {
+                    if let Some(t) = created_table(&String::from_utf8_lossy(e.body())) {
+                        created.push(t);
+                    }
+                }
+            }
             Event::DataBegin(e) => {
                 in_copy = false;
                 if let Some(copy) = &e.copy {
@@ -106,6 +115,25 @@ pub fn tables_from_dump<R: Read>(
             _ => {}
         }
     }
+    // A schema-only dump has no COPY block: its tables are those CREATE TABLE defines.
+    if tables.is_empty() {
+        for (schema, table, columns) in created {
+            tables.push(TableSample {
+                schema,
+                table,
+                columns: columns
+                    .into_iter()
+                    .map(|name| ColumnInfo {
+                        name,
+                        type_name: None,
+                        unique: false,
+                    })
+                    .collect(),
+                sample: Vec::new(),
+                sample_rows: 0,
+            });
+        }
+    }
     for t in &mut tables {
         for c in &mut t.columns {
             c.type_name = facts.column_type(&t.schema, &t.table, &c.name);
@@ -113,6 +141,36 @@ pub fn tables_from_dump<R: Read>(
         }
     }
     Ok(tables)
+}
+
+/// `CREATE TABLE schema.name (…)` as pg_dump prints it → the table and the columns that would carry
+/// data: none for a partitioned parent (`PARTITION BY`), and no generated (`GENERATED ALWAYS AS (…)
+/// STORED`) column. Identity columns are declared by a later `ALTER TABLE` and carry data.
+fn created_table(body: &str) -> Option<(String, String, Vec<String>)> {
+    let pos = body.find("CREATE TABLE ")?;
+    let rest = &body[pos + "CREATE TABLE ".len()..];
+    let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+    let (schema, table, rest) = parse_qualified(rest)?;
+    if rest.contains("\n)\nPARTITION BY ") || rest.trim_start().starts_with("PARTITION OF ") {
+        return None;
+    }
+    let mut columns = Vec::new();
+    for line in rest.lines() {
+        let Some(def) = line.strip_prefix("    ") else {
+            continue;
+        };
+        if def.starts_with(' ') || def.starts_with("CONSTRAINT ") {
+            continue;
+        }
+        let Some((name, after)) = parse_ident(def) else {
+            continue;
+        };
+        if after.contains(" GENERATED ALWAYS AS (") && !after.contains(" AS IDENTITY") {
+            continue;
+        }
+        columns.push(name);
+    }
+    Some((schema?, table, columns))
 }
 
 /// Columns of every table that holds data, in order, with the type as pg_dump prints it (types
