@@ -19,7 +19,7 @@ use crate::copy::for_each_field;
 use crate::dump::entry::CopyStmt;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Event};
-use crate::rules::detect::{scan_value, Category};
+use crate::rules::detect::{scan_field, Category};
 use crate::rules::{ColumnInfo, RuleSet};
 use crate::sink::archive::{read_archive, InspectError};
 use crate::source::{Source, SourceError};
@@ -87,6 +87,8 @@ struct TableScan {
     /// Per column, per category: (values, first position).
     counts: Vec<[(u64, u64); Category::ALL.len()]>,
     rows: u64,
+    /// Decoded field, reused (only fields with escapes are decoded).
+    buf: Vec<u8>,
 }
 
 impl TableScan {
@@ -107,12 +109,14 @@ impl TableScan {
             table: copy.table.clone(),
             columns,
             rows: 0,
+            buf: Vec::new(),
         }
     }
 
     /// Scan whole COPY rows (each ending in `\n`); `pos(k)` is the position of the k-th row here.
     fn rows(&mut self, rows: &[u8], pos: impl Fn(u64) -> u64) {
         let counts = &mut self.counts;
+        let buf = &mut self.buf;
         let n = counts.len();
         let mut k = 0u64;
         let mut start = 0;
@@ -129,7 +133,7 @@ impl TableScan {
                     return;
                 }
                 let mut seen = 0u8;
-                scan_value(raw, |c, _, _| {
+                scan_field(raw, buf, |c| {
                     if seen & c.bit() == 0 {
                         seen |= c.bit();
                         let slot = &mut counts[i][c as usize];

@@ -878,3 +878,56 @@ fn scaffold_dump_restore_scan(db: &str, table: &str, email: &str) {
     ]);
     assert!(scan.status.success(), "{}", describe(&scan));
 }
+
+#[test]
+fn scan_of_edge_cases_finds_every_address_and_none_after_default_masking() {
+    let db = cluster().load_fixture("edge_cases");
+    let dir = tempfile::tempdir().unwrap();
+    let d = pgveil_out(&[
+        "dump",
+        "--dbname",
+        &db,
+        "--out-dir",
+        dir.path().to_str().unwrap(),
+        "--name",
+        "e",
+    ]);
+    assert!(d.status.success(), "{}", describe(&d));
+    let plain = dir.path().join("e.gz");
+    let out = pgveil_out(&["scan", plain.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let report = json_of(&out);
+    let tables_with_addresses: BTreeSet<String> = findings(&report)
+        .keys()
+        .filter(|(_, c)| c == "email")
+        .map(|(t, _)| t.split('.').next().unwrap().to_string())
+        .collect();
+    // The custom archive holds the same data: the same findings.
+    let custom = pgveil_out(&[
+        "scan",
+        dir.path().join("e.dump").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(findings(&json_of(&custom)), findings(&report));
+    // Quoted, mixed-case tables and partitions included.
+    for t in [
+        "Customer Contacts",
+        "users",
+        "orders",
+        "events_2023",
+        "events_2024",
+    ] {
+        assert!(
+            tables_with_addresses.contains(t),
+            "{t} in {tables_with_addresses:?}"
+        );
+    }
+    let out = pgveil_out(&[
+        "scan",
+        dir.path().join("e.anon.gz").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let f = findings(&json_of(&out));
+    assert!(f.keys().all(|(_, c)| c != "email"), "{f:?}");
+}

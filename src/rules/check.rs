@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::detect::{category_from_name, scan_value, Category};
+use super::detect::{category_from_name, scan_field, Category};
 use super::schema::TableSample;
 use super::RuleSet;
 
@@ -111,12 +111,13 @@ impl CheckReport {
 pub fn hints_for(t: &TableSample) -> Vec<Vec<Hint>> {
     let n = t.columns.len();
     let mut hits: Vec<BTreeMap<Category, usize>> = vec![BTreeMap::new(); n];
+    let mut buf = Vec::new();
     t.for_each_sampled(|i, raw| {
         if i >= n {
             return;
         }
         let mut seen = 0u8;
-        scan_value(raw, |c, _, _| {
+        scan_field(raw, &mut buf, |c| {
             if seen & c.bit() == 0 {
                 seen |= c.bit();
                 *hits[i].entry(c).or_default() += 1;

@@ -1,10 +1,12 @@
 //! Recognizing personal data: by a column's name (and type), and by its values.
 //!
 //! Used by `rules check` (columns that look sensitive but are kept), `rules init` (which masker to
-//! suggest) and `scan` (what is left in an artifact). The value detectors work on the raw COPY text
-//! of a field (still escaped): none of the shapes they look for contains a character COPY escapes,
-//! so no decoding, and no allocation, happens per field. Each detector is guarded by a cheap byte
-//! test (`@` for emails, `.` for IPs, enough digits for cards and phones).
+//! suggest) and `scan` (what is left in an artifact). The value detectors see a field as the maskers
+//! do, decoded ([`scan_field`]): most fields hold no backslash and are scanned in place, the others
+//! are decoded into one reused buffer, so nothing is allocated per field. (Scanning the escaped text
+//! instead would disagree with `email_scan` around backslashes: `\\heidi@x.org` is masked from the
+//! decoded `\heidi`.) Each detector is guarded by a cheap byte test (`@` for emails, `.` for IPs,
+//! enough digits for cards and phones).
 //!
 //! Deliberately simple heuristics: they are meant to catch the common leaks (an email column nobody
 //! wrote a rule for, card numbers in free text), not to prove a value is harmless.
@@ -256,10 +258,27 @@ fn is_masked_email(addr: &[u8]) -> bool {
             .is_some_and(|t| !t.is_empty() && t.iter().all(u8::is_ascii_alphanumeric))
 }
 
-/// Call `f(category, start, end)` for every sensitive-looking value inside a raw COPY field.
-/// `\N` (NULL) finds nothing. At most one card/phone is reported per run of digits.
+/// Call `f(category)` for every sensitive-looking value inside a raw COPY field (`\N`, NULL, finds
+/// nothing), decoding it into `buf` first when it holds an escape.
+#[inline]
+pub fn scan_field(raw: &[u8], buf: &mut Vec<u8>, mut f: impl FnMut(Category)) {
+    if raw == crate::copy::NULL {
+        return;
+    }
+    if crate::copy::needs_unescape(raw) {
+        buf.clear();
+        if crate::copy::unescape_into(raw, buf).is_ok() {
+            scan_value(buf, |c, _, _| f(c));
+            return;
+        }
+    }
+    scan_value(raw, |c, _, _| f(c));
+}
+
+/// Call `f(category, start, end)` for every sensitive-looking value inside a (decoded) value.
+/// At most one card/phone is reported per run of digits.
 pub fn scan_value(raw: &[u8], mut f: impl FnMut(Category, usize, usize)) {
-    if raw == b"\\N" || raw.is_empty() {
+    if raw.is_empty() {
         return;
     }
     if memchr::memchr(b'@', raw).is_some() {
@@ -523,7 +542,17 @@ mod tests {
         assert!(found("2024-01-15 10:30:00+00").is_empty());
         assert!(found("12345678").is_empty());
         assert!(found("550e8400-e29b-41d4-a716-446655440000").is_empty());
-        assert!(found("\\N").is_empty());
+        let mut buf = Vec::new();
+        let mut n = 0;
+        scan_field(b"\\N", &mut buf, |_| n += 1);
+        // The escaped text `\\heidi@x.org` is `\heidi@x.org`, as email_scan sees it.
+        scan_field(b"bcc:\\\\heidi@x.org", &mut buf, |_| n += 1);
+        assert_eq!(n, 1);
+        scan_field(b"bcc:\\\\hnobody@example.com", &mut buf, |_| n += 1);
+        assert_eq!(
+            n, 1,
+            "what email_scan writes after a backslash is not a finding"
+        );
     }
 
     #[test]
