@@ -508,9 +508,8 @@ fn process_batch(
     let mut decoded = Vec::new();
     let mut masked = Vec::new();
     let mut changed = false;
-    let mut line = first_line;
     let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', rows) {
+    for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
         let row = &rows[start..nl];
         start = nl + 1;
         let row_err = |message: String| EngineError::Row {
@@ -577,7 +576,6 @@ fn process_batch(
         if !passthrough {
             out.push(b'\n');
         }
-        line += 1;
     }
     Ok((changed && !passthrough).then_some(out))
 }

@@ -212,9 +212,11 @@ impl DumpRun {
     }
 }
 
+/// One lazily made run per subject key.
+type Runs = Mutex<HashMap<&'static str, Arc<OnceLock<Arc<DumpRun>>>>>;
+
 fn dumped(subject: &Subject) -> Arc<DumpRun> {
-    static RUNS: OnceLock<Mutex<HashMap<&'static str, Arc<OnceLock<Arc<DumpRun>>>>>> =
-        OnceLock::new();
+    static RUNS: OnceLock<Runs> = OnceLock::new();
     let cell = RUNS
         .get_or_init(Default::default)
         .lock()

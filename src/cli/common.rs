@@ -92,7 +92,7 @@ pub fn progress_for(bytes: Arc<AtomicU64>, quiet: bool) -> Box<dyn Progress> {
 /// tables first, then the totals. `masked` counts the columns a masker other than `keep` applies to.
 pub fn table_summary(tables: &[TableReport], total_seconds: f64) -> String {
     let mut sorted: Vec<&TableReport> = tables.iter().collect();
-    sorted.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     let name = |t: &TableReport| {
         if t.schema.is_empty() {
             t.table.clone()

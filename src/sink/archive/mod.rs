@@ -5,7 +5,9 @@
 //! data. So TOC entries are kept in memory (DDL only) while each table's COPY rows are compressed
 //! as they arrive into one zlib stream per table, framed as data-block chunks in a spool file.
 //! `finish` computes the TOC with real data offsets and writes header, TOC and the spooled blocks.
+//! Large objects (the BLOBS data part) are rebuilt from their SQL in `blobs`.
 
+mod blobs;
 mod format;
 mod inspect;
 mod toc;
@@ -45,6 +47,8 @@ struct Pending {
     verbose_deps: Vec<i32>,
     /// The spooled chunks of its data block: (start, length) in the spool file.
     data: Option<(u64, u64)>,
+    /// `BLK_DATA` (table data) or `BLK_BLOBS` (large objects).
+    block_type: u8,
 }
 
 /// Writes the framed chunks of one data block to the spool: full chunks of `CHUNK` bytes, as
@@ -188,8 +192,14 @@ pub struct ArchiveSink {
     entries: Vec<Pending>,
     post_data_seen: bool,
     spool: Spool,
-    /// The data block being written: its entry index, encoder and start in the spool.
-    current: Option<(usize, Encoder, u64)>,
+    /// The data block being written, its entry index and its start in the spool.
+    current: Option<(usize, Block, u64)>,
+}
+
+/// A data block in progress.
+enum Block {
+    Table(Encoder),
+    Blobs(blobs::BlobsBlock),
 }
 
 impl ArchiveSink {
@@ -215,10 +225,11 @@ impl ArchiveSink {
     fn add_entry(&mut self, entry: &Entry, data: bool) -> Result<usize, SinkError> {
         let h = &entry.header;
         let desc = h.desc.as_str();
-        if desc == "BLOBS" || (data && entry.copy.is_none()) {
-            return Err(SinkError::Unsupported(
-                "large objects (BLOBS) are not supported in the custom archive yet".into(),
-            ));
+        let blobs = desc == "BLOBS";
+        if data && entry.copy.is_none() && !blobs {
+            return Err(SinkError::Unsupported(format!(
+                "a {desc} entry with a data part other than COPY is not supported in the custom archive"
+            )));
         }
         let section = section_for(desc, self.post_data_seen);
         if section == SECTION_POST_DATA {
@@ -230,7 +241,9 @@ impl ArchiveSink {
             None if desc == "DATABASE" => ("1262".to_string(), "0".to_string()),
             None => ("0".to_string(), "0".to_string()),
         };
-        let (defn, owner_stmt, copy_stmt) = if data {
+        let (defn, owner_stmt, copy_stmt) = if blobs {
+            (None, None, None)
+        } else if data {
             let copy = String::from_utf8_lossy(entry.body()).into_owned();
             (None, None, Some(copy))
         } else {
@@ -291,12 +304,20 @@ impl ArchiveSink {
             refs,
             verbose_deps: h.dependencies.clone(),
             data: None,
+            block_type: if blobs { BLK_BLOBS } else { BLK_DATA },
         });
         Ok(self.entries.len() - 1)
     }
 
     fn spool_err(&self, e: std::io::Error) -> SinkError {
         io_err(&self.spool.path, e)
+    }
+
+    fn blobs_err(&self, e: blobs::BlobsError) -> SinkError {
+        match e {
+            blobs::BlobsError::Io(e) => self.spool_err(e),
+            e => SinkError::Invalid(e.to_string()),
+        }
     }
 
     /// The special entries and the DATABASE entry (unless the dump has one).
@@ -439,35 +460,57 @@ impl Sink for ArchiveSink {
         }
         let idx = self.add_entry(entry, true)?;
         let out = self.spool.file.take().expect("spool in use");
-        let writer = ChunkWriter::new(out);
-        let enc = match self.deflate_level() {
-            None => Encoder::Raw(writer),
-            Some(level) => {
-                Encoder::Zlib(ZlibPieces::new(writer, level).map_err(|e| self.spool_err(e))?)
-            }
+        let block = if entry.copy.is_none() {
+            Block::Blobs(blobs::BlobsBlock::new(out, self.deflate_level()))
+        } else {
+            let writer = ChunkWriter::new(out);
+            Block::Table(match self.deflate_level() {
+                None => Encoder::Raw(writer),
+                Some(level) => {
+                    Encoder::Zlib(ZlibPieces::new(writer, level).map_err(|e| self.spool_err(e))?)
+                }
+            })
         };
-        self.current = Some((idx, enc, self.spool.len));
+        self.current = Some((idx, block, self.spool.len));
         Ok(())
     }
 
     fn data(&mut self, batch: &DataBatch) -> Result<(), SinkError> {
         let res = match &mut self.current {
-            Some((_, enc, _)) => enc.batch(batch),
+            Some((_, Block::Table(enc), _)) => enc.batch(batch),
+            Some((_, Block::Blobs(b), _)) => {
+                return b.line(&batch.bytes).map_err(|e| self.blobs_err(e))
+            }
             None => return Err(SinkError::Invalid("data outside a data part".into())),
         };
         res.map_err(|e| self.spool_err(e))
     }
 
     fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError> {
-        let (idx, mut enc, start) = self
+        let (idx, block, start) = self
             .current
             .take()
             .ok_or_else(|| SinkError::Invalid("data end outside a data part".into()))?;
-        let res = (|| {
-            enc.text(tail)?;
-            enc.finish()?.finish()
-        })();
-        let (out, written) = res.map_err(|e| self.spool_err(e))?;
+        let (out, written) = match block {
+            Block::Table(mut enc) => {
+                let res = (|| {
+                    enc.text(tail)?;
+                    enc.finish()?.finish()
+                })();
+                res.map_err(|e| self.spool_err(e))?
+            }
+            Block::Blobs(mut b) => {
+                // The tail holds the blank lines (and `COMMIT;` when no blank line preceded it).
+                let mut res = Ok(());
+                for line in tail.split_inclusive(|&c| c == b'\n') {
+                    res = res.and_then(|_| b.line(line));
+                }
+                let (out, written, _) = res
+                    .and_then(|_| b.finish())
+                    .map_err(|e| self.blobs_err(e))?;
+                (out, written)
+            }
+        };
         self.spool.file = Some(out);
         self.spool.len = start + written;
         self.entries[idx].data = Some((start, written));
@@ -593,7 +636,7 @@ impl Sink for ArchiveSink {
         for e in &self.entries {
             if let Some((start, len)) = e.data {
                 debug_assert_eq!(start, at);
-                let mut head = vec![BLK_DATA];
+                let mut head = vec![e.block_type];
                 put_int(&mut head, e.toc.dump_id);
                 out.write_all(&head)?;
                 let copied = std::io::copy(&mut (&mut spool).take(len), &mut out)
