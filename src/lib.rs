@@ -11,5 +11,6 @@ pub mod engine;
 pub mod manifest;
 pub mod progress;
 pub mod rules;
+pub mod scan;
 pub mod sink;
 pub mod source;

@@ -4,6 +4,8 @@ mod anonymize;
 mod common;
 mod dump;
 mod inspect;
+mod rules;
+mod scan;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +28,11 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// List a custom-format archive's header and TOC (like `pg_restore -l`, plus offsets and block sizes).
     Inspect(inspect::InspectArgs),
+    /// Rule tooling: `check` (coverage guard for CI), `init` (scaffold a rule file), `import-labels`.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// Report sensitive-looking values left in a plain, anonymized or custom artifact.
+    Scan(scan::ScanArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -33,5 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dump(args) => dump::run(args),
         Command::Anonymize(args) => anonymize::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
+        Command::Scan(args) => scan::run(args),
     }
 }
