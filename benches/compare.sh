@@ -32,6 +32,8 @@ Options:
   -e, --existing     use an existing server given by the PG* variables (PGHOST, PGPORT, PGUSER, ...)
                      instead of creating a throwaway cluster. The benchmark database is created there
                      (dropped at exit unless --keep).
+  -r, --runs N       run every command N times, in rounds, and report each one's median run by
+                     wall time (default 1; use 3 or more on a busy machine).
   -d, --dbname NAME  benchmark database name (default pgveil_bench).
       --pg-bin DIR   PostgreSQL binaries (default: `pg_config --bindir`, else the PATH).
       --no-build     do not run `cargo build --release`; use the pgveil binary already built.
@@ -55,6 +57,7 @@ existing=0
 dbname=pgveil_bench
 pgbin=""
 build=1
+runs=1
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -62,6 +65,7 @@ while [[ $# -gt 0 ]]; do
     -w | --workdir) workdir="${2:?--workdir needs a value}"; shift 2 ;;
     -k | --keep) keep=1; shift ;;
     -e | --existing) existing=1; shift ;;
+    -r | --runs) runs="${2:?--runs needs a value}"; shift 2 ;;
     -d | --dbname) dbname="${2:?--dbname needs a value}"; shift 2 ;;
     --pg-bin) pgbin="${2:?--pg-bin needs a value}"; shift 2 ;;
     --no-build) build=0; shift ;;
@@ -70,6 +74,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ "$scale" =~ ^[1-9][0-9]*$ ]] || die "--scale must be a positive integer"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
 [[ "$dbname" =~ ^[a-z_][a-z0-9_]*$ ]] || die "--dbname must be a plain lower-case identifier"
 users=$((scale * 25000))
 
@@ -102,6 +107,8 @@ for p in "$pg_dump" "$psql" "$pgbench" gzip sed; do
 done
 # pgveil runs this same pg_dump, so both sides read the database with the same client.
 export PGVEIL_PG_DUMP="$pg_dump"
+# A fixed key (unless one is given): the same pseudonyms, hence the same artifact sizes, every run.
+export PGVEIL_KEY="${PGVEIL_KEY:-pgveil benchmark key}"
 
 # --- work folder and cleanup ----------------------------------------------------------------------
 
@@ -292,37 +299,52 @@ mkdir -p "$out/pgveil"
 declare -A label wall cpu rss bytes
 ids=()
 
-# measure ID LABEL COMMAND: run COMMAND (a bash command line) under GNU time, keep its figures.
+# measure ID LABEL COMMAND: run COMMAND (a bash command line) under GNU time; append its wall time,
+# CPU time and peak RSS (KiB) to $out/ID.runs.
 measure() {
     local id="$1" t="$out/$1.time"
     echo "== $2" >&2
     "$time_bin" -v -o "$t" bash -o pipefail -c "$3" || die "$2 failed"
+    [[ -n "${label[$id]:-}" ]] || ids+=("$id")
     label[$id]="$2"
-    wall[$id]="$(awk -F': ' '/Elapsed \(wall clock\)/ {
-        n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$t")"
-    cpu[$id]="$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.2f", u + s}' "$t")"
-    rss[$id]="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$t")"
-    ids+=("$id")
+    awk -F': ' '
+        /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+        /User time/ { u = $2 }
+        /System time/ { s = $2 }
+        /Maximum resident set size/ { m = $2 }
+        END { printf "%.2f %.2f %d\n", w, u + s, m }' "$t" >>"$out/$id.runs"
 }
 
 size() { stat -c %s "$1"; }
 
 sed_expr='s/[A-Za-z0-9._%+-]*@[A-Za-z0-9.-]*/nobody@example.com/g'
 
-# One untimed read first, so that no measured command pays for a cold cache.
-echo "== warm-up: pg_dump -Fp > /dev/null" >&2
-"$pg_dump" -Fp >/dev/null
-
-measure floor 'pg_dump -Fp > /dev/null (read floor)' "'$pg_dump' -Fp > /dev/null"
-measure gzip 'pg_dump -Fp \| gzip -6' "'$pg_dump' -Fp | gzip -6 > '$out/base.sql.gz'"
-measure custom 'pg_dump -Fc' "'$pg_dump' -Fc -f '$out/base.dump'"
-measure sed 'pg_dump -Fp \| sed … \| gzip -6' \
-    "'$pg_dump' -Fp | sed '$sed_expr' | gzip -6 > '$out/base.anon.sql.gz'"
-measure dump 'pgveil dump (three artifacts)' \
-    "'$pgveil' dump --dbname '$dbname' --out-dir '$out/pgveil' --name bench"
+# The input of pgveil anonymize. Untimed; it also warms the cache, so that no measured command
+# pays for a cold one.
+echo "== pg_dump -Fp -f plain.sql (untimed)" >&2
 "$pg_dump" -Fp -f "$out/plain.sql"
-measure anonymize 'pgveil anonymize plain.sql > /dev/null' \
-    "'$pgveil' anonymize '$out/plain.sql' > /dev/null"
+
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+# Rounds rather than repeats of one command: a slow moment of a shared machine then hits every
+# command alike.
+for ((round = 1; round <= runs; round++)); do
+    [[ $runs -eq 1 ]] || echo "== round $round of $runs" >&2
+    rm -rf "$out/pgveil"
+    measure floor 'pg_dump -Fp > /dev/null (read floor)' "'$pg_dump' -Fp > /dev/null"
+    measure gzip 'pg_dump -Fp \| gzip -6' "'$pg_dump' -Fp | gzip -6 > '$out/base.sql.gz'"
+    measure custom 'pg_dump -Fc' "'$pg_dump' -Fc -f '$out/base.dump'"
+    measure sed 'pg_dump -Fp \| sed … \| gzip -6' \
+        "'$pg_dump' -Fp | sed '$sed_expr' | gzip -6 > '$out/base.anon.sql.gz'"
+    measure dump 'pgveil dump (three artifacts)' \
+        "'$pgveil' dump --dbname '$dbname' --out-dir '$out/pgveil' --name bench"
+    measure anonymize 'pgveil anonymize plain.sql > /dev/null' \
+        "'$pgveil' anonymize '$out/plain.sql' > /dev/null"
+done
+
+# Each command's figures are those of its median round by wall time.
+for id in "${ids[@]}"; do
+    read -r "wall[$id]" "cpu[$id]" "rss[$id]" < <(sort -n -k1,1 "$out/$id.runs" | sed -n "$(((runs + 1) / 2))p")
+done
 
 plain_bytes="$(size "$out/plain.sql")"
 bytes[floor]="$plain_bytes"
@@ -354,9 +376,9 @@ base_cpu="$(sum "${cpu[gzip]}" "${cpu[custom]}" "${cpu[sed]}")"
 cpu_model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 
 echo
-echo "Machine: $(nproc) CPUs ($cpu_model), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1e6 }' /proc/meminfo) RAM; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Machine: $(nproc) CPUs ($cpu_model), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1e6 }' /proc/meminfo) RAM; load average before / after the measurements: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); pgveil $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'); $("$pg_dump" --version)"
-echo "Database: pgbench scale $scale + $users users rows; plain dump $(mb "$plain_bytes") MB"
+echo "Database: pgbench scale $scale + $users users rows; plain dump $(mb "$plain_bytes") MB; figures: median of $runs run(s)"
 echo
 echo "| command | wall s | CPU s (user+sys) | peak RSS MB | output MB |"
 echo "|---|---:|---:|---:|---:|"
@@ -389,3 +411,5 @@ echo "| (for information) NAME.anon.gz size / pg_dump -Fp \| sed \| gzip -6 size
 echo "| NAME.dump size / pg_dump -Fc size ≤ 1.02 | $arch | $(verdict "$arch" "<=" 1.02) |"
 echo "| pgveil dump peak RSS ≤ 200 MB | $dump_rss MB | $(verdict "$dump_rss" "<=" 200) |"
 echo "| pgveil anonymize ≥ 500 MB/s (plain file in, plain out to /dev/null) | $anon_rate MB/s | $(verdict "$anon_rate" ">=" 500) |"
+# Wall time on a shared machine depends on the neighbours; input per CPU second does much less.
+echo "| (for information) pgveil anonymize, input MB per CPU second (user+sys) | $(awk -v b="$plain_bytes" -v s="${cpu[anonymize]}" 'BEGIN { printf "%.0f", b / 1e6 / s }') | |"
