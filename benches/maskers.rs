@@ -39,7 +39,7 @@ fn column(data: &[u8], index: Option<usize>) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for row in data.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
         copy::for_each_field(row, |i, raw| {
-            if index.is_none_or(|want| want == i) {
+            if index.is_none() || index == Some(i) {
                 out.push(raw.to_vec());
             }
         });
