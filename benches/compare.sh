@@ -24,9 +24,10 @@ Build a benchmark database and compare pgveil with pg_dump | gzip, pg_dump -Fc a
 
 Options:
   -s, --scale N      pgbench scale factor (default 20). The users table gets N * 25000 rows;
-                     together about 20 MB of plain dump per unit of scale (scale 20 ≈ 400 MB).
+                     together about 19 MB of plain dump per unit of scale (scale 20 ≈ 380 MB).
   -w, --workdir DIR  work folder for the cluster, the database files and the outputs
-                     (default: a new temporary folder under ${TMPDIR:-/tmp}).
+                     (default: a new temporary folder under ${TMPDIR:-/tmp}). Run as root, the
+                     user postgres must be able to reach DIR (it owns the cluster inside).
   -k, --keep         keep the work folder (cluster and database) at exit; run again with
                      --workdir DIR to reuse the database instead of building it again.
   -e, --existing     use an existing server given by the PG* variables (PGHOST, PGPORT, PGUSER, ...)
