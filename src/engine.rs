@@ -4,8 +4,12 @@
 //! * Each batch of whole COPY rows (about 1 MiB) is checked (field count, escapes) and masked as a job
 //!   on the rayon pool. Results enter an ordered queue of bounded depth, so at most `queue_depth`
 //!   batches are in flight: memory does not grow with the size of a table.
+//! * The same job compresses the batch into deflate pieces (see `sink::deflate`) at each level a sink
+//!   asked for, so compression runs in parallel too, and each view of a batch is compressed once
+//!   however many artifacts frame it (`NAME.gz` and `NAME.dump` share the original's pieces).
 //! * Each sink runs on its own thread behind a bounded channel and receives either the original or
-//!   the masked view of the rows. A batch that masking did not change is shared, not copied.
+//!   the masked view of the rows. A batch that masking did not change is shared, not copied, and
+//!   neither are its pieces.
 //! * Sinks only seal their artifacts when the whole pass succeeded; any error drops them, which removes
 //!   their partial files.
 
@@ -13,6 +17,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
@@ -22,7 +27,8 @@ use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
 use crate::progress::Progress;
 use crate::rules::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
-use crate::sink::{SealedFile, Sink, SinkError};
+use crate::sink::deflate::compress_piece;
+use crate::sink::{DataBatch, SealedFile, Sink, SinkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -82,6 +88,21 @@ pub struct TableReport {
     pub bytes: u64,
     /// Columns that a masker (other than keep) was applied to.
     pub masked_columns: Vec<String>,
+    /// Number of columns in the COPY statement.
+    pub columns: usize,
+    /// Wall time from the table's COPY statement to its end marker.
+    pub seconds: f64,
+}
+
+impl TableReport {
+    /// Throughput of the table's COPY text, in MB (10^6 bytes) per second.
+    pub fn mb_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 / 1e6 / self.seconds
+        } else {
+            0.0
+        }
+    }
 }
 
 pub struct PassReport {
@@ -95,7 +116,7 @@ enum Msg {
     Preamble(Arc<Preamble>),
     Entry(Arc<Entry>),
     DataBegin(Arc<Entry>),
-    Data(Arc<Vec<u8>>),
+    Data(Arc<DataBatch>),
     DataEnd(Arc<Vec<u8>>),
     Trailer(Arc<Vec<u8>>),
     Finish,
@@ -143,15 +164,37 @@ fn spawn_sink(spec: SinkSpec) -> SinkThread {
     }
 }
 
-/// The masked view of a batch: `None` when identical to the original.
-type BatchResult = Result<Option<Arc<Vec<u8>>>, EngineError>;
+/// A processed batch: the original view and the masked one (`None` when identical).
+type BatchResult = Result<(Arc<DataBatch>, Option<Arc<DataBatch>>), EngineError>;
 
 enum Slot {
     Event(Msg),
-    Rows {
-        original: Arc<Vec<u8>>,
-        job: Receiver<BatchResult>,
-    },
+    Rows(Receiver<BatchResult>),
+}
+
+/// The deflate levels the sinks of each view asked for.
+#[derive(Debug, Default, Clone)]
+struct Levels {
+    original: Vec<u32>,
+    masked: Vec<u32>,
+}
+
+impl Levels {
+    fn of(sinks: &[SinkSpec]) -> Levels {
+        let mut levels = Levels::default();
+        for s in sinks {
+            if let Some(level) = s.sink.deflate_level() {
+                let list = match s.view {
+                    DataView::Original => &mut levels.original,
+                    DataView::Masked => &mut levels.masked,
+                };
+                if !list.contains(&level) {
+                    list.push(level);
+                }
+            }
+        }
+        levels
+    }
 }
 
 /// The current table's plan, shared with the masking jobs.
@@ -171,6 +214,7 @@ pub fn run_pass<R: Read>(
     options: &PassOptions,
     progress: &dyn Progress,
 ) -> Result<PassReport, EngineError> {
+    let levels = Arc::new(Levels::of(&sinks));
     let mut threads: Vec<SinkThread> = sinks.into_iter().map(spawn_sink).collect();
     let result = drive(
         &mut reader,
@@ -178,6 +222,7 @@ pub fn run_pass<R: Read>(
         facts,
         learn_facts,
         &mut threads,
+        &levels,
         options,
         progress,
     );
@@ -252,8 +297,8 @@ fn dispatch(threads: &[SinkThread], slot: Slot) -> Result<(), EngineError> {
             let msg = Arc::new(msg);
             send_all(threads, |_| clone_msg(&msg))
         }
-        Slot::Rows { original, job } => {
-            let masked = job
+        Slot::Rows(job) => {
+            let (original, masked) = job
                 .recv()
                 .map_err(|_| EngineError::SinkThread("a masking job".into()))??;
             send_all(threads, |view| match (view, &masked) {
@@ -283,6 +328,7 @@ fn drive<R: Read>(
     facts: &mut SchemaFacts,
     learn_facts: bool,
     threads: &mut [SinkThread],
+    levels: &Arc<Levels>,
     options: &PassOptions,
     progress: &dyn Progress,
 ) -> Result<(Preamble, Vec<TableReport>), EngineError> {
@@ -290,6 +336,7 @@ fn drive<R: Read>(
     let mut preamble = Preamble::default();
     let mut tables: Vec<TableReport> = Vec::new();
     let mut current: Option<Arc<TableJob>> = None;
+    let mut table_started: Option<Instant> = None;
     let depth = options.queue_depth.max(1);
 
     let push = |queue: &mut VecDeque<Slot>,
@@ -343,7 +390,10 @@ fn drive<R: Read>(
                         rows: 0,
                         bytes: 0,
                         masked_columns,
+                        columns: copy.columns.len(),
+                        seconds: 0.0,
                     });
+                    table_started = Some(Instant::now());
                     current = Some(Arc::new(TableJob {
                         name: copy.display_name(),
                         columns: copy.columns.clone(),
@@ -367,19 +417,29 @@ fn drive<R: Read>(
                     t.bytes += rows.len() as u64;
                 }
                 progress.rows(row_count, rows.len() as u64);
-                let original = Arc::new(rows.to_vec());
+                let original = rows.to_vec();
                 let (tx, rx) = bounded(1);
-                let input = original.clone();
+                let levels = levels.clone();
                 rayon::spawn(move || {
-                    let _ = tx.send(process_batch(&input, first_line, &job));
+                    let result = process_batch(&original, first_line, &job)
+                        .map(|masked| compress_views(original, masked, &levels));
+                    let _ = tx.send(result);
                 });
-                push(&mut queue, Slot::Rows { original, job: rx }, threads)?;
+                push(&mut queue, Slot::Rows(rx), threads)?;
             }
             Event::RawData(line) => {
-                push(&mut queue, Slot::Event(Msg::Data(Arc::new(line))), threads)?;
+                let batch = DataBatch {
+                    bytes: line,
+                    pieces: Vec::new(),
+                };
+                push(&mut queue, Slot::Event(Msg::Data(Arc::new(batch))), threads)?;
             }
             Event::DataEnd(tail) => {
-                current = None;
+                if let (Some(_), Some(started), Some(t)) =
+                    (current.take(), table_started.take(), tables.last_mut())
+                {
+                    t.seconds = started.elapsed().as_secs_f64();
+                }
                 push(
                     &mut queue,
                     Slot::Event(Msg::DataEnd(Arc::new(tail))),
@@ -398,8 +458,46 @@ fn drive<R: Read>(
     Ok((preamble, tables))
 }
 
+/// Compress each view of a batch at the levels its sinks asked for. When masking changed nothing,
+/// the masked view is the original one, compressed once for both.
+fn compress_views(
+    original: Vec<u8>,
+    masked: Option<Vec<u8>>,
+    levels: &Levels,
+) -> (Arc<DataBatch>, Option<Arc<DataBatch>>) {
+    let mut original_levels = levels.original.clone();
+    if masked.is_none() {
+        for l in &levels.masked {
+            if !original_levels.contains(l) {
+                original_levels.push(*l);
+            }
+        }
+    }
+    let pieces = |bytes: &[u8], levels: &[u32]| {
+        levels
+            .iter()
+            .map(|l| compress_piece(bytes, *l))
+            .collect::<Vec<_>>()
+    };
+    let masked = masked.map(|bytes| {
+        Arc::new(DataBatch {
+            pieces: pieces(&bytes, &levels.masked),
+            bytes,
+        })
+    });
+    let original = Arc::new(DataBatch {
+        pieces: pieces(&original, &original_levels),
+        bytes: original,
+    });
+    (original, masked)
+}
+
 /// Check and mask one batch of whole rows. Returns the masked batch, or `None` if nothing changed.
-fn process_batch(rows: &[u8], first_line: u64, job: &TableJob) -> BatchResult {
+fn process_batch(
+    rows: &[u8],
+    first_line: u64,
+    job: &TableJob,
+) -> Result<Option<Vec<u8>>, EngineError> {
     let ncols = job.columns.len();
     let passthrough = job.plan.is_passthrough();
     let mut out = if passthrough {
@@ -481,5 +579,5 @@ fn process_batch(rows: &[u8], first_line: u64, job: &TableJob) -> BatchResult {
         }
         line += 1;
     }
-    Ok((changed && !passthrough).then(|| Arc::new(out)))
+    Ok((changed && !passthrough).then_some(out))
 }

@@ -369,6 +369,18 @@ fn check_manifest(subject: &Subject) {
         );
         let n: u64 = c.psql(&r.db, &sql).trim().parse().unwrap();
         assert_eq!(rows, n, "{schema}.{table}: rows in the manifest");
+        // Throughput is reported per table, consistent with its bytes and time.
+        let seconds = t["seconds"].as_f64().expect("seconds");
+        let rate = t["mb_per_s"].as_f64().expect("mb_per_s");
+        assert!(seconds >= 0.0 && rate >= 0.0, "{schema}.{table}: {t}");
+        if seconds >= 0.01 {
+            let bytes = t["bytes"].as_u64().unwrap() as f64;
+            let expected = bytes / 1e6 / seconds;
+            assert!(
+                (rate - expected).abs() <= 0.1 + expected * 0.01,
+                "{schema}.{table}: {rate} MB/s for {bytes} bytes in {seconds} s"
+            );
+        }
     }
     // Every table with rows is listed.
     let listed: BTreeSet<(String, String)> = tables
@@ -892,4 +904,47 @@ fn piped_input_custom_archive_with_masked_data_restores_in_parallel() {
     );
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert!(listing.contains("TABLE DATA public users"), "{listing}");
+}
+
+/// `-v` prints the per-table summary: one line per table with its rows, and the total.
+#[test]
+fn verbose_prints_a_per_table_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = support::fixtures_dir().join("example.dump.sql");
+    let out = run(
+        pgveil()
+            .arg("dump")
+            .arg("-v")
+            .arg("--input")
+            .arg(&input)
+            .arg("--out-dir")
+            .arg(dir.path())
+            .arg("--name")
+            .arg("ex"),
+        None,
+    );
+    assert_success(&out, "pgveil dump -v");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dir.path().join("ex.manifest.json"))).unwrap();
+    let tables = manifest["tables"].as_array().unwrap();
+    assert!(!tables.is_empty());
+    let rows_of = |label: &str| -> Option<u64> {
+        stderr.lines().find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(label)).then(|| f.next().and_then(|r| r.parse().ok()))?
+        })
+    };
+    let mut total = 0;
+    for t in tables {
+        let label = format!(
+            "{}.{}",
+            t["schema"].as_str().unwrap(),
+            t["table"].as_str().unwrap()
+        );
+        let rows = t["rows"].as_u64().unwrap();
+        assert_eq!(rows_of(&label), Some(rows), "{label} in\n{stderr}");
+        total += rows;
+    }
+    assert_eq!(rows_of("total"), Some(total), "total in\n{stderr}");
 }

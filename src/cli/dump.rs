@@ -3,6 +3,7 @@
 //! `NAME.manifest.json`.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -14,7 +15,7 @@ use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{AtomicFile, Sink};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 
-use super::common::{facts_for_database, facts_for_input, progress_for, RuleArgs};
+use super::common::{facts_for_database, facts_for_input, progress_for, table_summary, RuleArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct DumpArgs {
@@ -36,15 +37,17 @@ pub struct DumpArgs {
     /// Data in the custom archive: `full` (a backup, with owners and ACLs) or `anon` (masked rows).
     #[arg(long, value_enum, default_value = "full")]
     custom_data: CustomData,
-    /// zlib level of the custom archive: -1 (zlib default, as pg_dump), 0 (none) to 9.
-    #[arg(long, default_value_t = -1, allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-1..=9))]
+    /// zlib level of the custom archive: -1 (zlib's default, 6, as pg_dump), 0 (none) to 9. The
+    /// default, 5, equals --compress-level so that both artifacts share one compression of the data.
+    #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-1..=9))]
     custom_compression: i32,
-    /// gzip level for NAME.gz and NAME.anon.gz.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    /// gzip level for NAME.gz and NAME.anon.gz. The default, 5, gives files within 2% of `gzip -6`
+    /// for about 30% less CPU than level 6 (see README, Performance).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=9))]
     compress_level: u32,
     #[command(flatten)]
     rules: RuleArgs,
-    /// Print a per-table summary and progress messages even when not on a terminal.
+    /// Print the per-table summary (rows, MB, MB/s) and notes even when stderr is not a terminal.
     #[arg(short, long)]
     verbose: bool,
     /// Extra arguments for pg_dump (after `--`).
@@ -86,6 +89,7 @@ fn default_name(args: &DumpArgs) -> anyhow::Result<String> {
 
 pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     let started_at = now_rfc3339();
+    let pass_started = std::time::Instant::now();
     let name = default_name(&args)?;
     if name.is_empty() || name.contains('/') {
         bail!("invalid artifact name {name:?}");
@@ -233,13 +237,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     file.write_all(b"\n")?;
     file.commit()?;
 
-    if args.verbose {
-        for t in &report.tables {
-            eprintln!(
-                "{}.{}: {} rows, {} bytes",
-                t.schema, t.table, t.rows, t.bytes
-            );
-        }
+    // The summary is for people: on a terminal, or when asked for; cron logs stay quiet.
+    if args.verbose || std::io::stderr().is_terminal() {
+        eprint!(
+            "{}",
+            table_summary(&report.tables, pass_started.elapsed().as_secs_f64())
+        );
     }
     Ok(())
 }

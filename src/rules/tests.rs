@@ -471,6 +471,20 @@ fn email_scan_json_arrays_and_text() {
 }
 
 #[test]
+fn email_scan_never_splits_an_escaped_multibyte_character() {
+    let m = masker_with("masker = \"email_scan\"", col("c"), key());
+    // A backslash escape of a non-ASCII character right before the local part.
+    for text in ["\\\u{4e2d}ab@example.com", "\\\u{e4}x@example.org end"] {
+        let out = mask_str(&m, text);
+        assert!(
+            !out.contains("example.org") && !out.contains("ab@example.com"),
+            "{out:?}"
+        );
+        assert!(out.starts_with('\\'), "{out:?}");
+    }
+}
+
+#[test]
 fn email_scan_unique_keeps_each_address_distinct() {
     let m = masker_with("masker = \"email_scan\"", uniq("c"), key());
     let out = mask_str(&m, "{a@b.com,c@d.org,a@b.com}");

@@ -5,15 +5,14 @@
 use std::io::{BufWriter, Stdout, Write};
 use std::path::Path;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
+use super::deflate::GzipPieces;
 use super::output::{AtomicFile, OutputError, SealedFile};
-use super::{Sink, SinkError};
+use super::{DataBatch, Sink, SinkError};
 use crate::dump::{Entry, Preamble};
 
 enum Target {
-    Gzip(GzEncoder<AtomicFile>),
+    /// Gzip made of deflate pieces: COPY data arrives already compressed by the engine.
+    Gzip(GzipPieces<AtomicFile>),
     File(AtomicFile),
     Stdout(BufWriter<Stdout>),
 }
@@ -36,8 +35,9 @@ impl PlainSink {
     /// A gzip'ed artifact file at `path` (published by the engine after the pass).
     pub fn gzip_file(path: &Path, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
         let file = AtomicFile::create(path)?;
+        let gzip = GzipPieces::new(file, level.min(9)).map_err(|e| io_to_sink(e, "gzip"))?;
         Ok(PlainSink {
-            target: Target::Gzip(GzEncoder::new(file, Compression::new(level))),
+            target: Target::Gzip(gzip),
             portable,
             scratch: Vec::new(),
         })
@@ -62,7 +62,7 @@ impl PlainSink {
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
         match &mut self.target {
-            Target::Gzip(g) => g.write_all(bytes).map_err(|e| io_to_sink(e, "gzip")),
+            Target::Gzip(g) => g.text(bytes).map_err(|e| io_to_sink(e, "gzip")),
             Target::File(f) => Ok(f.write_all(bytes)?),
             Target::Stdout(s) => s.write_all(bytes).map_err(stdout_err),
         }
@@ -90,6 +90,12 @@ fn io_to_sink(e: std::io::Error, what: &str) -> SinkError {
 }
 
 impl Sink for PlainSink {
+    fn deflate_level(&self) -> Option<u32> {
+        match &self.target {
+            Target::Gzip(g) => Some(g.level()),
+            _ => None,
+        }
+    }
     fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
         self.write(&preamble.text)
     }
@@ -99,8 +105,13 @@ impl Sink for PlainSink {
     fn data_begin(&mut self, entry: &Entry) -> Result<(), SinkError> {
         self.write_entry(entry)
     }
-    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
-        self.write(bytes)
+    fn data(&mut self, batch: &DataBatch) -> Result<(), SinkError> {
+        match &mut self.target {
+            Target::Gzip(g) => g
+                .batch(&batch.bytes, &batch.pieces)
+                .map_err(|e| io_to_sink(e, "gzip")),
+            _ => self.write(&batch.bytes),
+        }
     }
     fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError> {
         self.write(tail)

@@ -93,7 +93,11 @@ pub fn scan(value: &[u8], mut f: impl FnMut(usize, usize)) {
                     k += 1;
                 }
             } else if s + 1 < at {
+                // Skip the whole escaped character: a UTF-8 sequence is never split.
                 s += 1;
+                while s < at && value[s] & 0xC0 == 0x80 {
+                    s += 1;
+                }
             }
             // else (`\x@y.org`): replace from the escaped character; the replacement starts with
             // `n`, so a JSON escape stays valid (`\nobody@...`).

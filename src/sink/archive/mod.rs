@@ -15,10 +15,8 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
-
-use super::{AtomicFile, OutputError, SealedFile, Sink, SinkError};
+use super::deflate::{ZlibPieces, ZLIB_DEFAULT_LEVEL};
+use super::{AtomicFile, DataBatch, OutputError, SealedFile, Sink, SinkError};
 use crate::dump::ident::quote_ident;
 use crate::dump::{Entry, Preamble};
 use format::*;
@@ -49,39 +47,81 @@ struct Pending {
     data: Option<(u64, u64)>,
 }
 
-/// Writes the framed chunks of one data block to the spool.
+/// Writes the framed chunks of one data block to the spool: full chunks of `CHUNK` bytes, as
+/// pg_dump writes them, whatever the sizes of the writes.
 struct ChunkWriter {
     out: BufWriter<File>,
+    buf: Vec<u8>,
     written: u64,
 }
 
-impl Write for ChunkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(CHUNK);
-        if n == 0 {
-            return Ok(0);
+impl ChunkWriter {
+    fn new(out: BufWriter<File>) -> ChunkWriter {
+        ChunkWriter {
+            out,
+            buf: Vec::with_capacity(CHUNK),
+            written: 0,
+        }
+    }
+
+    fn emit(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
         }
         let mut head = Vec::with_capacity(INT_LEN);
-        put_int(&mut head, n as i32);
+        put_int(&mut head, self.buf.len() as i32);
         self.out.write_all(&head)?;
-        self.out.write_all(&buf[..n])?;
-        self.written += (head.len() + n) as u64;
+        self.out.write_all(&self.buf)?;
+        self.written += (INT_LEN + self.buf.len()) as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Write the last partial chunk and the zero-length end marker; returns the spool writer and
+    /// the block's length.
+    fn finish(mut self) -> std::io::Result<(BufWriter<File>, u64)> {
+        self.emit()?;
+        let mut end = Vec::new();
+        put_int(&mut end, 0);
+        self.out.write_all(&end)?;
+        Ok((self.out, self.written + end.len() as u64))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len();
+        while !data.is_empty() {
+            let take = (CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == CHUNK {
+                self.emit()?;
+            }
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
 enum Encoder {
-    Zlib(ZlibEncoder<ChunkWriter>),
+    /// One zlib stream per table, made of the engine's deflate pieces.
+    Zlib(ZlibPieces<ChunkWriter>),
     Raw(ChunkWriter),
 }
 
 impl Encoder {
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    fn batch(&mut self, batch: &DataBatch) -> std::io::Result<()> {
         match self {
-            Encoder::Zlib(z) => z.write_all(bytes),
+            Encoder::Zlib(z) => z.batch(&batch.bytes, &batch.pieces),
+            Encoder::Raw(w) => w.write_all(&batch.bytes),
+        }
+    }
+    fn text(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Encoder::Zlib(z) => z.text(bytes),
             Encoder::Raw(w) => w.write_all(bytes),
         }
     }
@@ -374,6 +414,14 @@ fn now_tm() -> [i32; 7] {
 }
 
 impl Sink for ArchiveSink {
+    fn deflate_level(&self) -> Option<u32> {
+        match self.options.compression {
+            0 => None,
+            -1 => Some(ZLIB_DEFAULT_LEVEL),
+            level => Some(level as u32),
+        }
+    }
+
     fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
         self.preamble = Some(preamble.clone());
         Ok(())
@@ -391,19 +439,20 @@ impl Sink for ArchiveSink {
         }
         let idx = self.add_entry(entry, true)?;
         let out = self.spool.file.take().expect("spool in use");
-        let writer = ChunkWriter { out, written: 0 };
-        let enc = match self.options.compression {
-            0 => Encoder::Raw(writer),
-            -1 => Encoder::Zlib(ZlibEncoder::new(writer, Compression::default())),
-            level => Encoder::Zlib(ZlibEncoder::new(writer, Compression::new(level as u32))),
+        let writer = ChunkWriter::new(out);
+        let enc = match self.deflate_level() {
+            None => Encoder::Raw(writer),
+            Some(level) => {
+                Encoder::Zlib(ZlibPieces::new(writer, level).map_err(|e| self.spool_err(e))?)
+            }
         };
         self.current = Some((idx, enc, self.spool.len));
         Ok(())
     }
 
-    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+    fn data(&mut self, batch: &DataBatch) -> Result<(), SinkError> {
         let res = match &mut self.current {
-            Some((_, enc, _)) => enc.write_all(bytes),
+            Some((_, enc, _)) => enc.batch(batch),
             None => return Err(SinkError::Invalid("data outside a data part".into())),
         };
         res.map_err(|e| self.spool_err(e))
@@ -415,12 +464,8 @@ impl Sink for ArchiveSink {
             .take()
             .ok_or_else(|| SinkError::Invalid("data end outside a data part".into()))?;
         let res = (|| {
-            enc.write_all(tail)?;
-            let mut w = enc.finish()?;
-            let mut end = Vec::new();
-            put_int(&mut end, 0);
-            w.out.write_all(&end)?;
-            Ok::<_, std::io::Error>((w.out, w.written + end.len() as u64))
+            enc.text(tail)?;
+            enc.finish()?.finish()
         })();
         let (out, written) = res.map_err(|e| self.spool_err(e))?;
         self.spool.file = Some(out);
