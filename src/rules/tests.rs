@@ -485,6 +485,22 @@ fn email_scan_never_splits_an_escaped_multibyte_character() {
 }
 
 #[test]
+fn email_scan_backslash_in_plain_text_leaves_nothing_of_the_local_part() {
+    let m = masker_with("masker = \"email_scan\"", col("c"), key());
+    let out = mask_str(&m, "path C:\\heidi@example.org done");
+    assert_eq!(out, "path C:\\nobody@example.com done");
+    // A JSON escape before the address stays whole.
+    let out = mask_str(
+        &m,
+        r#"{"a":"\nheidi@example.org","b":"\u00e9x@example.org"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"a":"\nnobody@example.com","b":"\u00e9nobody@example.com"}"#
+    );
+}
+
+#[test]
 fn email_scan_unique_keeps_each_address_distinct() {
     let m = masker_with("masker = \"email_scan\"", uniq("c"), key());
     let out = mask_str(&m, "{a@b.com,c@d.org,a@b.com}");
