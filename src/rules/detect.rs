@@ -4,9 +4,9 @@
 //! suggest) and `scan` (what is left in an artifact). The value detectors see a field as the maskers
 //! do, decoded ([`scan_field`]): most fields hold no backslash and are scanned in place, the others
 //! are decoded into one reused buffer, so nothing is allocated per field. (Scanning the escaped text
-//! instead would disagree with `email_scan` around backslashes: `\\heidi@x.org` is masked from the
-//! decoded `\heidi`.) Each detector is guarded by a cheap byte test (`@` for emails, `.` for IPs,
-//! enough digits for cards and phones).
+//! instead would disagree with `email_scan` around backslashes: the escaped `\\heidi@x.org` is the
+//! decoded `\heidi@x.org`, masked as `\nobody@example.com`.) Each detector is guarded by a cheap byte
+//! test (`@` for emails, `.` for IPs, enough digits for cards and phones).
 //!
 //! Deliberately simple heuristics: they are meant to catch the common leaks (an email column nobody
 //! wrote a rule for, card numbers in free text), not to prove a value is harmless.
@@ -283,7 +283,12 @@ pub fn scan_value(raw: &[u8], mut f: impl FnMut(Category, usize, usize)) {
     }
     if memchr::memchr(b'@', raw).is_some() {
         email_scan::scan(raw, |s, e| {
-            if !is_masked_email(&raw[s..e]) {
+            // email_scan masks `\heidi@x.org` as `\nobody@example.com`, where the scanner then
+            // reads `\n` as an escape: the `n` belongs to the masked form.
+            let after_n_escape = s >= 2 && raw[s - 1] == b'n' && raw[s - 2] == b'\\';
+            let masked =
+                is_masked_email(&raw[s..e]) || (after_n_escape && is_masked_email(&raw[s - 1..e]));
+            if !masked {
                 f(Category::Email, s, e);
             }
         });
@@ -548,7 +553,7 @@ mod tests {
         // The escaped text `\\heidi@x.org` is `\heidi@x.org`, as email_scan sees it.
         scan_field(b"bcc:\\\\heidi@x.org", &mut buf, |_| n += 1);
         assert_eq!(n, 1);
-        scan_field(b"bcc:\\\\hnobody@example.com", &mut buf, |_| n += 1);
+        scan_field(b"bcc:\\\\nobody@example.com", &mut buf, |_| n += 1);
         assert_eq!(
             n, 1,
             "what email_scan writes after a backslash is not a finding"
