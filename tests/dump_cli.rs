@@ -1001,3 +1001,38 @@ fn large_objects_are_emptied_in_masked_artifacts() {
     let restored_kept = restore(&anon, "lo_kept");
     assert_eq!(lo_contents(&restored_kept), lo_contents(&db));
 }
+
+/// An output that is a pipe or a device (`-o /dev/null`, a FIFO) is written in place: renaming a
+/// finished file over it would replace the pipe or device node.
+#[test]
+fn output_to_a_fifo_is_written_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    let input = support::fixtures_dir().join("example.dump.sql");
+    let out = run(
+        pgveil().arg("anonymize").arg(&input).arg("-o").arg(&fifo),
+        None,
+    );
+    assert_success(&out, "pgveil anonymize -o FIFO");
+    let received = reader.join().unwrap();
+    assert!(
+        String::from_utf8_lossy(&received).contains("COPY public.users"),
+        "the reader got the dump"
+    );
+    let originals = emails_in(&std::fs::read(&input).unwrap());
+    assert!(!originals.is_empty());
+    assert_no_original_emails(&received, &originals, "anonymize -o FIFO");
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(meta.file_type().is_fifo(), "the FIFO was replaced: {meta:?}");
+    assert_eq!(dir_listing(dir.path()), vec!["out.fifo".to_string()]);
+}

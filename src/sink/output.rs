@@ -1,6 +1,9 @@
 //! An artifact file that appears under its final name only when complete: it is written as
 //! `NAME.partial`, its size and SHA-256 are computed on the way, and `commit` renames it. Dropped
 //! without `commit` (an error anywhere in the pass), the partial file is removed.
+//!
+//! A path that already exists and is not a regular file (`/dev/null`, a FIFO, `/dev/stdout`) is
+//! written in place: renaming a file over it would replace the device or pipe.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -30,6 +33,8 @@ pub struct ArtifactInfo {
 pub struct AtomicFile {
     final_path: PathBuf,
     partial_path: PathBuf,
+    /// Writing straight to `final_path` (a device or pipe): no rename, nothing to remove.
+    in_place: bool,
     out: Option<BufWriter<File>>,
     hasher: Sha256,
     bytes: u64,
@@ -37,16 +42,29 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(final_path: &Path) -> Result<AtomicFile, OutputError> {
-        let mut partial = final_path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial_path = PathBuf::from(partial);
-        let file = File::create(&partial_path).map_err(|source| OutputError::Io {
+        let in_place = std::fs::metadata(final_path)
+            .map(|m| !m.is_file() && !m.is_dir())
+            .unwrap_or(false);
+        let partial_path = if in_place {
+            final_path.to_path_buf()
+        } else {
+            let mut partial = final_path.as_os_str().to_owned();
+            partial.push(".partial");
+            PathBuf::from(partial)
+        };
+        let opened = if in_place {
+            std::fs::OpenOptions::new().write(true).open(&partial_path)
+        } else {
+            File::create(&partial_path)
+        };
+        let file = opened.map_err(|source| OutputError::Io {
             path: partial_path.clone(),
             source,
         })?;
         Ok(AtomicFile {
             final_path: final_path.to_path_buf(),
             partial_path,
+            in_place,
             out: Some(BufWriter::with_capacity(1 << 20, file)),
             hasher: Sha256::new(),
             bytes: 0,
@@ -88,14 +106,17 @@ impl AtomicFile {
             path: self.partial_path.clone(),
             source: e.into_error(),
         })?;
-        if let Err(e) = file.sync_all() {
-            let _ = std::fs::remove_file(&self.partial_path);
-            return Err(self.io_err(e));
+        if !self.in_place {
+            if let Err(e) = file.sync_all() {
+                let _ = std::fs::remove_file(&self.partial_path);
+                return Err(self.io_err(e));
+            }
         }
         let hasher = std::mem::take(&mut self.hasher);
         Ok(SealedFile {
             final_path: self.final_path.clone(),
-            partial_path: Some(self.partial_path.clone()),
+            // In place, there is nothing to rename (and nothing to remove if unpublished).
+            partial_path: (!self.in_place).then(|| self.partial_path.clone()),
             info: ArtifactInfo {
                 file: self
                     .final_path
@@ -119,7 +140,9 @@ pub struct SealedFile {
 
 impl SealedFile {
     pub fn publish(mut self) -> Result<ArtifactInfo, OutputError> {
-        let partial = self.partial_path.take().expect("published twice");
+        let Some(partial) = self.partial_path.take() else {
+            return Ok(self.info.clone());
+        };
         std::fs::rename(&partial, &self.final_path).map_err(|source| {
             let _ = std::fs::remove_file(&partial);
             OutputError::Io {
@@ -152,7 +175,7 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.out.take().is_some() {
+        if self.out.take().is_some() && !self.in_place {
             let _ = std::fs::remove_file(&self.partial_path);
         }
     }
