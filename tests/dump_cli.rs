@@ -1033,6 +1033,9 @@ fn output_to_a_fifo_is_written_in_place() {
     assert_no_original_emails(&received, &originals, "anonymize -o FIFO");
     use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::symlink_metadata(&fifo).unwrap();
-    assert!(meta.file_type().is_fifo(), "the FIFO was replaced: {meta:?}");
+    assert!(
+        meta.file_type().is_fifo(),
+        "the FIFO was replaced: {meta:?}"
+    );
     assert_eq!(dir_listing(dir.path()), vec!["out.fifo".to_string()]);
 }

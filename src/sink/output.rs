@@ -36,7 +36,8 @@ pub struct AtomicFile {
     /// Writing straight to `final_path` (a device or pipe): no rename, nothing to remove.
     in_place: bool,
     out: Option<BufWriter<File>>,
-    hasher: Sha256,
+    /// `None` when the caller needs no checksum (the `anonymize` filter's output).
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
@@ -66,9 +67,16 @@ impl AtomicFile {
             partial_path,
             in_place,
             out: Some(BufWriter::with_capacity(1 << 20, file)),
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             bytes: 0,
         })
+    }
+
+    /// Skip the SHA-256 (its info then has an empty `sha256`): hashing an uncompressed output is a
+    /// serial cost the `anonymize` filter does not need.
+    pub fn without_checksum(mut self) -> AtomicFile {
+        self.hasher = None;
+        self
     }
 
     pub fn final_path(&self) -> &Path {
@@ -83,7 +91,9 @@ impl AtomicFile {
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
-        self.hasher.update(bytes);
+        if let Some(h) = &mut self.hasher {
+            h.update(bytes);
+        }
         self.bytes += bytes.len() as u64;
         let res = self
             .out
@@ -112,7 +122,7 @@ impl AtomicFile {
                 return Err(self.io_err(e));
             }
         }
-        let hasher = std::mem::take(&mut self.hasher);
+        let hasher = self.hasher.take();
         Ok(SealedFile {
             final_path: self.final_path.clone(),
             // In place, there is nothing to rename (and nothing to remove if unpublished).
@@ -124,7 +134,9 @@ impl AtomicFile {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 bytes: self.bytes,
-                sha256: hex::encode(hasher.finalize()),
+                sha256: hasher
+                    .map(|h| hex::encode(h.finalize()))
+                    .unwrap_or_default(),
             },
         })
     }

@@ -43,10 +43,10 @@ impl PlainSink {
         })
     }
 
-    /// An uncompressed file.
+    /// An uncompressed file, without a checksum (a filter's output, not a backup artifact).
     pub fn file(path: &Path, portable: bool) -> Result<PlainSink, SinkError> {
         Ok(PlainSink {
-            target: Target::File(AtomicFile::create(path)?),
+            target: Target::File(AtomicFile::create(path)?.without_checksum()),
             portable,
             scratch: Vec::new(),
         })
