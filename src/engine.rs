@@ -4,8 +4,12 @@
 //! * Each batch of whole COPY rows (about 1 MiB) is checked (field count, escapes) and masked as a job
 //!   on the rayon pool. Results enter an ordered queue of bounded depth, so at most `queue_depth`
 //!   batches are in flight: memory does not grow with the size of a table.
+//! * The same job compresses the batch into deflate pieces (see `sink::deflate`) at each level a sink
+//!   asked for, so compression runs in parallel too, and each view of a batch is compressed once
+//!   however many artifacts frame it (`NAME.gz` and `NAME.dump` share the original's pieces).
 //! * Each sink runs on its own thread behind a bounded channel and receives either the original or
-//!   the masked view of the rows. A batch that masking did not change is shared, not copied.
+//!   the masked view of the rows. A batch that masking did not change is shared, not copied, and
+//!   neither are its pieces.
 //! * Sinks only seal their artifacts when the whole pass succeeded; any error drops them, which removes
 //!   their partial files.
 
@@ -13,6 +17,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
@@ -22,7 +27,8 @@ use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
 use crate::progress::Progress;
 use crate::rules::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
-use crate::sink::{SealedFile, Sink, SinkError};
+use crate::sink::deflate::compress_piece;
+use crate::sink::{DataBatch, SealedFile, Sink, SinkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -61,6 +67,10 @@ pub struct PassOptions {
     pub batch_bytes: usize,
     /// Batches in flight (being masked or waiting to be handed on).
     pub queue_depth: usize,
+    /// Give the masked view the contents of large objects. Off by default: rules mask table
+    /// columns, and nothing can tell what a large object holds, so masked artifacts get each
+    /// object empty (it still exists, with its owner, grants and comment).
+    pub keep_large_objects: bool,
 }
 
 impl Default for PassOptions {
@@ -68,6 +78,7 @@ impl Default for PassOptions {
         PassOptions {
             batch_bytes: crate::dump::reader::DEFAULT_BATCH_BYTES,
             queue_depth: 2 * rayon::current_num_threads() + 2,
+            keep_large_objects: false,
         }
     }
 }
@@ -82,11 +93,29 @@ pub struct TableReport {
     pub bytes: u64,
     /// Columns that a masker (other than keep) was applied to.
     pub masked_columns: Vec<String>,
+    /// Number of columns in the COPY statement.
+    pub columns: usize,
+    /// Wall time from the table's COPY statement to its end marker.
+    pub seconds: f64,
+}
+
+impl TableReport {
+    /// Throughput of the table's COPY text, in MB (10^6 bytes) per second.
+    pub fn mb_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 / 1e6 / self.seconds
+        } else {
+            0.0
+        }
+    }
 }
 
 pub struct PassReport {
     pub preamble: Preamble,
     pub tables: Vec<TableReport>,
+    /// Large objects in the dump (their contents are empty in the masked view unless
+    /// `keep_large_objects`).
+    pub large_objects: u64,
     /// Sealed artifacts, in sink order (`None` for streams such as stdout), to be published by the caller.
     pub artifacts: Vec<(String, Option<SealedFile>)>,
 }
@@ -95,7 +124,7 @@ enum Msg {
     Preamble(Arc<Preamble>),
     Entry(Arc<Entry>),
     DataBegin(Arc<Entry>),
-    Data(Arc<Vec<u8>>),
+    Data(Arc<DataBatch>),
     DataEnd(Arc<Vec<u8>>),
     Trailer(Arc<Vec<u8>>),
     Finish,
@@ -143,15 +172,39 @@ fn spawn_sink(spec: SinkSpec) -> SinkThread {
     }
 }
 
-/// The masked view of a batch: `None` when identical to the original.
-type BatchResult = Result<Option<Arc<Vec<u8>>>, EngineError>;
+/// A processed batch: the original view and the masked one (`None` when identical).
+type BatchResult = Result<(Arc<DataBatch>, Option<Arc<DataBatch>>), EngineError>;
 
 enum Slot {
     Event(Msg),
-    Rows {
-        original: Arc<Vec<u8>>,
-        job: Receiver<BatchResult>,
-    },
+    /// An event the masked view does not get.
+    OriginalOnly(Msg),
+    Rows(Receiver<BatchResult>),
+}
+
+/// The deflate levels the sinks of each view asked for.
+#[derive(Debug, Default, Clone)]
+struct Levels {
+    original: Vec<u32>,
+    masked: Vec<u32>,
+}
+
+impl Levels {
+    fn of(sinks: &[SinkSpec]) -> Levels {
+        let mut levels = Levels::default();
+        for s in sinks {
+            if let Some(level) = s.sink.deflate_level() {
+                let list = match s.view {
+                    DataView::Original => &mut levels.original,
+                    DataView::Masked => &mut levels.masked,
+                };
+                if !list.contains(&level) {
+                    list.push(level);
+                }
+            }
+        }
+        levels
+    }
 }
 
 /// The current table's plan, shared with the masking jobs.
@@ -171,6 +224,7 @@ pub fn run_pass<R: Read>(
     options: &PassOptions,
     progress: &dyn Progress,
 ) -> Result<PassReport, EngineError> {
+    let levels = Arc::new(Levels::of(&sinks));
     let mut threads: Vec<SinkThread> = sinks.into_iter().map(spawn_sink).collect();
     let result = drive(
         &mut reader,
@@ -178,11 +232,12 @@ pub fn run_pass<R: Read>(
         facts,
         learn_facts,
         &mut threads,
+        &levels,
         options,
         progress,
     );
     match result {
-        Ok((preamble, tables)) => {
+        Ok((preamble, tables, large_objects)) => {
             for t in &threads {
                 // A send can only fail if the sink already stopped with an error, collected below.
                 let _ = t.tx.as_ref().expect("open").send(Msg::Finish);
@@ -209,6 +264,7 @@ pub fn run_pass<R: Read>(
                 None => Ok(PassReport {
                     preamble,
                     tables,
+                    large_objects,
                     artifacts,
                 }),
             }
@@ -252,8 +308,17 @@ fn dispatch(threads: &[SinkThread], slot: Slot) -> Result<(), EngineError> {
             let msg = Arc::new(msg);
             send_all(threads, |_| clone_msg(&msg))
         }
-        Slot::Rows { original, job } => {
-            let masked = job
+        Slot::OriginalOnly(msg) => {
+            for t in threads.iter().filter(|t| t.view == DataView::Original) {
+                let tx = t.tx.as_ref().expect("open");
+                if tx.send(clone_msg(&msg)).is_err() {
+                    return Err(EngineError::SinkThread(t.name.clone()));
+                }
+            }
+            Ok(())
+        }
+        Slot::Rows(job) => {
+            let (original, masked) = job
                 .recv()
                 .map_err(|_| EngineError::SinkThread("a masking job".into()))??;
             send_all(threads, |view| match (view, &masked) {
@@ -283,13 +348,16 @@ fn drive<R: Read>(
     facts: &mut SchemaFacts,
     learn_facts: bool,
     threads: &mut [SinkThread],
+    levels: &Arc<Levels>,
     options: &PassOptions,
     progress: &dyn Progress,
-) -> Result<(Preamble, Vec<TableReport>), EngineError> {
+) -> Result<(Preamble, Vec<TableReport>, u64), EngineError> {
     let mut queue: VecDeque<Slot> = VecDeque::new();
     let mut preamble = Preamble::default();
     let mut tables: Vec<TableReport> = Vec::new();
     let mut current: Option<Arc<TableJob>> = None;
+    let mut table_started: Option<Instant> = None;
+    let mut large_objects = 0u64;
     let depth = options.queue_depth.max(1);
 
     let push = |queue: &mut VecDeque<Slot>,
@@ -297,7 +365,12 @@ fn drive<R: Read>(
                 threads: &[SinkThread]|
      -> Result<(), EngineError> {
         queue.push_back(slot);
-        while queue.len() > depth || matches!(queue.front(), Some(Slot::Event(_))) {
+        while queue.len() > depth
+            || matches!(
+                queue.front(),
+                Some(Slot::Event(_)) | Some(Slot::OriginalOnly(_))
+            )
+        {
             let front = queue.pop_front().expect("non-empty");
             dispatch(threads, front)?;
         }
@@ -343,7 +416,10 @@ fn drive<R: Read>(
                         rows: 0,
                         bytes: 0,
                         masked_columns,
+                        columns: copy.columns.len(),
+                        seconds: 0.0,
                     });
+                    table_started = Some(Instant::now());
                     current = Some(Arc::new(TableJob {
                         name: copy.display_name(),
                         columns: copy.columns.clone(),
@@ -367,19 +443,39 @@ fn drive<R: Read>(
                     t.bytes += rows.len() as u64;
                 }
                 progress.rows(row_count, rows.len() as u64);
-                let original = Arc::new(rows.to_vec());
+                let original = rows.to_vec();
                 let (tx, rx) = bounded(1);
-                let input = original.clone();
+                let levels = levels.clone();
                 rayon::spawn(move || {
-                    let _ = tx.send(process_batch(&input, first_line, &job));
+                    let result = process_batch(&original, first_line, &job)
+                        .map(|masked| compress_views(original, masked, &levels));
+                    let _ = tx.send(result);
                 });
-                push(&mut queue, Slot::Rows { original, job: rx }, threads)?;
+                push(&mut queue, Slot::Rows(rx), threads)?;
             }
             Event::RawData(line) => {
-                push(&mut queue, Slot::Event(Msg::Data(Arc::new(line))), threads)?;
+                // The SQL of a BLOBS data part: `lo_open`, `lowrite` (the contents), `lo_close`.
+                if line.starts_with(b"SELECT pg_catalog.lo_open(") {
+                    large_objects += 1;
+                }
+                let contents = line.starts_with(b"SELECT pg_catalog.lowrite(");
+                let msg = Msg::Data(Arc::new(DataBatch {
+                    bytes: line,
+                    pieces: Vec::new(),
+                }));
+                let slot = if contents && !options.keep_large_objects {
+                    Slot::OriginalOnly(msg)
+                } else {
+                    Slot::Event(msg)
+                };
+                push(&mut queue, slot, threads)?;
             }
             Event::DataEnd(tail) => {
-                current = None;
+                if let (Some(_), Some(started), Some(t)) =
+                    (current.take(), table_started.take(), tables.last_mut())
+                {
+                    t.seconds = started.elapsed().as_secs_f64();
+                }
                 push(
                     &mut queue,
                     Slot::Event(Msg::DataEnd(Arc::new(tail))),
@@ -395,11 +491,49 @@ fn drive<R: Read>(
         dispatch(threads, slot)?;
     }
     rules.finish()?;
-    Ok((preamble, tables))
+    Ok((preamble, tables, large_objects))
+}
+
+/// Compress each view of a batch at the levels its sinks asked for. When masking changed nothing,
+/// the masked view is the original one, compressed once for both.
+fn compress_views(
+    original: Vec<u8>,
+    masked: Option<Vec<u8>>,
+    levels: &Levels,
+) -> (Arc<DataBatch>, Option<Arc<DataBatch>>) {
+    let mut original_levels = levels.original.clone();
+    if masked.is_none() {
+        for l in &levels.masked {
+            if !original_levels.contains(l) {
+                original_levels.push(*l);
+            }
+        }
+    }
+    let pieces = |bytes: &[u8], levels: &[u32]| {
+        levels
+            .iter()
+            .map(|l| compress_piece(bytes, *l))
+            .collect::<Vec<_>>()
+    };
+    let masked = masked.map(|bytes| {
+        Arc::new(DataBatch {
+            pieces: pieces(&bytes, &levels.masked),
+            bytes,
+        })
+    });
+    let original = Arc::new(DataBatch {
+        pieces: pieces(&original, &original_levels),
+        bytes: original,
+    });
+    (original, masked)
 }
 
 /// Check and mask one batch of whole rows. Returns the masked batch, or `None` if nothing changed.
-fn process_batch(rows: &[u8], first_line: u64, job: &TableJob) -> BatchResult {
+fn process_batch(
+    rows: &[u8],
+    first_line: u64,
+    job: &TableJob,
+) -> Result<Option<Vec<u8>>, EngineError> {
     let ncols = job.columns.len();
     let passthrough = job.plan.is_passthrough();
     let mut out = if passthrough {
@@ -410,9 +544,8 @@ fn process_batch(rows: &[u8], first_line: u64, job: &TableJob) -> BatchResult {
     let mut decoded = Vec::new();
     let mut masked = Vec::new();
     let mut changed = false;
-    let mut line = first_line;
     let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', rows) {
+    for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
         let row = &rows[start..nl];
         start = nl + 1;
         let row_err = |message: String| EngineError::Row {
@@ -479,7 +612,6 @@ fn process_batch(rows: &[u8], first_line: u64, job: &TableJob) -> BatchResult {
         if !passthrough {
             out.push(b'\n');
         }
-        line += 1;
     }
-    Ok((changed && !passthrough).then(|| Arc::new(out)))
+    Ok((changed && !passthrough).then_some(out))
 }

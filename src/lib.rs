@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod progress;
 pub mod restore;
 pub mod rules;
+pub mod scan;
 pub mod sink;
 pub mod source;
 pub mod store;

@@ -1,5 +1,5 @@
 //! The manifest written beside the artifacts of one backup (`NAME.manifest.json`): what produced it,
-//! from what, when, each artifact's size and SHA-256, and per-table rows and bytes. It is written last,
+//! from what, when, each artifact's size and SHA-256, and per-table rows, bytes and throughput. It is written last,
 //! so a backup set without a manifest is incomplete.
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,11 @@ pub struct Manifest {
     pub custom_data: Option<String>,
     pub artifacts: Vec<ManifestArtifact>,
     pub tables: Vec<ManifestTable>,
+    /// Large objects in the dump, and what the masked artifacts hold of them (`emptied`, `kept`).
+    #[serde(default)]
+    pub large_objects: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_objects_in_anon: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +48,11 @@ pub struct ManifestTable {
     pub rows: u64,
     pub bytes: u64,
     pub masked_columns: Vec<String>,
+    /// Wall time of the table's data in the pass, and its throughput (COPY text, MB/s).
+    #[serde(default)]
+    pub seconds: f64,
+    #[serde(default)]
+    pub mb_per_s: f64,
 }
 
 impl From<&TableReport> for ManifestTable {
@@ -53,6 +63,8 @@ impl From<&TableReport> for ManifestTable {
             rows: t.rows,
             bytes: t.bytes,
             masked_columns: t.masked_columns.clone(),
+            seconds: (t.seconds * 1e6).round() / 1e6,
+            mb_per_s: (t.mb_per_second() * 10.0).round() / 10.0,
         }
     }
 }

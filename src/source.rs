@@ -252,52 +252,6 @@ pub fn redact_password(conn: &str) -> String {
         .join(" ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_names_from_connection_strings() {
-        assert_eq!(
-            dbname_of(Some("postgresql://u:p@h:5432/shop?sslmode=require")).as_deref(),
-            Some("shop")
-        );
-        assert_eq!(
-            dbname_of(Some("host=h dbname=shop user=u")).as_deref(),
-            Some("shop")
-        );
-        assert_eq!(dbname_of(Some("shop")).as_deref(), Some("shop"));
-        assert_eq!(
-            redact_password("postgresql://u:secret@h/db"),
-            "postgresql://u:****@h/db"
-        );
-        assert_eq!(
-            redact_password("host=h password=secret"),
-            "host=h password=****"
-        );
-    }
-
-    #[test]
-    fn detects_gzip_by_magic() {
-        use flate2::write::GzEncoder;
-        use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.sql");
-        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(b"hello dump\n").unwrap();
-        std::fs::write(&path, enc.finish().unwrap()).unwrap();
-        let mut src = Source::open_input(&path).unwrap();
-        let mut s = String::new();
-        src.reader().read_to_string(&mut s).unwrap();
-        assert_eq!(s, "hello dump\n");
-        // A truncated gzip stream is an error, not a short read.
-        let bytes = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &bytes[..bytes.len() - 6]).unwrap();
-        let mut src = Source::open_input(&path).unwrap();
-        assert!(src.reader().read_to_string(&mut String::new()).is_err());
-    }
-}
-
 /// A transaction kept open in a `psql` session so that several pg_dump runs (the schema-only dump for
 /// the key facts and the full dump) see one consistent snapshot (`pg_dump --snapshot`).
 pub struct SnapshotHolder {
@@ -350,5 +304,51 @@ impl Drop for SnapshotHolder {
         // Closing psql's stdin ends the session, which ends the read-only transaction.
         drop(self.child.stdin.take());
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_from_connection_strings() {
+        assert_eq!(
+            dbname_of(Some("postgresql://u:p@h:5432/shop?sslmode=require")).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(
+            dbname_of(Some("host=h dbname=shop user=u")).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(dbname_of(Some("shop")).as_deref(), Some("shop"));
+        assert_eq!(
+            redact_password("postgresql://u:secret@h/db"),
+            "postgresql://u:****@h/db"
+        );
+        assert_eq!(
+            redact_password("host=h password=secret"),
+            "host=h password=****"
+        );
+    }
+
+    #[test]
+    fn detects_gzip_by_magic() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sql");
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(b"hello dump\n").unwrap();
+        std::fs::write(&path, enc.finish().unwrap()).unwrap();
+        let mut src = Source::open_input(&path).unwrap();
+        let mut s = String::new();
+        src.reader().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello dump\n");
+        // A truncated gzip stream is an error, not a short read.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 6]).unwrap();
+        let mut src = Source::open_input(&path).unwrap();
+        assert!(src.reader().read_to_string(&mut String::new()).is_err());
     }
 }

@@ -212,9 +212,11 @@ impl DumpRun {
     }
 }
 
+/// One lazily made run per subject key.
+type Runs = Mutex<HashMap<&'static str, Arc<OnceLock<Arc<DumpRun>>>>>;
+
 fn dumped(subject: &Subject) -> Arc<DumpRun> {
-    static RUNS: OnceLock<Mutex<HashMap<&'static str, Arc<OnceLock<Arc<DumpRun>>>>>> =
-        OnceLock::new();
+    static RUNS: OnceLock<Runs> = OnceLock::new();
     let cell = RUNS
         .get_or_init(Default::default)
         .lock()
@@ -369,6 +371,18 @@ fn check_manifest(subject: &Subject) {
         );
         let n: u64 = c.psql(&r.db, &sql).trim().parse().unwrap();
         assert_eq!(rows, n, "{schema}.{table}: rows in the manifest");
+        // Throughput is reported per table, consistent with its bytes and time.
+        let seconds = t["seconds"].as_f64().expect("seconds");
+        let rate = t["mb_per_s"].as_f64().expect("mb_per_s");
+        assert!(seconds >= 0.0 && rate >= 0.0, "{schema}.{table}: {t}");
+        if seconds >= 0.01 {
+            let bytes = t["bytes"].as_u64().unwrap() as f64;
+            let expected = bytes / 1e6 / seconds;
+            assert!(
+                (rate - expected).abs() <= 0.1 + expected * 0.01,
+                "{schema}.{table}: {rate} MB/s for {bytes} bytes in {seconds} s"
+            );
+        }
     }
     // Every table with rows is listed.
     let listed: BTreeSet<(String, String)> = tables
@@ -892,4 +906,136 @@ fn piped_input_custom_archive_with_masked_data_restores_in_parallel() {
     );
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert!(listing.contains("TABLE DATA public users"), "{listing}");
+}
+
+/// `-v` prints the per-table summary: one line per table with its rows, and the total.
+#[test]
+fn verbose_prints_a_per_table_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = support::fixtures_dir().join("example.dump.sql");
+    let out = run(
+        pgveil()
+            .arg("dump")
+            .arg("-v")
+            .arg("--input")
+            .arg(&input)
+            .arg("--out-dir")
+            .arg(dir.path())
+            .arg("--name")
+            .arg("ex"),
+        None,
+    );
+    assert_success(&out, "pgveil dump -v");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dir.path().join("ex.manifest.json"))).unwrap();
+    let tables = manifest["tables"].as_array().unwrap();
+    assert!(!tables.is_empty());
+    let rows_of = |label: &str| -> Option<u64> {
+        stderr.lines().find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(label)).then(|| f.next().and_then(|r| r.parse().ok()))?
+        })
+    };
+    let mut total = 0;
+    for t in tables {
+        let label = format!(
+            "{}.{}",
+            t["schema"].as_str().unwrap(),
+            t["table"].as_str().unwrap()
+        );
+        let rows = t["rows"].as_u64().unwrap();
+        assert_eq!(rows_of(&label), Some(rows), "{label} in\n{stderr}");
+        total += rows;
+    }
+    assert_eq!(rows_of("total"), Some(total), "total in\n{stderr}");
+}
+
+/// Large objects: full in NAME.gz and NAME.dump, emptied in NAME.anon.gz (they still exist, so
+/// references to them hold), kept with `--keep-large-objects`.
+#[test]
+fn large_objects_are_emptied_in_masked_artifacts() {
+    let c = cluster();
+    let db = c.create_db("lo_src");
+    c.psql(
+        &db,
+        "CREATE TABLE doc (id int PRIMARY KEY, body oid);
+         INSERT INTO doc SELECT 1, lo_from_bytea(0, convert_to('contract for jane.roe@private.example.net', 'UTF8'));",
+    );
+    let lo_contents = |db: &str| c.psql(db, "SELECT convert_from(lo_get(body), 'UTF8') FROM doc;");
+    assert!(lo_contents(&db).contains("jane.roe@private.example.net"));
+
+    let dump = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(
+            pgveil()
+                .args(["dump", "--dbname", &db, "--name", "lo", "--out-dir"])
+                .arg(dir.path())
+                .args(extra),
+            None,
+        );
+        assert_success(&out, "pgveil dump");
+        dir
+    };
+    let dir = dump(&[]);
+    let plain = gunzip(&read(&dir.path().join("lo.gz")));
+    let anon = gunzip(&read(&dir.path().join("lo.anon.gz")));
+    assert!(String::from_utf8_lossy(&plain).contains("lowrite"));
+    assert!(!String::from_utf8_lossy(&anon).contains("lowrite"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dir.path().join("lo.manifest.json"))).unwrap();
+    assert_eq!(manifest["large_objects"], 1);
+    assert_eq!(manifest["large_objects_in_anon"], "emptied");
+
+    let restored = restore(&anon, "lo_anon");
+    assert_eq!(
+        lo_contents(&restored).trim(),
+        "",
+        "the object exists, empty"
+    );
+    let restored_full = restore(&plain, "lo_full");
+    assert_eq!(lo_contents(&restored_full), lo_contents(&db));
+
+    let kept = dump(&["--keep-large-objects"]);
+    let anon = gunzip(&read(&kept.path().join("lo.anon.gz")));
+    let restored_kept = restore(&anon, "lo_kept");
+    assert_eq!(lo_contents(&restored_kept), lo_contents(&db));
+}
+
+/// An output that is a pipe or a device (`-o /dev/null`, a FIFO) is written in place: renaming a
+/// finished file over it would replace the pipe or device node.
+#[test]
+fn output_to_a_fifo_is_written_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    let input = support::fixtures_dir().join("example.dump.sql");
+    let out = run(
+        pgveil().arg("anonymize").arg(&input).arg("-o").arg(&fifo),
+        None,
+    );
+    assert_success(&out, "pgveil anonymize -o FIFO");
+    let received = reader.join().unwrap();
+    assert!(
+        String::from_utf8_lossy(&received).contains("COPY public.users"),
+        "the reader got the dump"
+    );
+    let originals = emails_in(&std::fs::read(&input).unwrap());
+    assert!(!originals.is_empty());
+    assert_no_original_emails(&received, &originals, "anonymize -o FIFO");
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(
+        meta.file_type().is_fifo(),
+        "the FIFO was replaced: {meta:?}"
+    );
+    assert_eq!(dir_listing(dir.path()), vec!["out.fifo".to_string()]);
 }

@@ -21,6 +21,10 @@ pub struct AnonymizeArgs {
     output: PathBuf,
     #[command(flatten)]
     rules: RuleArgs,
+    /// Keep the contents of large objects (by default they are emptied: no rule can tell what a
+    /// large object holds).
+    #[arg(long)]
+    keep_large_objects: bool,
 }
 
 pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
@@ -47,7 +51,10 @@ pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
         &mut facts.facts,
         facts.learn_during_pass,
         specs,
-        &PassOptions::default(),
+        &PassOptions {
+            keep_large_objects: args.keep_large_objects,
+            ..PassOptions::default()
+        },
         &*progress,
     );
     progress.done();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use pgveil::dump::facts::SchemaFacts;
+use pgveil::engine::TableReport;
 use pgveil::progress::{Progress, Silent, TerminalProgress};
 use pgveil::rules::{Key, RuleSet};
 use pgveil::source::{PgDumpArgs, Source};
@@ -85,6 +86,54 @@ pub fn progress_for(bytes: Arc<AtomicU64>, quiet: bool) -> Box<dyn Progress> {
     } else {
         Box::new(Silent)
     }
+}
+
+/// The per-table summary printed at the end of a pass: rows, bytes, time and throughput, largest
+/// tables first, then the totals. `masked` counts the columns a masker other than `keep` applies to.
+pub fn table_summary(tables: &[TableReport], total_seconds: f64) -> String {
+    let mut sorted: Vec<&TableReport> = tables.iter().collect();
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.bytes));
+    let name = |t: &TableReport| {
+        if t.schema.is_empty() {
+            t.table.clone()
+        } else {
+            format!("{}.{}", t.schema, t.table)
+        }
+    };
+    let width = sorted
+        .iter()
+        .map(|t| name(t).chars().count())
+        .chain([5])
+        .max()
+        .unwrap_or(5);
+    let mut out = format!(
+        "{:<width$}  {:>12}  {:>10}  {:>8}  {:>8}  {:>6}\n",
+        "table", "rows", "MB", "seconds", "MB/s", "masked"
+    );
+    let line = |label: &str, rows: u64, bytes: u64, secs: f64, masked: &str| {
+        let rate = if secs > 0.0 {
+            bytes as f64 / 1e6 / secs
+        } else {
+            0.0
+        };
+        format!(
+            "{label:<width$}  {rows:>12}  {:>10.1}  {secs:>8.2}  {rate:>8.1}  {masked:>6}\n",
+            bytes as f64 / 1e6
+        )
+    };
+    for t in &sorted {
+        out.push_str(&line(
+            &name(t),
+            t.rows,
+            t.bytes,
+            t.seconds,
+            &format!("{}/{}", t.masked_columns.len(), t.columns),
+        ));
+    }
+    let rows = tables.iter().map(|t| t.rows).sum();
+    let bytes = tables.iter().map(|t| t.bytes).sum();
+    out.push_str(&line("total", rows, bytes, total_seconds, ""));
+    out
 }
 
 /// How to reach S3: the standard AWS credential chain, plus an optional S3-compatible endpoint.

@@ -6,6 +6,8 @@ mod common;
 mod dump;
 mod inspect;
 mod restore;
+mod rules;
+mod scan;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +30,11 @@ enum Command {
     Anonymize(anonymize::AnonymizeArgs),
     /// List a custom-format archive's header and TOC (like `pg_restore -l`, plus offsets and block sizes).
     Inspect(inspect::InspectArgs),
+    /// Rule tooling: `check` (coverage guard for CI), `init` (scaffold a rule file), `import-labels`.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// Report sensitive-looking values left in a plain, anonymized or custom artifact.
+    Scan(scan::ScanArgs),
     /// List backup sets of a folder or bucket, or prune old ones (retention).
     #[command(subcommand)]
     Backups(backups::BackupsCommand),
@@ -44,6 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dump(args) => dump::run(args),
         Command::Anonymize(args) => anonymize::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
+        Command::Scan(args) => scan::run(args),
         Command::Backups(cmd) => backups::run(cmd),
         Command::Pull(args) => restore::pull(args),
         Command::Restore(args) => restore::restore(args),

@@ -98,13 +98,11 @@ impl SchemaFacts {
         }
         if let Some(inherits) = rest.find(")\nINHERITS (") {
             let list = &rest[inherits + 1 + "\nINHERITS ".len() - 1..];
-            if let Some(parent) = list
+            if let Some((Some(ps), pt, _)) = list
                 .strip_prefix("INHERITS (")
                 .and_then(|l| parse_qualified(l))
             {
-                if let (Some(ps), pt, _) = parent {
-                    self.parents.insert(key.clone(), (ps, pt));
-                }
+                self.parents.insert(key.clone(), (ps, pt));
             }
         }
         self.table_mut(key).columns = columns;

@@ -15,6 +15,8 @@ pub(crate) struct Glob {
     toks: Vec<Tok>,
     /// The name itself when the glob has no wildcard.
     literal: Option<String>,
+    /// The pattern as written (for reports).
+    pattern: String,
 }
 
 impl Glob {
@@ -52,7 +54,16 @@ impl Glob {
                 _ => None,
             })
             .collect::<Option<String>>();
-        Ok(Glob { toks, literal })
+        Ok(Glob {
+            toks,
+            literal,
+            pattern: pattern.to_string(),
+        })
+    }
+
+    /// The pattern as written.
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
     }
 
     /// The name, when the pattern has no wildcard.

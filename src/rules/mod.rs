@@ -1,5 +1,10 @@
 //! Masking rules: loading and validating rule files (TOML), matching columns to maskers, and the
-//! maskers themselves ([`maskers`]).
+//! maskers themselves ([`maskers`]; reference with examples in `rules/README.md`).
+//!
+//! Rule tooling lives beside them: [`schema`] (the tables a rule set must cover, from a dump or a live
+//! catalog, with sampled rows), [`detect`] (what looks personal, by name or value), [`check`] (the
+//! coverage guard of `pgveil rules check`), [`init`] (the scaffold of `pgveil rules init`) and
+//! [`labels`] (PostgreSQL Anonymizer security labels turned into rules).
 //!
 //! # Rule files
 //!
@@ -12,7 +17,8 @@
 //! schema = "public"          # optional, default "*"
 //! table = "users"            # optional, default "*"
 //! column = "email"           # required
-//! masker = "email"           # required: keep, email, email_scan, null, constant, hash, name, phone, regex
+//! masker = "email"           # required: keep, email, email_scan, null, constant, hash, name, phone,
+//!                            # regex, partial, json, noise
 //! types = ["text", "citext"] # optional: only columns of these types
 //! # the masker's options go inline, e.g. `value = "x"` for `constant`, `pattern`/`replacement` for `regex`
 //! ```
@@ -45,9 +51,10 @@
 //! # Unique columns
 //!
 //! [`ColumnInfo::unique`] marks columns under a primary key, a unique constraint or index, or a foreign
-//! key to one. `email` and `email_scan` switch to a keyed form that keeps distinct inputs distinct,
-//! `hash` always does; `constant`, `null`, `name` and `phone` do not, and using them on such a column
-//! is the rule author's choice (the restore may then fail on duplicates).
+//! key to one. `email`, `email_scan` and the `email` action of `json` switch to a keyed form that
+//! keeps distinct inputs distinct, `hash` always does; `constant`, `null`, `name`, `phone`, `partial`
+//! and `noise` do not, and using them on such a column is the rule author's choice (the restore may
+//! then fail on duplicates).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,9 +63,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod check;
+pub mod detect;
 mod glob;
+pub mod init;
 pub mod key;
+pub mod labels;
 pub mod maskers;
+pub mod schema;
 mod source;
 
 pub use key::Key;
@@ -166,6 +178,71 @@ impl TablePlan {
     }
 }
 
+/// A view of one loaded rule, for reports (`rules check`, `scan`).
+#[derive(Clone, Copy)]
+pub struct RuleRef<'a> {
+    index: usize,
+    rule: &'a Rule,
+}
+
+impl<'a> RuleRef<'a> {
+    /// Position in the order rules are tried (0-based, across files).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+    pub fn file(&self) -> &'a str {
+        &self.rule.file
+    }
+    pub fn line(&self) -> usize {
+        self.rule.line
+    }
+    /// `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.rule.file, self.rule.line)
+    }
+    /// The masker's name (`keep`, `email`, …).
+    pub fn masker(&self) -> &'a str {
+        &self.rule.masker_name
+    }
+    /// Whether the rule masks (anything but `keep`).
+    pub fn masks(&self) -> bool {
+        self.rule.plain.is_some()
+    }
+    /// Whether values of `category` do not survive this rule's masker: `keep` removes nothing,
+    /// `email_scan` only addresses, `phone` digits (phones, cards, ids, IPs); the maskers that
+    /// replace the whole value (or that the author aimed at something specific: `regex`, `json`)
+    /// count as removing everything.
+    pub fn covers(&self, category: detect::Category) -> bool {
+        self.rule.covers & category.bit() != 0
+    }
+    /// Whether this rule's masker writes values that look like `category` (fake phones, names, a
+    /// constant that is an address): `scan` cannot tell those from originals.
+    pub fn produces(&self, category: detect::Category) -> bool {
+        self.rule.produces & category.bit() != 0
+    }
+    /// Whether a value of `category` found in a column this rule decides means the masking failed.
+    pub fn leaks(&self, category: detect::Category) -> bool {
+        self.covers(category) && !self.produces(category)
+    }
+    /// The schema, table and column globs as written.
+    pub fn patterns(&self) -> (String, String, String) {
+        (
+            self.rule.schema.pattern().to_string(),
+            self.rule.table.pattern().to_string(),
+            self.rule.column.pattern().to_string(),
+        )
+    }
+    /// `(schema, table)` when the rule names one table (no wildcard in either).
+    pub fn exact_table(&self) -> Option<(&'a str, &'a str)> {
+        Some((self.rule.schema.literal()?, self.rule.table.literal()?))
+    }
+    /// The column name when the rule names exactly one column of one table.
+    pub fn exact_column(&self) -> Option<&'a str> {
+        self.exact_table()?;
+        self.rule.column.literal()
+    }
+}
+
 /// One loaded rule.
 struct Rule {
     file: Arc<str>,
@@ -180,6 +257,12 @@ struct Rule {
     unique: Option<Arc<dyn Masker>>,
     /// Some planned table matched this rule's schema and table.
     seen: AtomicBool,
+    /// The masker's name, as the rule spells it.
+    masker_name: String,
+    /// The [`detect::Category`] bits this masker removes (see [`RuleRef::covers`]).
+    covers: u8,
+    /// The bits its output can look like (see [`RuleRef::produces`]).
+    produces: u8,
 }
 
 impl Rule {
@@ -339,6 +422,23 @@ impl RuleSet {
         Ok(TablePlan { columns: plan })
     }
 
+    /// The rule that decides `column` of `schema.table` (first match wins), without planning.
+    pub fn classify(&self, schema: &str, table: &str, column: &ColumnInfo) -> Option<RuleRef<'_>> {
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matches_table(schema, table) && r.matches_column(column))
+            .map(|(i, r)| RuleRef { index: i, rule: r })
+    }
+
+    /// Every rule, in the order they are tried.
+    pub fn rules(&self) -> impl Iterator<Item = RuleRef<'_>> {
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RuleRef { index: i, rule: r })
+    }
+
     /// At the end of the pass: fail for the first rule that names a table (no wildcard in its schema
     /// and table) which never appeared.
     pub fn finish(&self) -> Result<(), RulesError> {
@@ -453,6 +553,9 @@ fn parse_rule(
         plain: spec.build(key, false),
         unique: spec.build(key, true),
         seen: AtomicBool::new(false),
+        masker_name: spec.name().to_string(),
+        covers: spec.covers(),
+        produces: spec.produces(),
     })
 }
 

@@ -52,6 +52,31 @@ impl Options<'_, '_> {
         self.src.error(span, message)
     }
 
+    /// An option of any TOML type, with its span.
+    pub(crate) fn take_value(&mut self, name: &str) -> Option<(Range<usize>, toml::Value)> {
+        self.take(name)
+    }
+
+    /// A number (integer or float) option.
+    pub(crate) fn take_number(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<(Range<usize>, f64)>, RulesError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some((span, toml::Value::Integer(i))) => Ok(Some((span, i as f64))),
+            Some((span, toml::Value::Float(f))) => Ok(Some((span, f))),
+            Some((span, v)) => Err(self.error(
+                span,
+                format!(
+                    "option `{name}` of masker `{}` must be a number, not {}",
+                    self.masker,
+                    v.type_str()
+                ),
+            )),
+        }
+    }
+
     pub(crate) fn take_str(
         &mut self,
         name: &str,

@@ -471,6 +471,36 @@ fn email_scan_json_arrays_and_text() {
 }
 
 #[test]
+fn email_scan_never_splits_an_escaped_multibyte_character() {
+    let m = masker_with("masker = \"email_scan\"", col("c"), key());
+    // A backslash escape of a non-ASCII character right before the local part.
+    for text in ["\\\u{4e2d}ab@example.com", "\\\u{e4}x@example.org end"] {
+        let out = mask_str(&m, text);
+        assert!(
+            !out.contains("example.org") && !out.contains("ab@example.com"),
+            "{out:?}"
+        );
+        assert!(out.starts_with('\\'), "{out:?}");
+    }
+}
+
+#[test]
+fn email_scan_backslash_in_plain_text_leaves_nothing_of_the_local_part() {
+    let m = masker_with("masker = \"email_scan\"", col("c"), key());
+    let out = mask_str(&m, "path C:\\heidi@example.org done");
+    assert_eq!(out, "path C:\\nobody@example.com done");
+    // A JSON escape before the address stays whole.
+    let out = mask_str(
+        &m,
+        r#"{"a":"\nheidi@example.org","b":"\u00e9x@example.org"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"a":"\nnobody@example.com","b":"\u00e9nobody@example.com"}"#
+    );
+}
+
+#[test]
 fn email_scan_unique_keeps_each_address_distinct() {
     let m = masker_with("masker = \"email_scan\"", uniq("c"), key());
     let out = mask_str(&m, "{a@b.com,c@d.org,a@b.com}");
@@ -679,4 +709,178 @@ fn address_like(p: &str) -> bool {
         && l.bytes().last().is_some_and(|b| (b'g'..=b'x').contains(&b))
         && d.contains('.')
         && !d.contains('@')
+}
+
+// ---- partial, json, noise -------------------------------------------------------------------
+
+#[test]
+fn partial_keeps_ends_and_length() {
+    let m = masker("masker = \"partial\"\nkeep_last = 4");
+    assert_eq!(mask_str(&m, "4111 1111 1111 1234"), "***************1234");
+    let m = masker("masker = \"partial\"\nkeep_first = 1\nkeep_last = 1\nfill = \"x\"");
+    assert_eq!(mask_str(&m, "Zoë Ünïcödé"), "Zxxxxxxxxxé");
+    // Too short to keep anything: filled entirely, never passed through.
+    assert_eq!(mask_str(&m, "ab"), "xx");
+    assert_eq!(mask_str(&m, ""), "");
+    let e = err("[[rule]]\ncolumn = \"x\"\nmasker = \"partial\"\nfill = \"ab\"\n");
+    assert!(e.starts_with("r.toml:4: option `fill`"), "{e}");
+}
+
+#[test]
+fn json_masks_only_the_paths_and_keeps_the_rest_byte_for_byte() {
+    let m = masker(
+        "masker = \"json\"\npaths = [\"$.contact.email\", \"$.phones[*]\", \"$['odd key']\"]\naction = \"email\"",
+    );
+    let doc = r#"{"contact": {"email": "ann@x.org", "name": "Ann"}, "phones": ["1", 2], "odd key": {"a": [1]}, "n": 1.50}"#;
+    assert_eq!(
+        mask_str(&m, doc),
+        r#"{"contact": {"email": "nobody@example.com", "name": "Ann"}, "phones": ["nobody@example.com", "nobody@example.com"], "odd key": "nobody@example.com", "n": 1.50}"#
+    );
+    // No match: unchanged; not JSON: NULL (never passed through).
+    assert_eq!(mask_str(&m, r#"{"contact": 1}"#), r#"{"contact": 1}"#);
+    assert_eq!(apply(&m, b"{\"contact\": "), None);
+    // Hash: the keyed pseudonym of the decoded string, the same as the `hash` masker gives it.
+    let h = masker("masker = \"json\"\npaths = [\"$.a\"]");
+    let plain_hash = masker("masker = \"hash\"");
+    assert_eq!(
+        mask_str(&h, r#"{"a":"x@y.org"}"#),
+        format!(r#"{{"a":"{}"}}"#, mask_str(&plain_hash, "x@y.org"))
+    );
+    assert_eq!(
+        mask_str(&h, r#"{"a":"x\u0040y.org"}"#),
+        mask_str(&h, r#"{"a":"x@y.org"}"#)
+    );
+    let c = masker("masker = \"json\"\npaths = [\"$.a[1]\"]\naction = \"constant\"\nvalue = { redacted = true }");
+    assert_eq!(mask_str(&c, r#"[{"a":[0,1,2]}]"#), r#"[{"a":[0,1,2]}]"#);
+    assert_eq!(
+        mask_str(&c, r#"{"a":[0,1,2]}"#),
+        r#"{"a":[0,{"redacted":true},2]}"#
+    );
+    let e = err("[[rule]]\ncolumn = \"x\"\nmasker = \"json\"\npaths = [\"a.b\"]\n");
+    assert!(
+        e.starts_with("r.toml:4: path \"a.b\" must start with `$`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn noise_moves_numbers_and_dates_within_range() {
+    let m = masker("masker = \"noise\"\nrange = 100\ndays = 30");
+    let mut moved = 0;
+    for i in 0..200 {
+        let v = format!("{}.50", 10_000 + i);
+        let out = mask_str(&m, &v);
+        let (int, frac) = out.split_once('.').expect("keeps decimals");
+        assert_eq!(frac.len(), 2, "{out}");
+        let x: f64 = out.parse().unwrap();
+        let orig: f64 = v.parse().unwrap();
+        assert!((x - orig).abs() <= 100.0, "{v} -> {out}");
+        assert!(!int.is_empty());
+        moved += usize::from(out != v);
+        // Deterministic for the key; another key moves differently.
+        assert_eq!(mask_str(&m, &v), out);
+    }
+    assert!(moved > 190, "values move: {moved}");
+    let other = masker_with(
+        "masker = \"noise\"\nrange = 100",
+        col("c"),
+        Key::from_bytes(b"other"),
+    );
+    assert_ne!(mask_str(&other, "10000.50"), mask_str(&m, "10000.50"));
+    let d = mask_str(&m, "2024-02-29 10:30:00+00");
+    assert!(d.ends_with(" 10:30:00+00"), "{d}");
+    let day = time::Date::from_calendar_date(
+        d[..4].parse().unwrap(),
+        time::Month::try_from(d[5..7].parse::<u8>().unwrap()).unwrap(),
+        d[8..10].parse().unwrap(),
+    )
+    .unwrap();
+    let orig = time::macros::date!(2024 - 02 - 29);
+    assert!((day - orig).whole_days().abs() <= 30, "{d}");
+    let int = mask_str(&m, "-42");
+    assert!(int.parse::<i64>().is_ok(), "integers stay integers: {int}");
+    assert_eq!(mask_str(&m, "infinity"), "infinity");
+    assert_eq!(mask_str(&m, "NaN"), "NaN");
+    let e = err("[[rule]]\ncolumn = \"x\"\nmasker = \"noise\"\n");
+    assert!(e.starts_with("r.toml:3: masker `noise` needs"), "{e}");
+}
+
+/// Random JSON documents: scalars (strings with escapes and non-ASCII, integers),
+/// arrays and objects whose keys are often `a`, `b` or `k"\` so paths hit at several depths.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        // (Floats are left out: serde_json's own float parsing does not always round-trip.)
+        "[a-z@. \"\\\\\u{e9}\u{1F600}\n]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("a".to_string()),
+                        Just("b".to_string()),
+                        Just("k\"\\".to_string()),
+                        "[a-z]{1,3}"
+                    ],
+                    inner
+                ),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// What the `json` masker with `paths = ["$.a", "$.b[*]", "$.*.a"]`, `action = "null"` should give.
+fn expected_nulls(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let mut v = v.clone();
+    // `.*` is any key of an object or any index of an array.
+    let children: Vec<&mut Value> = match &mut v {
+        Value::Object(m) => m.values_mut().collect(),
+        Value::Array(a) => a.iter_mut().collect(),
+        _ => Vec::new(),
+    };
+    for child in children {
+        if let Value::Object(cm) = child {
+            if let Some(a) = cm.get_mut("a") {
+                *a = Value::Null;
+            }
+        }
+    }
+    if let Value::Object(m) = &mut v {
+        match m.get_mut("b") {
+            Some(Value::Array(items)) => items.iter_mut().for_each(|i| *i = Value::Null),
+            Some(Value::Object(o)) => o.values_mut().for_each(|i| *i = Value::Null),
+            _ => {}
+        }
+        if let Some(a) = m.get_mut("a") {
+            *a = Value::Null;
+        }
+    }
+    v
+}
+
+proptest! {
+    #[test]
+    fn json_masker_replaces_exactly_the_paths(doc in json_value(), pretty in any::<bool>()) {
+        let m = masker("masker = \"json\"\npaths = [\"$.a\", \"$.b[*]\", \"$.*.a\"]\naction = \"null\"");
+        let text = if pretty {
+            serde_json::to_string_pretty(&doc).unwrap()
+        } else {
+            serde_json::to_string(&doc).unwrap()
+        };
+        let out = mask_str(&m, &text);
+        let parsed: serde_json::Value = serde_json::from_str(&out).expect("output is JSON");
+        prop_assert_eq!(parsed, expected_nulls(&doc));
+        // A document the paths do not touch comes back byte for byte.
+        if expected_nulls(&doc) == doc {
+            prop_assert_eq!(out, text);
+        }
+    }
 }

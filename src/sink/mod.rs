@@ -6,10 +6,12 @@
 //! nothing under the final name.
 
 pub mod archive;
+pub mod deflate;
 pub mod output;
 pub mod plain;
 
 use crate::dump::{Entry, Preamble};
+pub use deflate::Piece;
 pub use output::{
     ArtifactInfo, ArtifactOutput, AtomicFile, OutputError, OutputTarget, Publish, SealedFile, Tee,
 };
@@ -24,15 +26,28 @@ pub enum SinkError {
     Invalid(String),
 }
 
+/// Whole COPY rows (each ending in `\n`) or raw lines of a BLOBS body, with the deflate pieces the
+/// engine made of them for the levels the sinks asked for (see [`deflate`]).
+#[derive(Debug, Default)]
+pub struct DataBatch {
+    pub bytes: Vec<u8>,
+    pub pieces: Vec<Piece>,
+}
+
 /// One artifact writer fed by the pass.
 pub trait Sink: Send {
+    /// The deflate level at which this sink would like the engine to compress data batches in
+    /// parallel (pieces it can frame without recompressing), or `None`.
+    fn deflate_level(&self) -> Option<u32> {
+        None
+    }
     fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError>;
     /// A complete entry without a data part.
     fn entry(&mut self, entry: &Entry) -> Result<(), SinkError>;
     /// The start of a data part (TABLE DATA or BLOBS); `entry.copy` is set for COPY data.
     fn data_begin(&mut self, entry: &Entry) -> Result<(), SinkError>;
-    /// Whole COPY rows (each ending in `\n`), or raw lines of a BLOBS body.
-    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError>;
+    /// A batch of data; its pieces, if any, decode to exactly `batch.bytes`.
+    fn data(&mut self, batch: &DataBatch) -> Result<(), SinkError>;
     /// The end of the data part: `\.\n` and the blank lines that follow it.
     fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError>;
     fn trailer(&mut self, trailer: &[u8]) -> Result<(), SinkError>;

@@ -6,6 +6,9 @@
 //! [`Tee`] of both. Every output computes size and SHA-256 on the way; `seal` finishes the bytes and
 //! gives a [`SealedFile`] that is published later together with the other artifacts of the pass.
 //! Dropped unsealed or unpublished, an output cleans up (partial removed, upload aborted).
+//!
+//! A local path that already exists and is not a regular file (`/dev/null`, a FIFO, `/dev/stdout`)
+//! is written in place: renaming a file over it would replace the device or pipe.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -132,27 +135,50 @@ pub struct ArtifactInfo {
 pub struct AtomicFile {
     final_path: PathBuf,
     partial_path: PathBuf,
+    /// Writing straight to `final_path` (a device or pipe): no rename, nothing to remove.
+    in_place: bool,
     out: Option<BufWriter<File>>,
-    hasher: Sha256,
+    /// `None` when the caller needs no checksum (the `anonymize` filter's output).
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
 impl AtomicFile {
     pub fn create(final_path: &Path) -> Result<AtomicFile, OutputError> {
-        let mut partial = final_path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial_path = PathBuf::from(partial);
-        let file = File::create(&partial_path).map_err(|source| OutputError::Io {
+        let in_place = std::fs::metadata(final_path)
+            .map(|m| !m.is_file() && !m.is_dir())
+            .unwrap_or(false);
+        let partial_path = if in_place {
+            final_path.to_path_buf()
+        } else {
+            let mut partial = final_path.as_os_str().to_owned();
+            partial.push(".partial");
+            PathBuf::from(partial)
+        };
+        let opened = if in_place {
+            std::fs::OpenOptions::new().write(true).open(&partial_path)
+        } else {
+            File::create(&partial_path)
+        };
+        let file = opened.map_err(|source| OutputError::Io {
             path: partial_path.clone(),
             source,
         })?;
         Ok(AtomicFile {
             final_path: final_path.to_path_buf(),
             partial_path,
+            in_place,
             out: Some(BufWriter::with_capacity(1 << 20, file)),
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             bytes: 0,
         })
+    }
+
+    /// Skip the SHA-256 (its info then has an empty `sha256`): hashing an uncompressed output is a
+    /// serial cost the `anonymize` filter does not need.
+    pub fn without_checksum(mut self) -> AtomicFile {
+        self.hasher = None;
+        self
     }
 
     pub fn final_path(&self) -> &Path {
@@ -167,7 +193,9 @@ impl AtomicFile {
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutputError> {
-        self.hasher.update(bytes);
+        if let Some(h) = &mut self.hasher {
+            h.update(bytes);
+        }
         self.bytes += bytes.len() as u64;
         let res = self
             .out
@@ -190,14 +218,17 @@ impl AtomicFile {
             path: self.partial_path.clone(),
             source: e.into_error(),
         })?;
-        if let Err(e) = file.sync_all() {
-            let _ = std::fs::remove_file(&self.partial_path);
-            return Err(self.io_err(e));
+        if !self.in_place {
+            if let Err(e) = file.sync_all() {
+                let _ = std::fs::remove_file(&self.partial_path);
+                return Err(self.io_err(e));
+            }
         }
-        let hasher = std::mem::take(&mut self.hasher);
+        let hasher = self.hasher.take();
         let rename = Rename {
             final_path: self.final_path.clone(),
-            partial_path: Some(self.partial_path.clone()),
+            // In place, there is nothing to rename (and nothing to remove if unpublished).
+            partial_path: (!self.in_place).then(|| self.partial_path.clone()),
         };
         Ok(SealedFile::new(
             ArtifactInfo {
@@ -207,7 +238,9 @@ impl AtomicFile {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 bytes: self.bytes,
-                sha256: hex::encode(hasher.finalize()),
+                sha256: hasher
+                    .map(|h| hex::encode(h.finalize()))
+                    .unwrap_or_default(),
             },
             rename,
         ))
@@ -251,7 +284,9 @@ struct Rename {
 
 impl Publish for Rename {
     fn publish(&mut self) -> Result<(), OutputError> {
-        let partial = self.partial_path.take().expect("published twice");
+        let Some(partial) = self.partial_path.take() else {
+            return Ok(());
+        };
         std::fs::rename(&partial, &self.final_path).map_err(|source| {
             let _ = std::fs::remove_file(&partial);
             OutputError::Io {
@@ -291,7 +326,7 @@ impl OutputTarget for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.out.take().is_some() {
+        if self.out.take().is_some() && !self.in_place {
             let _ = std::fs::remove_file(&self.partial_path);
         }
     }

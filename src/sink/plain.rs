@@ -5,17 +5,16 @@
 use std::io::{BufWriter, Stdout, Write};
 use std::path::Path;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
-use super::output::{ArtifactOutput, OutputError, SealedFile};
-use super::{Sink, SinkError};
+use super::deflate::GzipPieces;
+use super::output::{ArtifactOutput, AtomicFile, OutputError, SealedFile};
+use super::{DataBatch, Sink, SinkError};
 use crate::dump::{Entry, Preamble};
 
 // One per sink: the size difference between variants does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Target {
-    Gzip(GzEncoder<ArtifactOutput>),
+    /// Gzip made of deflate pieces: COPY data arrives already compressed by the engine.
+    Gzip(GzipPieces<ArtifactOutput>),
     File(ArtifactOutput),
     Stdout(BufWriter<Stdout>),
 }
@@ -37,26 +36,25 @@ fn stdout_err(e: std::io::Error) -> SinkError {
 impl PlainSink {
     /// A gzip'ed artifact file at `path` (published by the engine after the pass).
     pub fn gzip_file(path: &Path, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
-        Ok(PlainSink::gzip(
-            ArtifactOutput::file(path)?,
-            level,
-            portable,
-        ))
+        PlainSink::gzip(ArtifactOutput::file(path)?, level, portable)
     }
 
     /// A gzip'ed artifact written to any output (a local file, an S3 upload, both).
-    pub fn gzip(out: ArtifactOutput, level: u32, portable: bool) -> PlainSink {
-        PlainSink {
-            target: Target::Gzip(GzEncoder::new(out, Compression::new(level))),
+    pub fn gzip(out: ArtifactOutput, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
+        let gzip = GzipPieces::new(out, level.min(9)).map_err(|e| io_to_sink(e, "gzip"))?;
+        Ok(PlainSink {
+            target: Target::Gzip(gzip),
             portable,
             scratch: Vec::new(),
-        }
+        })
     }
 
-    /// An uncompressed file.
+    /// An uncompressed file, without a checksum (a filter's output, not a backup artifact).
     pub fn file(path: &Path, portable: bool) -> Result<PlainSink, SinkError> {
         Ok(PlainSink {
-            target: Target::File(ArtifactOutput::file(path)?),
+            target: Target::File(ArtifactOutput::new(
+                AtomicFile::create(path)?.without_checksum(),
+            )),
             portable,
             scratch: Vec::new(),
         })
@@ -72,7 +70,7 @@ impl PlainSink {
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
         match &mut self.target {
-            Target::Gzip(g) => g.write_all(bytes).map_err(|e| io_to_sink(e, "gzip")),
+            Target::Gzip(g) => g.text(bytes).map_err(|e| io_to_sink(e, "gzip")),
             Target::File(f) => Ok(f.write_all(bytes)?),
             Target::Stdout(s) => s.write_all(bytes).map_err(stdout_err),
         }
@@ -100,6 +98,12 @@ fn io_to_sink(e: std::io::Error, what: &str) -> SinkError {
 }
 
 impl Sink for PlainSink {
+    fn deflate_level(&self) -> Option<u32> {
+        match &self.target {
+            Target::Gzip(g) => Some(g.level()),
+            _ => None,
+        }
+    }
     fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
         self.write(&preamble.text)
     }
@@ -109,8 +113,13 @@ impl Sink for PlainSink {
     fn data_begin(&mut self, entry: &Entry) -> Result<(), SinkError> {
         self.write_entry(entry)
     }
-    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
-        self.write(bytes)
+    fn data(&mut self, batch: &DataBatch) -> Result<(), SinkError> {
+        match &mut self.target {
+            Target::Gzip(g) => g
+                .batch(&batch.bytes, &batch.pieces)
+                .map_err(|e| io_to_sink(e, "gzip")),
+            _ => self.write(&batch.bytes),
+        }
     }
     fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError> {
         self.write(tail)

@@ -20,10 +20,11 @@
 //!   `a@b.com.123` still masks `a@b.com`).
 //!
 //! It never consumes `{ } " , \ ' ( ) < > [ ] ; :` or whitespace, and the replacement contains none of
-//! them, so JSON, array and record literals and quoting stay valid. A local part right after a
-//! backslash escape (`\n`, `\"`, or JSON `\u00e9`) starts after the escape, so the escape stays intact
-//! (when nothing but the escaped character precedes the `@`, as in `\x@y.org`, the replacement
-//! starts at that character: it begins with `n`, and `\n` is still a valid escape).
+//! them, so JSON, array and record literals and quoting stay valid. A local part right after a JSON
+//! escape (`\n`, `\t`, `\u00e9`, ...) starts after the escape, so the escape stays intact (when
+//! nothing but the escape letter precedes the `@`, as in `\t@y.org`, the replacement starts at that
+//! letter: it begins with `n`, and `\n` is still a valid escape). After a backslash followed by any
+//! other character (`\heidi@x.org` in plain text) the whole local part is replaced.
 //! Not found: quoted local parts (`"a b"@x.org`), IP-literal domains (`a@[10.0.0.1]`), and addresses
 //! whose `@` is written as an escape (JSON `\u0040`).
 
@@ -82,8 +83,14 @@ pub fn scan(value: &[u8], mut f: impl FnMut(usize, usize)) {
         while s > floor && is_local(value[s - 1]) {
             s -= 1;
         }
-        if s > 0 && s < at && value[s - 1] == b'\\' && !escaped(value, s - 1) {
-            // value[s] is the escaped character of a backslash escape: leave the escape whole.
+        // A JSON escape letter right after an unescaped backslash (`\n`, `\t`, `\u00e9`, ...) is part
+        // of the escape, not of the address. After any other character the backslash is just text.
+        let json_escape = s > 0
+            && s < at
+            && value[s - 1] == b'\\'
+            && !escaped(value, s - 1)
+            && matches!(value[s], b'b' | b'f' | b'n' | b'r' | b't' | b'u');
+        if json_escape {
             if value[s] == b'u' {
                 // JSON `\uXXXX`: keep it; the address starts after it, even with an empty local part.
                 s += 1;
@@ -95,8 +102,8 @@ pub fn scan(value: &[u8], mut f: impl FnMut(usize, usize)) {
             } else if s + 1 < at {
                 s += 1;
             }
-            // else (`\x@y.org`): replace from the escaped character; the replacement starts with
-            // `n`, so a JSON escape stays valid (`\nobody@...`).
+            // else (`\n@y.org`): replace from the escape letter; the replacement starts with `n`,
+            // so the escape stays valid (`\nobody@...`).
         } else if s >= at {
             continue;
         }

@@ -13,9 +13,13 @@
 //! | `name`       | `kind` (full/first/last), `locale` (en/de/fr) | a fake name picked by keyed hash        |
 //! | `phone`      |                                           | digits replaced, shape kept                 |
 //! | `regex`      | `pattern`, `replacement`, `contains`      | every match replaced                        |
+//! | `partial`    | `keep_first`, `keep_last`, `fill`         | the middle characters replaced by `fill`    |
+//! | `json`       | `paths`, `action` (+ its options)         | values at those paths replaced              |
+//! | `noise`      | `range`, `ratio`, `days`                  | numbers/dates moved within the range        |
 
 use std::sync::Arc;
 
+use super::detect::Category;
 use super::key::Key;
 use super::source::Options;
 use super::{Masker, RulesError};
@@ -24,9 +28,12 @@ pub mod constant;
 pub mod email;
 pub mod email_scan;
 pub mod hash;
+pub mod json;
 pub mod keep;
 pub mod name;
+pub mod noise;
 pub mod null;
+pub mod partial;
 pub mod phone;
 pub mod regex;
 
@@ -41,6 +48,9 @@ pub const MASKERS: &[&str] = &[
     "name",
     "phone",
     "regex",
+    "partial",
+    "json",
+    "noise",
 ];
 
 /// A masker with checked options, before it is bound to a key.
@@ -55,6 +65,9 @@ pub(crate) enum Spec {
     Name(name::NameSpec),
     Phone,
     Regex(regex::RegexSpec),
+    Partial(partial::PartialSpec),
+    Json(json::JsonSpec),
+    Noise(noise::NoiseSpec),
 }
 
 impl Spec {
@@ -84,6 +97,18 @@ impl Spec {
                 Spec::Regex(regex::RegexSpec::parse(&mut opts)?),
                 &["pattern", "replacement", "contains"],
             ),
+            "partial" => (
+                Spec::Partial(partial::PartialSpec::parse(&mut opts)?),
+                &["keep_first", "keep_last", "fill"],
+            ),
+            "json" => (
+                Spec::Json(json::JsonSpec::parse(&mut opts)?),
+                &["paths", "action", "length", "value", "kind", "locale"],
+            ),
+            "noise" => (
+                Spec::Noise(noise::NoiseSpec::parse(&mut opts)?),
+                &["range", "ratio", "days"],
+            ),
             other => {
                 return Err(opts.error(
                     opts.masker_span.clone(),
@@ -93,6 +118,66 @@ impl Spec {
         };
         opts.finish(known)?;
         Ok(spec)
+    }
+
+    /// The masker's name as rules spell it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Spec::Keep => "keep",
+            Spec::Email => "email",
+            Spec::EmailScan => "email_scan",
+            Spec::Null => "null",
+            Spec::Constant(_) => "constant",
+            Spec::Hash { .. } => "hash",
+            Spec::Name(_) => "name",
+            Spec::Phone => "phone",
+            Spec::Regex(_) => "regex",
+            Spec::Partial(_) => "partial",
+            Spec::Json(_) => "json",
+            Spec::Noise(_) => "noise",
+        }
+    }
+
+    /// The categories of personal data this masker removes, as [`Category::bit`]s: used by
+    /// `rules check` (is a sensitive-looking column really masked?) and `scan` (is a finding a leak
+    /// in a masked column?).
+    pub(crate) fn covers(&self) -> u8 {
+        let all = Category::ALL.iter().fold(0, |a, c| a | c.bit());
+        match self {
+            Spec::Keep => 0,
+            Spec::EmailScan => Category::Email.bit(),
+            // Every digit is replaced: numbers of any kind are gone, but names and addresses
+            // (letters) are not, and an address's digits alone do not make it safe.
+            Spec::Phone => {
+                Category::Phone.bit()
+                    | Category::Card.bit()
+                    | Category::NationalId.bit()
+                    | Category::Ip.bit()
+            }
+            _ => all,
+        }
+    }
+
+    /// The categories this masker's *output* can look like, as [`Category::bit`]s: `scan` cannot
+    /// tell such a value from a leak, so findings of these kinds in the column are not leaks.
+    /// `phone` writes phone-shaped digits (which may pass for a card or an IP), `name` names, `hash`
+    /// hex that is occasionally all decimal digits (a card by chance); `constant` and `regex` write
+    /// whatever their text holds.
+    pub(crate) fn produces(&self) -> u8 {
+        let of_text = |t: &[u8]| {
+            let mut bits = 0u8;
+            super::detect::scan_value(t, |c, _, _| bits |= c.bit());
+            bits
+        };
+        match self {
+            Spec::Phone => self.covers(),
+            Spec::Name(_) => Category::Name.bit(),
+            Spec::Hash { .. } => Category::Card.bit(),
+            Spec::Constant(v) => of_text(v),
+            Spec::Regex(r) => of_text(r.replacement()),
+            Spec::Json(j) => j.produces(of_text),
+            _ => 0,
+        }
     }
 
     /// The masker for a column (`None` for `keep`).
@@ -107,6 +192,9 @@ impl Spec {
             Spec::Name(n) => Arc::new(name::Name::new(key, n)),
             Spec::Phone => Arc::new(phone::Phone::new(key)),
             Spec::Regex(r) => Arc::new(regex::Regex::new(r)),
+            Spec::Partial(p) => Arc::new(partial::Partial::new(p)),
+            Spec::Json(j) => Arc::new(json::Json::new(j, key, unique)),
+            Spec::Noise(n) => Arc::new(noise::Noise::new(key, n)),
         })
     }
 }

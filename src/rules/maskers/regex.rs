@@ -58,6 +58,12 @@ impl RegexSpec {
     }
 }
 
+impl RegexSpec {
+    pub(crate) fn replacement(&self) -> &[u8] {
+        &self.replacement
+    }
+}
+
 #[derive(Clone)]
 pub struct Regex {
     re: regex::bytes::Regex,

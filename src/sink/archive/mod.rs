@@ -5,7 +5,9 @@
 //! data. So TOC entries are kept in memory (DDL only) while each table's COPY rows are compressed
 //! as they arrive into one zlib stream per table, framed as data-block chunks in a spool file.
 //! `finish` computes the TOC with real data offsets and writes header, TOC and the spooled blocks.
+//! Large objects (the BLOBS data part) are rebuilt from their SQL in `blobs`.
 
+mod blobs;
 mod format;
 mod inspect;
 mod toc;
@@ -15,10 +17,8 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
-
-use super::{ArtifactOutput, OutputError, SealedFile, Sink, SinkError};
+use super::deflate::{ZlibPieces, ZLIB_DEFAULT_LEVEL};
+use super::{ArtifactOutput, DataBatch, OutputError, SealedFile, Sink, SinkError};
 use crate::dump::ident::quote_ident;
 use crate::dump::{Entry, Preamble};
 use format::*;
@@ -47,41 +47,85 @@ struct Pending {
     verbose_deps: Vec<i32>,
     /// The spooled chunks of its data block: (start, length) in the spool file.
     data: Option<(u64, u64)>,
+    /// `BLK_DATA` (table data) or `BLK_BLOBS` (large objects).
+    block_type: u8,
 }
 
-/// Writes the framed chunks of one data block to the spool.
+/// Writes the framed chunks of one data block to the spool: full chunks of `CHUNK` bytes, as
+/// pg_dump writes them, whatever the sizes of the writes.
 struct ChunkWriter {
     out: BufWriter<File>,
+    buf: Vec<u8>,
     written: u64,
 }
 
-impl Write for ChunkWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(CHUNK);
-        if n == 0 {
-            return Ok(0);
+impl ChunkWriter {
+    fn new(out: BufWriter<File>) -> ChunkWriter {
+        ChunkWriter {
+            out,
+            buf: Vec::with_capacity(CHUNK),
+            written: 0,
+        }
+    }
+
+    fn emit(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
         }
         let mut head = Vec::with_capacity(INT_LEN);
-        put_int(&mut head, n as i32);
+        put_int(&mut head, self.buf.len() as i32);
         self.out.write_all(&head)?;
-        self.out.write_all(&buf[..n])?;
-        self.written += (head.len() + n) as u64;
+        self.out.write_all(&self.buf)?;
+        self.written += (INT_LEN + self.buf.len()) as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Write the last partial chunk and the zero-length end marker; returns the spool writer and
+    /// the block's length.
+    fn finish(mut self) -> std::io::Result<(BufWriter<File>, u64)> {
+        self.emit()?;
+        let mut end = Vec::new();
+        put_int(&mut end, 0);
+        self.out.write_all(&end)?;
+        Ok((self.out, self.written + end.len() as u64))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len();
+        while !data.is_empty() {
+            let take = (CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == CHUNK {
+                self.emit()?;
+            }
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
 enum Encoder {
-    Zlib(ZlibEncoder<ChunkWriter>),
+    /// One zlib stream per table, made of the engine's deflate pieces.
+    Zlib(ZlibPieces<ChunkWriter>),
     Raw(ChunkWriter),
 }
 
 impl Encoder {
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    fn batch(&mut self, batch: &DataBatch) -> std::io::Result<()> {
         match self {
-            Encoder::Zlib(z) => z.write_all(bytes),
+            Encoder::Zlib(z) => z.batch(&batch.bytes, &batch.pieces),
+            Encoder::Raw(w) => w.write_all(&batch.bytes),
+        }
+    }
+    fn text(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Encoder::Zlib(z) => z.text(bytes),
             Encoder::Raw(w) => w.write_all(bytes),
         }
     }
@@ -149,8 +193,14 @@ pub struct ArchiveSink {
     entries: Vec<Pending>,
     post_data_seen: bool,
     spool: Spool,
-    /// The data block being written: its entry index, encoder and start in the spool.
-    current: Option<(usize, Encoder, u64)>,
+    /// The data block being written, its entry index and its start in the spool.
+    current: Option<(usize, Block, u64)>,
+}
+
+/// A data block in progress.
+enum Block {
+    Table(Encoder),
+    Blobs(blobs::BlobsBlock),
 }
 
 impl ArchiveSink {
@@ -187,10 +237,11 @@ impl ArchiveSink {
     fn add_entry(&mut self, entry: &Entry, data: bool) -> Result<usize, SinkError> {
         let h = &entry.header;
         let desc = h.desc.as_str();
-        if desc == "BLOBS" || (data && entry.copy.is_none()) {
-            return Err(SinkError::Unsupported(
-                "large objects (BLOBS) are not supported in the custom archive yet".into(),
-            ));
+        let blobs = desc == "BLOBS";
+        if data && entry.copy.is_none() && !blobs {
+            return Err(SinkError::Unsupported(format!(
+                "a {desc} entry with a data part other than COPY is not supported in the custom archive"
+            )));
         }
         let section = section_for(desc, self.post_data_seen);
         if section == SECTION_POST_DATA {
@@ -202,7 +253,9 @@ impl ArchiveSink {
             None if desc == "DATABASE" => ("1262".to_string(), "0".to_string()),
             None => ("0".to_string(), "0".to_string()),
         };
-        let (defn, owner_stmt, copy_stmt) = if data {
+        let (defn, owner_stmt, copy_stmt) = if blobs {
+            (None, None, None)
+        } else if data {
             let copy = String::from_utf8_lossy(entry.body()).into_owned();
             (None, None, Some(copy))
         } else {
@@ -263,12 +316,20 @@ impl ArchiveSink {
             refs,
             verbose_deps: h.dependencies.clone(),
             data: None,
+            block_type: if blobs { BLK_BLOBS } else { BLK_DATA },
         });
         Ok(self.entries.len() - 1)
     }
 
     fn spool_err(&self, e: std::io::Error) -> SinkError {
         io_err(&self.spool.path, e)
+    }
+
+    fn blobs_err(&self, e: blobs::BlobsError) -> SinkError {
+        match e {
+            blobs::BlobsError::Io(e) => self.spool_err(e),
+            e => SinkError::Invalid(e.to_string()),
+        }
     }
 
     /// The special entries and the DATABASE entry (unless the dump has one).
@@ -386,6 +447,14 @@ fn now_tm() -> [i32; 7] {
 }
 
 impl Sink for ArchiveSink {
+    fn deflate_level(&self) -> Option<u32> {
+        match self.options.compression {
+            0 => None,
+            -1 => Some(ZLIB_DEFAULT_LEVEL),
+            level => Some(level as u32),
+        }
+    }
+
     fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
         self.preamble = Some(preamble.clone());
         Ok(())
@@ -403,38 +472,57 @@ impl Sink for ArchiveSink {
         }
         let idx = self.add_entry(entry, true)?;
         let out = self.spool.file.take().expect("spool in use");
-        let writer = ChunkWriter { out, written: 0 };
-        let enc = match self.options.compression {
-            0 => Encoder::Raw(writer),
-            -1 => Encoder::Zlib(ZlibEncoder::new(writer, Compression::default())),
-            level => Encoder::Zlib(ZlibEncoder::new(writer, Compression::new(level as u32))),
+        let block = if entry.copy.is_none() {
+            Block::Blobs(blobs::BlobsBlock::new(out, self.deflate_level()))
+        } else {
+            let writer = ChunkWriter::new(out);
+            Block::Table(match self.deflate_level() {
+                None => Encoder::Raw(writer),
+                Some(level) => {
+                    Encoder::Zlib(ZlibPieces::new(writer, level).map_err(|e| self.spool_err(e))?)
+                }
+            })
         };
-        self.current = Some((idx, enc, self.spool.len));
+        self.current = Some((idx, block, self.spool.len));
         Ok(())
     }
 
-    fn data(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+    fn data(&mut self, batch: &DataBatch) -> Result<(), SinkError> {
         let res = match &mut self.current {
-            Some((_, enc, _)) => enc.write_all(bytes),
+            Some((_, Block::Table(enc), _)) => enc.batch(batch),
+            Some((_, Block::Blobs(b), _)) => {
+                return b.line(&batch.bytes).map_err(|e| self.blobs_err(e))
+            }
             None => return Err(SinkError::Invalid("data outside a data part".into())),
         };
         res.map_err(|e| self.spool_err(e))
     }
 
     fn data_end(&mut self, tail: &[u8]) -> Result<(), SinkError> {
-        let (idx, mut enc, start) = self
+        let (idx, block, start) = self
             .current
             .take()
             .ok_or_else(|| SinkError::Invalid("data end outside a data part".into()))?;
-        let res = (|| {
-            enc.write_all(tail)?;
-            let mut w = enc.finish()?;
-            let mut end = Vec::new();
-            put_int(&mut end, 0);
-            w.out.write_all(&end)?;
-            Ok::<_, std::io::Error>((w.out, w.written + end.len() as u64))
-        })();
-        let (out, written) = res.map_err(|e| self.spool_err(e))?;
+        let (out, written) = match block {
+            Block::Table(mut enc) => {
+                let res = (|| {
+                    enc.text(tail)?;
+                    enc.finish()?.finish()
+                })();
+                res.map_err(|e| self.spool_err(e))?
+            }
+            Block::Blobs(mut b) => {
+                // The tail holds the blank lines (and `COMMIT;` when no blank line preceded it).
+                let mut res = Ok(());
+                for line in tail.split_inclusive(|&c| c == b'\n') {
+                    res = res.and_then(|_| b.line(line));
+                }
+                let (out, written, _) = res
+                    .and_then(|_| b.finish())
+                    .map_err(|e| self.blobs_err(e))?;
+                (out, written)
+            }
+        };
         self.spool.file = Some(out);
         self.spool.len = start + written;
         self.entries[idx].data = Some((start, written));
@@ -560,7 +648,7 @@ impl Sink for ArchiveSink {
         for e in &self.entries {
             if let Some((start, len)) = e.data {
                 debug_assert_eq!(start, at);
-                let mut head = vec![BLK_DATA];
+                let mut head = vec![e.block_type];
                 put_int(&mut head, e.toc.dump_id);
                 out.write_all(&head)?;
                 let copied = std::io::copy(&mut (&mut spool).take(len), &mut out)

@@ -230,6 +230,10 @@ pub fn drop_stmt(
     ns: Option<&str>,
     tag: &str,
 ) -> Option<String> {
+    if desc == "BLOB" {
+        // pg_dump's own form; pg_restore names the object from the tag, not from this statement.
+        return Some(format!("SELECT pg_catalog.lo_unlink('{tag}');\n"));
+    }
     if desc == "SCHEMA" && defn.starts_with("-- *not* creating schema") {
         return Some("-- *not* dropping schema, since initdb creates it\n".into());
     }

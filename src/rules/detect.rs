@@ -1,0 +1,598 @@
+//! Recognizing personal data: by a column's name (and type), and by its values.
+//!
+//! Used by `rules check` (columns that look sensitive but are kept), `rules init` (which masker to
+//! suggest) and `scan` (what is left in an artifact). The value detectors see a field as the maskers
+//! do, decoded ([`scan_field`]): most fields hold no backslash and are scanned in place, the others
+//! are decoded into one reused buffer, so nothing is allocated per field. (Scanning the escaped text
+//! instead would disagree with `email_scan` around backslashes: the escaped `\\heidi@x.org` is the
+//! decoded `\heidi@x.org`, masked as `\nobody@example.com`.) Each detector is guarded by a cheap byte
+//! test (`@` for emails, `.` for IPs, enough digits for cards and phones).
+//!
+//! Deliberately simple heuristics: they are meant to catch the common leaks (an email column nobody
+//! wrote a rule for, card numbers in free text), not to prove a value is harmless.
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use super::maskers::email_scan;
+
+/// A kind of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Email,
+    Phone,
+    Name,
+    Address,
+    Ip,
+    Card,
+    NationalId,
+    /// Passwords, tokens, API keys (recognized by name only).
+    Secret,
+}
+
+impl Category {
+    pub const ALL: [Category; 8] = [
+        Category::Email,
+        Category::Phone,
+        Category::Name,
+        Category::Address,
+        Category::Ip,
+        Category::Card,
+        Category::NationalId,
+        Category::Secret,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Email => "email",
+            Category::Phone => "phone",
+            Category::Name => "name",
+            Category::Address => "address",
+            Category::Ip => "ip",
+            Category::Card => "card",
+            Category::NationalId => "national_id",
+            Category::Secret => "secret",
+        }
+    }
+
+    /// Bit for sets of categories.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The words of an identifier, lower-cased: `"E-Mail Address"` → `e mail address`,
+/// `customerEmail` → `customer email`, `ip_addr` → `ip addr`.
+fn words(name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Types whose values cannot hold any of the categories (dates, times, booleans, UUIDs, money…).
+fn type_rules_out(type_name: Option<&str>) -> bool {
+    let Some(t) = type_name else { return false };
+    let t = t.to_ascii_lowercase();
+    let base = t.split('(').next().unwrap_or("").trim();
+    base.starts_with("timestamp")
+        || base.starts_with("time ")
+        || base == "time"
+        || base == "date"
+        || base == "interval"
+        || base == "boolean"
+        || base == "uuid"
+        || base == "bytea"
+        || base == "real"
+        || base == "double precision"
+        || base == "money"
+        || base == "tsvector"
+}
+
+/// What a column's name (and type) suggests it holds, if anything personal.
+pub fn category_from_name(column: &str, type_name: Option<&str>) -> Option<Category> {
+    let c = name_category(column, type_name)?;
+    // A number cannot hold an address, a name or an email (but can hold a phone, card or id number).
+    let numeric = type_name.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        ["integer", "smallint", "bigint", "numeric", "decimal"]
+            .iter()
+            .any(|n| t.starts_with(n))
+    });
+    if numeric && !matches!(c, Category::Phone | Category::Card | Category::NationalId) {
+        return None;
+    }
+    Some(c)
+}
+
+fn name_category(column: &str, type_name: Option<&str>) -> Option<Category> {
+    if let Some(t) = type_name {
+        let t = t.to_ascii_lowercase();
+        if t.starts_with("inet") || t.starts_with("cidr") {
+            return Some(Category::Ip);
+        }
+    }
+    if type_rules_out(type_name) {
+        return None;
+    }
+    let w = words(column);
+    // `address_id`, `email_count`, `phone_type`, `email_verified`: about the data, not the data.
+    const META: [&str; 12] = [
+        "id",
+        "ids",
+        "uuid",
+        "count",
+        "type",
+        "kind",
+        "status",
+        "flag",
+        "verified",
+        "confirmed",
+        "enabled",
+        "format",
+    ];
+    if w.last().is_some_and(|l| META.contains(&l.as_str())) {
+        return None;
+    }
+    let has = |s: &str| w.iter().any(|x| x == s);
+    let compact: String = w.concat();
+    let contains = |s: &str| compact.contains(s);
+    if contains("password")
+        || contains("passwd")
+        || has("pwd")
+        || contains("secret")
+        || contains("token")
+        || contains("apikey")
+        || contains("privatekey")
+        || has("salt")
+    {
+        return Some(Category::Secret);
+    }
+    if contains("email") || has("mail") {
+        return Some(Category::Email);
+    }
+    if has("ip") || contains("ipaddr") || contains("remoteaddr") || contains("clientaddr") {
+        return Some(Category::Ip);
+    }
+    if contains("cardnumber")
+        || contains("creditcard")
+        || contains("ccnumber")
+        || contains("cardno")
+        || has("pan")
+        || has("iban")
+    {
+        return Some(Category::Card);
+    }
+    if has("ssn")
+        || contains("socialsecurity")
+        || contains("nationalid")
+        || contains("nationalinsurance")
+        || contains("passport")
+        || contains("taxid")
+        || contains("taxnumber")
+        || has("nin")
+        || has("nir")
+        || has("tin")
+        || contains("idcard")
+        || contains("driverslicense")
+        || contains("driverlicense")
+    {
+        return Some(Category::NationalId);
+    }
+    if contains("phone")
+        || contains("mobile")
+        || has("fax")
+        || has("tel")
+        || has("cell")
+        || has("msisdn")
+    {
+        return Some(Category::Phone);
+    }
+    const NAME_WORDS: [&str; 15] = [
+        "username",
+        "nickname",
+        "screenname",
+        "firstname",
+        "lastname",
+        "fullname",
+        "surname",
+        "givenname",
+        "familyname",
+        "middlename",
+        "maidenname",
+        "forename",
+        "contactname",
+        "customername",
+        "displayname",
+    ];
+    if NAME_WORDS.iter().any(|n| contains(n)) {
+        return Some(Category::Name);
+    }
+    if contains("address")
+        || contains("street")
+        || contains("postcode")
+        || contains("postalcode")
+        || contains("zipcode")
+        || has("zip")
+        || has("addr")
+    {
+        return Some(Category::Address);
+    }
+    None
+}
+
+/// Whether `s..e` of an email scan is the masked form `nobody@example.com` /
+/// `nobody+<tag>@example.com`, which is not a finding.
+fn is_masked_email(addr: &[u8]) -> bool {
+    let Some(local) = addr.strip_suffix(b"@example.com") else {
+        return false;
+    };
+    local == b"nobody"
+        || local
+            .strip_prefix(b"nobody+")
+            .is_some_and(|t| !t.is_empty() && t.iter().all(u8::is_ascii_alphanumeric))
+}
+
+/// Call `f(category)` for every sensitive-looking value inside a raw COPY field (`\N`, NULL, finds
+/// nothing), decoding it into `buf` first when it holds an escape.
+#[inline]
+pub fn scan_field(raw: &[u8], buf: &mut Vec<u8>, mut f: impl FnMut(Category)) {
+    if raw == crate::copy::NULL {
+        return;
+    }
+    if crate::copy::needs_unescape(raw) {
+        buf.clear();
+        if crate::copy::unescape_into(raw, buf).is_ok() {
+            scan_value(buf, |c, _, _| f(c));
+            return;
+        }
+    }
+    scan_value(raw, |c, _, _| f(c));
+}
+
+/// Call `f(category, start, end)` for every sensitive-looking value inside a (decoded) value.
+/// At most one card/phone is reported per run of digits.
+pub fn scan_value(raw: &[u8], mut f: impl FnMut(Category, usize, usize)) {
+    if raw.is_empty() {
+        return;
+    }
+    if memchr::memchr(b'@', raw).is_some() {
+        email_scan::scan(raw, |s, e| {
+            // email_scan masks `\heidi@x.org` as `\nobody@example.com`, where the scanner then
+            // reads `\n` as an escape: the `n` belongs to the masked form.
+            let after_n_escape = s >= 2 && raw[s - 1] == b'n' && raw[s - 2] == b'\\';
+            let masked =
+                is_masked_email(&raw[s..e]) || (after_n_escape && is_masked_email(&raw[s - 1..e]));
+            if !masked {
+                f(Category::Email, s, e);
+            }
+        });
+    }
+    if memchr::memchr(b'.', raw).is_some() {
+        scan_ipv4(raw, &mut f);
+    }
+    let digits = raw.iter().filter(|b| b.is_ascii_digit()).count();
+    if digits >= 8 {
+        // Card numbers first; phone-shaped spans overlapping a card are the card.
+        let mut cards: [(usize, usize); 4] = [(0, 0); 4];
+        let mut n_cards = 0;
+        if digits >= 13 {
+            scan_cards(raw, |s, e| {
+                if n_cards < cards.len() {
+                    cards[n_cards] = (s, e);
+                    n_cards += 1;
+                }
+                f(Category::Card, s, e);
+            });
+        }
+        for m in phone_re().find_iter(raw) {
+            let (s, e) = (m.start(), m.end());
+            if cards[..n_cards].iter().any(|&(cs, ce)| s < ce && cs < e) {
+                continue;
+            }
+            // Part of a longer run of digit groups (a card with a bad check digit, an account
+            // number): not a phone.
+            let sep = |b: u8| b == b' ' || b == b'-';
+            let longer_after = e + 1 < raw.len() && sep(raw[e]) && raw[e + 1].is_ascii_digit();
+            let longer_before = s >= 2 && sep(raw[s - 1]) && raw[s - 2].is_ascii_digit();
+            // `+` inside a word (`nobody+0123456789abcdef@example.com`) is no country code.
+            let glued = s > 0 && raw[s] == b'+' && raw[s - 1].is_ascii_alphanumeric();
+            let d = raw[s..e].iter().filter(|b| b.is_ascii_digit()).count();
+            if (8..=15).contains(&d) && !longer_after && !longer_before && !glued {
+                f(Category::Phone, s, e);
+            }
+        }
+    }
+}
+
+/// Phone shapes: `+` and a country code with 7+ more digits (separators allowed), `(0xx) xxx-xxxx`,
+/// or three digit groups separated by spaces or dashes (`020 7946 0000`, `555-123-4567`). Dates
+/// (`2024-01-15`) have too few digits; IPs use dots, which only the `+` form allows.
+fn phone_re() -> &'static regex::bytes::Regex {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r"(?x)
+            (?:\+\d[\d\ ().\-]{6,20}\d)
+            | (?:\(\d{2,5}\)\ ?\d{2,4}[\ \-]?\d{3,5}\b)
+            | (?:\b\d{2,5}[\ \-]\d{3,4}[\ \-]\d{3,5}\b)",
+        )
+        .expect("valid phone regex")
+    })
+}
+
+/// Runs of 13 to 19 digits, single spaces or dashes allowed between digits, not touching other
+/// digits or letters, whose Luhn check digit is valid.
+fn scan_cards(raw: &[u8], mut f: impl FnMut(usize, usize)) {
+    let mut i = 0;
+    while i < raw.len() {
+        if !raw[i].is_ascii_digit() || (i > 0 && raw[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        let mut digits = [0u8; 19];
+        let mut n = 0usize;
+        let mut too_long = false;
+        let mut j = i;
+        while j < raw.len() {
+            let b = raw[j];
+            if b.is_ascii_digit() {
+                if n == 19 {
+                    too_long = true;
+                    break;
+                }
+                digits[n] = b - b'0';
+                n += 1;
+                j += 1;
+                end = j;
+            } else if (b == b' ' || b == b'-') && j + 1 < raw.len() && raw[j + 1].is_ascii_digit() {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let bounded = end >= raw.len() || !raw[end].is_ascii_alphanumeric();
+        if !too_long && bounded && (13..=19).contains(&n) && luhn(&digits[..n]) {
+            f(start, end);
+        }
+        // Skip the whole run (including an over-long one).
+        i = end.max(i + 1);
+        while i < raw.len() && raw[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+}
+
+/// The Luhn checksum (ISO/IEC 7812): valid when the sum is a multiple of 10.
+pub fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (k, &d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(d);
+        if k % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum.is_multiple_of(10)
+}
+
+/// Dotted quads `a.b.c.d` (each 0..=255, no leading zeros beyond one digit), not part of a longer
+/// dotted number or word.
+fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
+    let mut i = 0;
+    while i < raw.len() {
+        if !raw[i].is_ascii_digit()
+            || (i > 0 && (raw[i - 1].is_ascii_alphanumeric() || raw[i - 1] == b'.'))
+        {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = i;
+        let mut ok = true;
+        for part in 0..4 {
+            let s = j;
+            while j < raw.len() && raw[j].is_ascii_digit() && j - s < 4 {
+                j += 1;
+            }
+            let len = j - s;
+            if len == 0 || len > 3 || (len > 1 && raw[s] == b'0') {
+                ok = false;
+                break;
+            }
+            let v: u32 = raw[s..j]
+                .iter()
+                .fold(0, |a, &b| a * 10 + u32::from(b - b'0'));
+            if v > 255 {
+                ok = false;
+                break;
+            }
+            if part < 3 {
+                if j < raw.len() && raw[j] == b'.' {
+                    j += 1;
+                } else {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        let bounded = j >= raw.len()
+            || !(raw[j].is_ascii_alphanumeric()
+                || (raw[j] == b'.' && raw.get(j + 1).is_some_and(u8::is_ascii_digit)));
+        if ok && bounded && !is_documentation_ip(&raw[start..j]) {
+            f(Category::Ip, start, j);
+            i = j;
+        } else {
+            i = start + 1;
+            while i < raw.len() && raw[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// RFC 5737 documentation ranges (TEST-NET-1/2/3), the IP analogue of `example.com`: what masking
+/// writes, never a real host.
+fn is_documentation_ip(ip: &[u8]) -> bool {
+    ip.starts_with(b"192.0.2.") || ip.starts_with(b"198.51.100.") || ip.starts_with(b"203.0.113.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(raw: &str) -> Vec<(Category, String)> {
+        let mut v = Vec::new();
+        scan_value(raw.as_bytes(), |c, s, e| v.push((c, raw[s..e].to_string())));
+        v
+    }
+
+    #[test]
+    fn names_and_types() {
+        use Category::*;
+        let cases = [
+            ("email", None, Some(Email)),
+            ("E-Mail Address", None, Some(Email)),
+            ("customerEmail", None, Some(Email)),
+            ("ip_address", None, Some(Ip)),
+            ("last_login", Some("inet"), Some(Ip)),
+            ("card_number", None, Some(Card)),
+            ("ssn", None, Some(NationalId)),
+            ("mobile_phone", None, Some(Phone)),
+            ("first_name", None, Some(Name)),
+            ("LastName", None, Some(Name)),
+            ("street_address", None, Some(Address)),
+            ("zip", None, Some(Address)),
+            ("name", None, None),
+            ("description", Some("text"), None),
+            ("email_verified_at", Some("timestamp with time zone"), None),
+            ("shipping", None, None),
+            ("address_id", None, None),
+            ("email_verified", Some("boolean"), None),
+            ("phone_type", None, None),
+            ("street", Some("integer"), None),
+            ("phone", Some("bigint"), Some(Phone)),
+            ("password", None, Some(Secret)),
+            ("api_token", None, Some(Secret)),
+            (
+                "password_changed_at",
+                Some("timestamp with time zone"),
+                None,
+            ),
+            ("username", None, Some(Name)),
+        ];
+        for (name, t, want) in cases {
+            assert_eq!(category_from_name(name, t), want, "{name} {t:?}");
+        }
+    }
+
+    #[test]
+    fn values() {
+        use Category::*;
+        assert_eq!(
+            found("mail ann@x.org now"),
+            vec![(Email, "ann@x.org".into())]
+        );
+        assert!(found("nobody@example.com").is_empty());
+        assert!(found("{nobody+0a1b2c@example.com}").is_empty());
+        assert!(found("nobody+0123456789abcdef@example.com").is_empty());
+        assert_eq!(
+            found("paid with 4111 1111 1111 1111."),
+            vec![(Card, "4111 1111 1111 1111".into())]
+        );
+        // A wrong check digit is not a card (and has too many digits for a phone).
+        assert!(found("4111 1111 1111 1112").is_empty());
+        assert_eq!(
+            found("from 192.168.1.20,"),
+            vec![(Ip, "192.168.1.20".into())]
+        );
+        assert!(found("version 1.2.3.4.5").is_empty());
+        assert!(found("300.1.1.1").is_empty());
+        assert!(found("192.0.2.1").is_empty());
+        assert_eq!(
+            found("call +44 20 7946 0958 today"),
+            vec![(Phone, "+44 20 7946 0958".into())]
+        );
+        assert_eq!(found("555-123-4567"), vec![(Phone, "555-123-4567".into())]);
+        assert!(found("2024-01-15 10:30:00+00").is_empty());
+        assert!(found("12345678").is_empty());
+        assert!(found("550e8400-e29b-41d4-a716-446655440000").is_empty());
+        let mut buf = Vec::new();
+        let mut n = 0;
+        scan_field(b"\\N", &mut buf, |_| n += 1);
+        // The escaped text `\\heidi@x.org` is `\heidi@x.org`, as email_scan sees it.
+        scan_field(b"bcc:\\\\heidi@x.org", &mut buf, |_| n += 1);
+        assert_eq!(n, 1);
+        scan_field(b"bcc:\\\\nobody@example.com", &mut buf, |_| n += 1);
+        assert_eq!(
+            n, 1,
+            "what email_scan writes after a backslash is not a finding"
+        );
+    }
+
+    #[test]
+    fn luhn_digits() {
+        assert!(luhn(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]));
+        assert!(!luhn(&[4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_spans_inside_the_field(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            scan_value(&raw, |c, s, e| {
+                assert!(s < e && e <= raw.len(), "{c} {s}..{e} of {}", raw.len());
+            });
+        }
+
+        #[test]
+        fn planted_cards_are_found(
+            digits in proptest::collection::vec(0u8..10, 12..18),
+            sep in proptest::prop_oneof![proptest::strategy::Just(""), proptest::strategy::Just(" "), proptest::strategy::Just("-")],
+        ) {
+            // Complete the number with its Luhn check digit, then group it by 4.
+            let check = (0..10u8).find(|c| {
+                let mut d = digits.clone();
+                d.push(*c);
+                luhn(&d)
+            }).unwrap();
+            let mut all = digits.clone();
+            all.push(check);
+            let text: Vec<String> = all.chunks(4).map(|g| g.iter().map(|d| (b'0' + d) as char).collect()).collect();
+            let card = text.join(sep);
+            let field = format!("paid with {card}, thanks");
+            let mut cards = Vec::new();
+            scan_value(field.as_bytes(), |c, s, e| if c == Category::Card { cards.push(field[s..e].to_string()) });
+            proptest::prop_assert_eq!(cards, vec![card]);
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! Rules from PostgreSQL Anonymizer's security labels, for teams migrating from it.
+//!
+//! The extension declares masking in the schema:
+//! `SECURITY LABEL FOR anon ON COLUMN public.users.email IS 'MASKED WITH FUNCTION anon.fake_email()';`
+//! pg_dump prints those statements (entries of type `SECURITY LABEL`). [`rules_from_labels`] reads a
+//! plain dump (a schema-only one is enough) and writes the equivalent pgveil rule file: one exact rule
+//! per labelled column, with the original label in a comment. The common functions map to pgveil's
+//! maskers (see [`map_label`]); a function without a faithful equivalent is an error naming the
+//! column and the dump line, never a silent pass-through that would leave the column unmasked.
+//! Labels of other providers and labels on roles or schemas are ignored.
+
+use std::io::Read;
+
+use crate::dump::ident::parse_ident;
+use crate::dump::{DumpError, DumpReader, Event};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error("line {line}: security label on {column}: {message}")]
+    Unsupported {
+        line: u64,
+        column: String,
+        message: String,
+    },
+}
+
+/// One labelled column and the pgveil masker it maps to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelRule {
+    pub line: u64,
+    pub schema: String,
+    pub table: String,
+    pub column: String,
+    pub label: String,
+    /// TOML lines: `masker = "…"` and its options.
+    pub toml: Vec<String>,
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Split `f(a, 'b', 3)` into the function name (schema dropped, lower-cased) and its arguments as
+/// written (string literals unquoted).
+fn parse_call(s: &str) -> Option<(String, Vec<String>)> {
+    let s = s.trim();
+    let open = s.find('(')?;
+    if !s.ends_with(')') {
+        return None;
+    }
+    let name = s[..open].trim();
+    let name = name.rsplit('.').next()?.trim().to_ascii_lowercase();
+    let inner = &s[open + 1..s.len() - 1];
+    let mut args = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut depth = 0;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if quoted && chars.peek() == Some(&'\'') => {
+                chars.next();
+                cur.push('\'');
+            }
+            '\'' => quoted = !quoted,
+            '(' if !quoted => {
+                depth += 1;
+                cur.push(c);
+            }
+            ')' if !quoted => {
+                depth -= 1;
+                cur.push(c);
+            }
+            ',' if !quoted && depth == 0 => args.push(std::mem::take(&mut cur).trim().to_string()),
+            c => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() || !args.is_empty() {
+        args.push(cur.trim().to_string());
+    }
+    // Drop casts on literal arguments ('2 days'::interval → 2 days) and dollar quotes.
+    for a in &mut args {
+        if let Some((v, _)) = a.split_once("::") {
+            *a = v.trim().to_string();
+        }
+        if a.len() >= 4 && a.starts_with("$$") && a.ends_with("$$") {
+            *a = a[2..a.len() - 2].to_string();
+        }
+    }
+    Some((name, args))
+}
+
+/// Days in an interval literal like `2 days`, `1 week`, `3 months`, `1 year` (months = 30 days,
+/// years = 365).
+fn interval_days(s: &str) -> Option<i64> {
+    let mut it = s.split_whitespace();
+    let n: i64 = it.next()?.parse().ok()?;
+    let unit = it.next()?.to_ascii_lowercase();
+    if it.next().is_some() {
+        return None;
+    }
+    let per = match unit.trim_end_matches('s') {
+        "day" => 1,
+        "week" => 7,
+        "mon" | "month" => 30,
+        "year" => 365,
+        _ => return None,
+    };
+    Some(n * per)
+}
+
+/// The pgveil masker for one label text (`MASKED WITH …` / `NOT MASKED`), as TOML lines.
+///
+/// | PostgreSQL Anonymizer                                           | pgveil                            |
+/// |-----------------------------------------------------------------|-----------------------------------|
+/// | `NOT MASKED`                                                    | `keep`                            |
+/// | `MASKED WITH VALUE NULL`                                        | `null`                            |
+/// | `MASKED WITH VALUE 'x'` (or a number)                           | `constant`, `value = "x"`         |
+/// | `fake_email`, `dummy_*_email`, `pseudo_email`, `partial_email`  | `email`                           |
+/// | `fake_first_name`, `dummy_first_name`, `pseudo_first_name`      | `name`, `kind = "first"`          |
+/// | `fake_last_name`, `dummy_last_name`, `pseudo_last_name`         | `name`, `kind = "last"`           |
+/// | `dummy_name`                                                    | `name`                            |
+/// | `random_phone`, `dummy_phone_number`, `dummy_cell_number`       | `phone`                           |
+/// | `hash(col)`, `digest(col, salt, algorithm)`                     | `hash` (keyed by PGVEIL_KEY)      |
+/// | `partial(col, prefix, padding, suffix)`                         | `partial` (fill = padding's first character, length kept) |
+/// | `noise(col, ratio)`                                             | `noise`, `ratio`                  |
+/// | `dnoise(col, 'N days')`                                         | `noise`, `days`                   |
+/// | `fake_address`, `random_zip`                                    | `constant` (`1 Main Street`, `00000`) |
+pub fn map_label(label: &str) -> Result<Vec<String>, String> {
+    let l = label.trim();
+    let upper = l.to_ascii_uppercase();
+    if upper == "NOT MASKED" {
+        return Ok(vec![r#"masker = "keep""#.into()]);
+    }
+    if upper.starts_with("MASKED WITH VALUE ") {
+        let v = l["MASKED WITH VALUE ".len()..].trim();
+        let v = v.split_once("::").map(|(a, _)| a.trim()).unwrap_or(v);
+        if v.eq_ignore_ascii_case("NULL") {
+            return Ok(vec![r#"masker = "null""#.into()]);
+        }
+        let value = if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
+            v[1..v.len() - 1].replace("''", "'")
+        } else if v.parse::<f64>().is_ok() {
+            v.to_string()
+        } else {
+            return Err(format!("cannot read the value of {label:?}"));
+        };
+        return Ok(vec![
+            r#"masker = "constant""#.into(),
+            format!("value = {}", toml_str(&value)),
+        ]);
+    }
+    if !upper.starts_with("MASKED WITH FUNCTION ") {
+        return Err(format!(
+            "{label:?} is not `MASKED WITH FUNCTION …`, `MASKED WITH VALUE …` or `NOT MASKED`"
+        ));
+    }
+    let call = &l["MASKED WITH FUNCTION ".len()..];
+    let (f, args) = parse_call(call).ok_or_else(|| format!("cannot read the call {call:?}"))?;
+    let m = |s: &str| format!("masker = {}", toml_str(s));
+    let lines = match f.as_str() {
+        "fake_email" | "dummy_free_email" | "dummy_safe_email" | "dummy_email" | "random_email"
+        | "pseudo_email" | "partial_email" => vec![m("email")],
+        "fake_first_name" | "dummy_first_name" | "pseudo_first_name" | "random_first_name" => {
+            vec![m("name"), r#"kind = "first""#.into()]
+        }
+        "fake_last_name" | "dummy_last_name" | "pseudo_last_name" | "random_last_name" => {
+            vec![m("name"), r#"kind = "last""#.into()]
+        }
+        "dummy_name" => vec![m("name")],
+        "random_phone" | "dummy_phone_number" | "dummy_cell_number" => vec![m("phone")],
+        "hash" | "digest" => vec![m("hash")],
+        "partial" => {
+            let [_, prefix, padding, suffix] = &args[..] else {
+                return Err(format!(
+                    "{call}: partial() takes (column, prefix, padding, suffix)"
+                ));
+            };
+            let (Ok(p), Ok(s)) = (prefix.parse::<u32>(), suffix.parse::<u32>()) else {
+                return Err(format!("{call}: prefix and suffix must be integers"));
+            };
+            let fill = padding.chars().next().unwrap_or('*');
+            vec![
+                m("partial"),
+                format!("keep_first = {p}"),
+                format!("keep_last = {s}"),
+                format!("fill = {}", toml_str(&fill.to_string())),
+            ]
+        }
+        "noise" => {
+            let ratio = args
+                .get(1)
+                .and_then(|r| r.parse::<f64>().ok())
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .ok_or_else(|| format!("{call}: noise() needs a positive ratio"))?;
+            vec![m("noise"), format!("ratio = {ratio}")]
+        }
+        "dnoise" => {
+            let days = args
+                .get(1)
+                .and_then(|i| interval_days(i))
+                .filter(|d| *d > 0)
+                .ok_or_else(|| {
+                    format!("{call}: dnoise() needs an interval in days, weeks, months or years")
+                })?;
+            vec![m("noise"), format!("days = {days}")]
+        }
+        "fake_address" => vec![
+            m("constant"),
+            format!("value = {}", toml_str("1 Main Street")),
+        ],
+        "random_zip" => vec![m("constant"), format!("value = {}", toml_str("00000"))],
+        other => {
+            return Err(format!(
+                "function {other}() has no pgveil equivalent: write a rule for this column by hand"
+            ))
+        }
+    };
+    Ok(lines)
+}
+
+/// Read a `SQL string literal` at the start of `s` (`'…'` with `''`, or `E'…'` with backslash
+/// escapes); returns the value and the rest.
+fn sql_literal(s: &str) -> Option<(String, &str)> {
+    let (e, body) = match s.strip_prefix("E'") {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('\'')?),
+    };
+    let mut out = String::new();
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if e => {
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '\'' => {
+                if chars.peek().map(|&(_, n)| n) == Some('\'') {
+                    chars.next();
+                    out.push('\'');
+                } else {
+                    return Some((out, &body[i + 1..]));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Parse `SECURITY LABEL FOR anon ON COLUMN s.t.c IS '…';` statements in an entry body.
+fn labels_in(body: &str, line: u64, out: &mut Vec<LabelRule>) -> Result<(), LabelError> {
+    for (k, stmt_line) in body.lines().enumerate() {
+        let Some(rest) = stmt_line.strip_prefix("SECURITY LABEL FOR ") else {
+            continue;
+        };
+        let Some((provider, rest)) = parse_ident(rest) else {
+            continue;
+        };
+        if provider != "anon" {
+            continue;
+        }
+        let Some(rest) = rest.trim_start().strip_prefix("ON COLUMN ") else {
+            continue;
+        };
+        let bad = |m: &str| LabelError::Unsupported {
+            line: line + k as u64,
+            column: rest.split(" IS ").next().unwrap_or(rest).to_string(),
+            message: m.to_string(),
+        };
+        let (schema, r) = parse_ident(rest).ok_or_else(|| bad("unreadable column name"))?;
+        let r = r
+            .strip_prefix('.')
+            .ok_or_else(|| bad("unreadable column name"))?;
+        let (table, r) = parse_ident(r).ok_or_else(|| bad("unreadable column name"))?;
+        let r = r
+            .strip_prefix('.')
+            .ok_or_else(|| bad("unreadable column name"))?;
+        let (column, r) = parse_ident(r).ok_or_else(|| bad("unreadable column name"))?;
+        let r = r
+            .trim_start()
+            .strip_prefix("IS ")
+            .ok_or_else(|| bad("no IS"))?;
+        let (label, _) = sql_literal(r.trim_start()).ok_or_else(|| bad("unreadable label"))?;
+        let toml = map_label(&label).map_err(|m| bad(&m))?;
+        out.push(LabelRule {
+            line: line + k as u64,
+            schema,
+            table,
+            column,
+            label,
+            toml,
+        });
+    }
+    Ok(())
+}
+
+/// Every `anon` column label of a plain dump, mapped to pgveil maskers.
+pub fn labels_from_dump<R: Read>(src: R) -> Result<Vec<LabelRule>, LabelError> {
+    let mut reader = DumpReader::new(src);
+    let mut rules = Vec::new();
+    while let Some(event) = reader.next_event()? {
+        if let Event::Entry(e) = event {
+            if e.header.desc != "SECURITY LABEL" {
+                continue;
+            }
+            let before_body = e.text[..e.body_range.start]
+                .iter()
+                .skip(e.name_line_range.start)
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            let body = String::from_utf8_lossy(e.body()).into_owned();
+            labels_in(&body, e.line + before_body, &mut rules)?;
+        }
+    }
+    Ok(rules)
+}
+
+/// The rule file for `labels` (`source` names where they came from, for the header comment).
+pub fn render_rules(labels: &[LabelRule], source: &str) -> String {
+    let esc = |s: &str| {
+        let mut g = String::new();
+        for c in s.chars() {
+            if matches!(c, '*' | '?' | '\\') {
+                g.push('\\');
+            }
+            g.push(c);
+        }
+        toml_str(&g)
+    };
+    let mut s = format!(
+        "# pgveil rules imported from PostgreSQL Anonymizer security labels in {}.\n\
+         # Only labelled columns are here: load this file before your other rules\n\
+         # (e.g. --rules this.toml --rules rules/default.toml).\n",
+        source.replace('\n', " ")
+    );
+    for l in labels {
+        s.push_str(&format!(
+            "\n# line {}: {}\n[[rule]]\nschema = {}\ntable = {}\ncolumn = {}\n",
+            l.line,
+            l.label.replace('\n', " "),
+            esc(&l.schema),
+            esc(&l.table),
+            esc(&l.column)
+        ));
+        for t in &l.toml {
+            s.push_str(t);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_common_functions_and_rejects_unknown_ones() {
+        let ok = |l: &str| map_label(l).unwrap().join("\n");
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.fake_email()"),
+            r#"masker = "email""#
+        );
+        assert_eq!(
+            ok("MASKED WITH VALUE 'CONFIDENTIAL' "),
+            "masker = \"constant\"\nvalue = \"CONFIDENTIAL\""
+        );
+        assert_eq!(ok("MASKED WITH VALUE NULL"), r#"masker = "null""#);
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.partial(card, 0, $$#$$, 4)"),
+            "masker = \"partial\"\nkeep_first = 0\nkeep_last = 4\nfill = \"#\""
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.partial(phone, 2, 'XXXX', 4)"),
+            "masker = \"partial\"\nkeep_first = 2\nkeep_last = 4\nfill = \"X\""
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.dnoise(birth, '2 weeks'::interval)"),
+            "masker = \"noise\"\ndays = 14"
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.noise(salary, 0.1)"),
+            "masker = \"noise\"\nratio = 0.1"
+        );
+        assert!(map_label("MASKED WITH FUNCTION anon.fake_iban()")
+            .unwrap_err()
+            .contains("fake_iban() has no pgveil equivalent"));
+        assert!(map_label("MASKED WITH FUNCTION md5(x").is_err());
+    }
+
+    #[test]
+    fn reads_statements_with_quoted_names() {
+        let mut v = Vec::new();
+        labels_in(
+            "SECURITY LABEL FOR anon ON COLUMN \"CRM\".\"Contacts\".\"E-Mail\" IS 'MASKED WITH FUNCTION anon.pseudo_email(\"E-Mail\", ''salt'')';\n",
+            10,
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                v[0].schema.as_str(),
+                v[0].table.as_str(),
+                v[0].column.as_str()
+            ),
+            ("CRM", "Contacts", "E-Mail")
+        );
+        assert_eq!(v[0].line, 10);
+        assert_eq!(v[0].toml, vec![r#"masker = "email""#.to_string()]);
+        let e = labels_in(
+            "SECURITY LABEL FOR anon ON COLUMN public.t.c IS 'MASKED WITH FUNCTION anon.lorem_ipsum()';\n",
+            7,
+            &mut Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("line 7: security label on public.t.c: function lorem_ipsum()"),
+            "{e}"
+        );
+    }
+}

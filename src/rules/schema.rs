@@ -1,0 +1,271 @@
+//! The tables a rule set must cover, with a few sampled rows each: read from a plain dump (the COPY
+//! statements name exactly the columns that carry data) or from a live database's catalog through
+//! `psql` (the same columns: no generated ones, no partitioned parents, no extension tables).
+//!
+//! `rules check` and `rules init` work on this model; sampling is bounded (`sample_rows` per table)
+//! so a check of a large database or dump stays quick.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use crate::copy::{for_each_field, unescape_into};
+use crate::dump::facts::SchemaFacts;
+use crate::dump::ident::{parse_ident, parse_qualified, quote_qualified};
+use crate::dump::{DumpError, DumpReader, Event};
+
+use super::ColumnInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error("starting psql: {0} (is PostgreSQL's client installed and on PATH?)")]
+    Spawn(std::io::Error),
+    #[error("psql failed ({status}) on {what}: {stderr}")]
+    Psql {
+        status: String,
+        what: String,
+        stderr: String,
+    },
+    #[error("unexpected catalog row from psql: {0:?}")]
+    BadRow(String),
+}
+
+/// One table that holds data, its data columns in COPY order, and up to `sample_rows` raw COPY rows.
+#[derive(Debug, Clone)]
+pub struct TableSample {
+    pub schema: String,
+    pub table: String,
+    pub columns: Vec<ColumnInfo>,
+    /// Raw COPY text rows, each ending in `\n`.
+    pub sample: Vec<u8>,
+    pub sample_rows: usize,
+}
+
+impl TableSample {
+    /// `schema.table` as written in SQL (quoted where needed).
+    pub fn qualified(&self) -> String {
+        quote_qualified(&self.schema, &self.table)
+    }
+
+    /// Call `f(column index, raw field)` for every field of the sampled rows.
+    pub fn for_each_sampled<'a>(&'a self, mut f: impl FnMut(usize, &'a [u8])) {
+        for row in self.sample.split(|&b| b == b'\n') {
+            if row.is_empty() {
+                continue;
+            }
+            for_each_field(row, &mut f);
+        }
+    }
+}
+
+/// Tables from a plain dump: those with a COPY block, with the types and keys its DDL shows; from a
+/// schema-only dump (no COPY block at all), those its `CREATE TABLE` statements define.
+pub fn tables_from_dump<R: Read>(
+    src: R,
+    sample_rows: usize,
+) -> Result<Vec<TableSample>, DumpError> {
+    let mut facts = SchemaFacts::new();
+    let mut tables: Vec<TableSample> = Vec::new();
+    let mut reader = DumpReader::new(src);
+    let mut in_copy = false;
+    let mut created: Vec<(String, String, Vec<String>)> = Vec::new();
+    while let Some(event) = reader.next_event()? {
+        match event {
+            Event::Entry(e) => {
+                facts.observe(&e);
+                if e.header.desc == "TABLE" {
+                    if let Some(t) = created_table(&String::from_utf8_lossy(e.body())) {
+                        created.push(t);
+                    }
+                }
+            }
+            Event::DataBegin(e) => {
+                in_copy = false;
+                if let Some(copy) = &e.copy {
+                    in_copy = true;
+                    tables.push(TableSample {
+                        schema: copy.schema.clone().unwrap_or_default(),
+                        table: copy.table.clone(),
+                        columns: copy
+                            .columns
+                            .iter()
+                            .map(|c| ColumnInfo {
+                                name: c.clone(),
+                                type_name: None,
+                                unique: false,
+                            })
+                            .collect(),
+                        sample: Vec::new(),
+                        sample_rows: 0,
+                    });
+                }
+            }
+            Event::CopyRows { rows, .. } if in_copy => {
+                let t = tables.last_mut().expect("a table is open");
+                for row in rows.split_inclusive(|&b| b == b'\n') {
+                    if t.sample_rows >= sample_rows {
+                        break;
+                    }
+                    t.sample.extend_from_slice(row);
+                    t.sample_rows += 1;
+                }
+            }
+            Event::DataEnd(_) => in_copy = false,
+            _ => {}
+        }
+    }
+    // A schema-only dump has no COPY block: its tables are those CREATE TABLE defines.
+    if tables.is_empty() {
+        for (schema, table, columns) in created {
+            tables.push(TableSample {
+                schema,
+                table,
+                columns: columns
+                    .into_iter()
+                    .map(|name| ColumnInfo {
+                        name,
+                        type_name: None,
+                        unique: false,
+                    })
+                    .collect(),
+                sample: Vec::new(),
+                sample_rows: 0,
+            });
+        }
+    }
+    for t in &mut tables {
+        for c in &mut t.columns {
+            c.type_name = facts.column_type(&t.schema, &t.table, &c.name);
+            c.unique = facts.is_keyed(&t.schema, &t.table, &c.name);
+        }
+    }
+    Ok(tables)
+}
+
+/// `CREATE TABLE schema.name (…)` as pg_dump prints it → the table and the columns that would carry
+/// data: none for a partitioned parent (`PARTITION BY`), and no generated (`GENERATED ALWAYS AS (…)
+/// STORED`) column. Identity columns are declared by a later `ALTER TABLE` and carry data.
+fn created_table(body: &str) -> Option<(String, String, Vec<String>)> {
+    let pos = body.find("CREATE TABLE ")?;
+    let rest = &body[pos + "CREATE TABLE ".len()..];
+    let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+    let (schema, table, rest) = parse_qualified(rest)?;
+    if rest.contains("\n)\nPARTITION BY ") || rest.trim_start().starts_with("PARTITION OF ") {
+        return None;
+    }
+    let mut columns = Vec::new();
+    for line in rest.lines() {
+        let Some(def) = line.strip_prefix("    ") else {
+            continue;
+        };
+        if def.starts_with(' ') || def.starts_with("CONSTRAINT ") {
+            continue;
+        }
+        let Some((name, after)) = parse_ident(def) else {
+            continue;
+        };
+        if after.contains(" GENERATED ALWAYS AS (") && !after.contains(" AS IDENTITY") {
+            continue;
+        }
+        columns.push(name);
+    }
+    Some((schema?, table, columns))
+}
+
+/// Columns of every table that holds data, in order, with the type as pg_dump prints it (types
+/// outside `pg_catalog` schema-qualified, as with pg_dump's empty search_path) and whether a unique
+/// index or a foreign key covers it.
+const CATALOG_QUERY: &str = r#"COPY (
+SELECT n.nspname, c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+       EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+               WHERE i.indrelid = c.oid AND i.indisunique AND a.attnum = ANY (i.indkey))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                  WHERE k.conrelid = c.oid AND k.contype = 'f' AND a.attnum = ANY (k.conkey))
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attgenerated = ''
+WHERE c.relkind = 'r'
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY n.nspname, c.relname, a.attnum
+) TO STDOUT"#;
+
+fn psql(dbname: Option<&str>, sql: &str, what: &str) -> Result<Vec<u8>, SchemaError> {
+    let mut cmd = Command::new(std::env::var_os("PGVEIL_PSQL").unwrap_or_else(|| "psql".into()));
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
+    if let Some(db) = dbname {
+        cmd.arg("-d").arg(db);
+    }
+    // pg_dump's empty search_path: types print schema-qualified as in a dump.
+    cmd.args(["-c", "SET search_path = ''", "-c", sql]);
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(SchemaError::Spawn)?;
+    if !out.status.success() {
+        return Err(SchemaError::Psql {
+            status: out.status.to_string(),
+            what: what.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Tables of a live database (`dbname`: a name or libpq connection string; `None` = libpq's
+/// defaults), each with up to `sample_rows` rows read with `COPY (SELECT … LIMIT n) TO STDOUT`.
+pub fn tables_from_database(
+    dbname: Option<&str>,
+    sample_rows: usize,
+) -> Result<Vec<TableSample>, SchemaError> {
+    let catalog = psql(dbname, CATALOG_QUERY, "the catalog query")?;
+    let mut tables: Vec<TableSample> = Vec::new();
+    let mut value = Vec::new();
+    for row in catalog.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+        let mut fields: Vec<String> = Vec::with_capacity(5);
+        for_each_field(row, |_, raw| {
+            value.clear();
+            let _ = unescape_into(raw, &mut value);
+            fields.push(String::from_utf8_lossy(&value).into_owned());
+        });
+        let [schema, table, column, type_name, unique] = &fields[..] else {
+            return Err(SchemaError::BadRow(String::from_utf8_lossy(row).into()));
+        };
+        let col = ColumnInfo {
+            name: column.clone(),
+            type_name: Some(type_name.clone()),
+            unique: unique == "t",
+        };
+        match tables.last_mut() {
+            Some(t) if &t.schema == schema && &t.table == table => t.columns.push(col),
+            _ => tables.push(TableSample {
+                schema: schema.clone(),
+                table: table.clone(),
+                columns: vec![col],
+                sample: Vec::new(),
+                sample_rows: 0,
+            }),
+        }
+    }
+    if sample_rows > 0 {
+        for t in &mut tables {
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| crate::dump::ident::quote_ident(&c.name))
+                .collect();
+            let sql = format!(
+                "COPY (SELECT {} FROM ONLY {} LIMIT {sample_rows}) TO STDOUT",
+                cols.join(", "),
+                t.qualified()
+            );
+            t.sample = psql(dbname, &sql, &format!("sampling {}", t.qualified()))?;
+            t.sample_rows = t.sample.iter().filter(|&&b| b == b'\n').count();
+        }
+    }
+    Ok(tables)
+}

@@ -1,0 +1,484 @@
+//! `scan`: read an artifact (a plain dump, an anonymized dump, `.gz` or not, or a custom-format
+//! archive) and report the values that look sensitive (see [`crate::rules::detect`]), per table,
+//! column and kind. A finding is a *leak* when the rules say the column is masked for that kind of
+//! data (and the masker does not itself write such values, as `phone` and `name` do): the anonymized
+//! artifact should then hold none, so `scan` exits non-zero. Findings in columns
+//! the rules keep are reported but are not leaks (that is what `rules check` is for).
+//!
+//! The scan streams: plain dumps through [`DumpReader`] batches, custom archives through a fixed
+//! buffer over each table's (inflated) data block. The hot loop works on borrowed slices of each batch (rows, then raw fields) and
+//! allocates nothing per field. No value is ever printed: a report names the place (table, column,
+//! the dump line or row number), so it can go to CI logs without spreading what it found.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::copy::for_each_field;
+use crate::dump::entry::CopyStmt;
+use crate::dump::facts::SchemaFacts;
+use crate::dump::{DumpError, DumpReader, Event};
+use crate::rules::detect::{scan_field, Category};
+use crate::rules::{ColumnInfo, RuleSet};
+use crate::sink::archive::{read_archive, InspectError};
+use crate::source::{Source, SourceError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(transparent)]
+    Archive(#[from] InspectError),
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: TOC entry {dump_id} ({table}) has an unreadable COPY statement: {stmt}")]
+    BadCopy {
+        path: String,
+        dump_id: i32,
+        table: String,
+        stmt: String,
+    },
+}
+
+/// Sensitive-looking values of one kind in one column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub schema: String,
+    pub table: String,
+    pub column: String,
+    pub category: Category,
+    /// Values (fields) holding at least one match.
+    pub values: u64,
+    /// Plain dumps: the input line of the first such value; archives: its row number in the table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_row: Option<u64>,
+    /// `file:line` and masker of the rule deciding the column (`None`: no rule).
+    pub rule: Option<String>,
+    pub masker: Option<String>,
+    /// The rule masks this kind of data in this column and its masker never writes such values
+    /// itself (fake phones and names do), so the value should not be here.
+    pub leak: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub artifact: String,
+    /// `plain` or `custom`.
+    pub format: &'static str,
+    pub tables: u64,
+    pub rows: u64,
+    pub findings: Vec<Finding>,
+    pub leaks: u64,
+}
+
+/// Counters of one table being scanned.
+struct TableScan {
+    schema: String,
+    table: String,
+    columns: Vec<ColumnInfo>,
+    /// Per column, per category: (values, first position).
+    counts: Vec<[(u64, u64); Category::ALL.len()]>,
+    rows: u64,
+    /// Decoded field, reused (only fields with escapes are decoded).
+    buf: Vec<u8>,
+}
+
+impl TableScan {
+    fn new(copy: &CopyStmt, facts: &SchemaFacts) -> TableScan {
+        let schema = copy.schema.clone().unwrap_or_default();
+        let columns: Vec<ColumnInfo> = copy
+            .columns
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.clone(),
+                type_name: facts.column_type(&schema, &copy.table, c),
+                unique: facts.is_keyed(&schema, &copy.table, c),
+            })
+            .collect();
+        TableScan {
+            counts: vec![[(0, 0); Category::ALL.len()]; columns.len()],
+            schema,
+            table: copy.table.clone(),
+            columns,
+            rows: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Scan whole COPY rows (each ending in `\n`); `pos(k)` is the position of the k-th row here.
+    fn rows(&mut self, rows: &[u8], pos: impl Fn(u64) -> u64) {
+        let counts = &mut self.counts;
+        let buf = &mut self.buf;
+        let n = counts.len();
+        let mut k = 0u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', rows) {
+            let row = &rows[start..end];
+            start = end + 1;
+            if row == b"\\." {
+                break;
+            }
+            let p = pos(k);
+            k += 1;
+            for_each_field(row, |i, raw| {
+                if i >= n {
+                    return;
+                }
+                let mut seen = 0u8;
+                scan_field(raw, buf, |c| {
+                    if seen & c.bit() == 0 {
+                        seen |= c.bit();
+                        let slot = &mut counts[i][c as usize];
+                        if slot.0 == 0 {
+                            slot.1 = p;
+                        }
+                        slot.0 += 1;
+                    }
+                });
+            });
+        }
+        self.rows += k;
+    }
+
+    fn findings(&self, rules: &RuleSet, by_line: bool, out: &mut Vec<Finding>) {
+        for (c, counts) in self.columns.iter().zip(&self.counts) {
+            let rule = rules.classify(&self.schema, &self.table, c);
+            for cat in Category::ALL {
+                let (values, first) = counts[cat as usize];
+                if values == 0 {
+                    continue;
+                }
+                out.push(Finding {
+                    schema: self.schema.clone(),
+                    table: self.table.clone(),
+                    column: c.name.clone(),
+                    category: cat,
+                    values,
+                    first_line: by_line.then_some(first),
+                    first_row: (!by_line).then_some(first),
+                    rule: rule.map(|r| r.location()),
+                    masker: rule.map(|r| r.masker().to_string()),
+                    leak: rule.is_some_and(|r| r.leaks(cat)),
+                });
+            }
+        }
+    }
+}
+
+/// Whether the file starts with the custom-format magic `PGDMP`.
+fn is_custom(path: &Path) -> Result<bool, ScanError> {
+    if path == Path::new("-") {
+        return Ok(false);
+    }
+    let io = |source| ScanError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 5];
+    let mut got = 0;
+    while got < 5 {
+        let n = f.read(&mut magic[got..]).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got == 5 && &magic == b"PGDMP")
+}
+
+/// Scan an artifact (`-` = a plain dump on stdin).
+pub fn scan_artifact(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
+    if is_custom(path)? {
+        scan_custom(path, rules)
+    } else {
+        scan_plain(path, rules)
+    }
+}
+
+fn scan_plain(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
+    // Types for `types` rules: a pre-scan of a file (the DDL that matters precedes the data, but
+    // the keys follow it); stdin cannot be read twice.
+    let facts = if path == Path::new("-") {
+        SchemaFacts::unknown()
+    } else {
+        let mut src = Source::open_input(path)?;
+        let f = SchemaFacts::from_dump(src.reader())?;
+        src.finish()?;
+        f
+    };
+    let mut src = Source::open_input(path)?;
+    let mut reader = DumpReader::new(src.reader());
+    let mut findings = Vec::new();
+    let mut current: Option<TableScan> = None;
+    let (mut tables, mut rows) = (0u64, 0u64);
+    while let Some(event) = reader.next_event()? {
+        match event {
+            Event::DataBegin(e) => {
+                if let Some(copy) = &e.copy {
+                    current = Some(TableScan::new(copy, &facts));
+                    tables += 1;
+                }
+            }
+            Event::CopyRows {
+                rows: batch,
+                first_line,
+                ..
+            } => {
+                if let Some(t) = current.as_mut() {
+                    t.rows(batch, |k| first_line + k);
+                }
+            }
+            Event::DataEnd(_) => {
+                if let Some(t) = current.take() {
+                    rows += t.rows;
+                    t.findings(rules, true, &mut findings);
+                }
+            }
+            _ => {}
+        }
+    }
+    drop(reader);
+    src.finish()?;
+    Ok(report(path, "plain", tables, rows, findings))
+}
+
+/// Schema facts from an archive's TOC: its definitions, framed as the plain dump pg_dump would
+/// print, go through the same parser. Unreadable facts only mean no types for `types` rules.
+fn archive_facts(entries: &[crate::sink::archive::TocEntry]) -> SchemaFacts {
+    let mut text =
+        b"--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n".to_vec();
+    for e in entries {
+        if !matches!(
+            e.desc.as_str(),
+            "TABLE" | "CONSTRAINT" | "FK CONSTRAINT" | "INDEX" | "TABLE ATTACH"
+        ) {
+            continue;
+        }
+        let Some(defn) = &e.defn else { continue };
+        text.extend_from_slice(
+            format!(
+                "--\n-- Name: {}; Type: {}; Schema: {}; Owner: -\n--\n\n",
+                e.tag.replace('\n', " "),
+                e.desc,
+                e.namespace.as_deref().unwrap_or("-")
+            )
+            .as_bytes(),
+        );
+        text.extend_from_slice(defn);
+        text.extend_from_slice(b"\n\n");
+    }
+    text.extend_from_slice(b"--\n-- PostgreSQL database dump complete\n--\n\n");
+    SchemaFacts::from_dump(&text[..]).unwrap_or_else(|_| SchemaFacts::new())
+}
+
+/// The data chunks of one archive block as one byte stream: `Int(len)` + bytes, up to `Int(0)`.
+struct Chunks<R> {
+    r: R,
+    int_size: usize,
+    left: u64,
+    done: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    fn int(&mut self) -> std::io::Result<i64> {
+        let mut sign = [0u8; 1];
+        self.r.read_exact(&mut sign)?;
+        let mut v: i64 = 0;
+        for i in 0..self.int_size {
+            let mut b = [0u8; 1];
+            self.r.read_exact(&mut b)?;
+            if i < 8 {
+                v |= i64::from(b[0]) << (8 * i);
+            }
+        }
+        Ok(if sign[0] != 0 { -v } else { v })
+    }
+}
+
+impl<R: Read> Read for Chunks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.left == 0 {
+            if self.done {
+                return Ok(0);
+            }
+            let len = self.int()?;
+            if len <= 0 {
+                self.done = true;
+                return Ok(0);
+            }
+            self.left = len as u64;
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Whether the archive's data is zlib-compressed (an error for lz4/zstd, which pgveil cannot read).
+fn archive_compressed(
+    path: &Path,
+    header: &crate::sink::archive::ArchiveHeader,
+) -> Result<bool, ScanError> {
+    let c = header.compression;
+    if header.version.1 >= 15 {
+        match c {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(ScanError::Archive(InspectError::Format {
+                path: path.display().to_string(),
+                what: format!(
+                    "data compressed with algorithm {other} (lz4/zstd): only none and gzip are readable"
+                ),
+            })),
+        }
+    } else {
+        Ok(c != 0)
+    }
+}
+
+fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
+    let archive = read_archive(path)?;
+    let facts = archive_facts(&archive.entries);
+    let compressed = archive_compressed(path, &archive.header)?;
+    let io = |source| ScanError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut findings = Vec::new();
+    let (mut tables, mut rows) = (0u64, 0u64);
+    // One table's data streams through a fixed buffer: whole rows are scanned, a partial last row
+    // rolls over to the next read.
+    let mut buf = vec![0u8; 1 << 20];
+    for e in &archive.entries {
+        if e.desc != "TABLE DATA" {
+            continue;
+        }
+        let Some(block) = archive.blocks.get(&e.dump_id).copied() else {
+            continue;
+        };
+        let Some(stmt) = e.copy_stmt.as_deref().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let copy = CopyStmt::parse(stmt).ok_or_else(|| ScanError::BadCopy {
+            path: path.display().to_string(),
+            dump_id: e.dump_id,
+            table: e.tag.clone(),
+            stmt: stmt.to_string(),
+        })?;
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(block.position)).map_err(io)?;
+        let mut r = std::io::BufReader::new(&mut file);
+        let mut chunks = Chunks {
+            r: &mut r,
+            int_size: archive.header.int_size as usize,
+            left: 0,
+            done: false,
+        };
+        // Block header: type byte and dump id.
+        let mut t = [0u8; 1];
+        chunks.r.read_exact(&mut t).map_err(io)?;
+        chunks.int().map_err(io)?;
+        let mut data: Box<dyn Read + '_> = if compressed {
+            Box::new(flate2::read::ZlibDecoder::new(chunks))
+        } else {
+            Box::new(chunks)
+        };
+        let mut t = TableScan::new(&copy, &facts);
+        let mut filled = 0;
+        loop {
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0); // a row longer than the buffer
+            }
+            let n = data.read(&mut buf[filled..]).map_err(io)?;
+            filled += n;
+            let end = if n == 0 {
+                filled
+            } else {
+                match memchr::memrchr(b'\n', &buf[..filled]) {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            };
+            let base = t.rows;
+            t.rows(&buf[..end], |k| base + k + 1);
+            buf.copy_within(end..filled, 0);
+            filled -= end;
+            if n == 0 {
+                break;
+            }
+        }
+        tables += 1;
+        rows += t.rows;
+        t.findings(rules, false, &mut findings);
+    }
+    Ok(report(path, "custom", tables, rows, findings))
+}
+
+fn report(
+    path: &Path,
+    format: &'static str,
+    tables: u64,
+    rows: u64,
+    findings: Vec<Finding>,
+) -> ScanReport {
+    let leaks = findings.iter().filter(|f| f.leak).count() as u64;
+    ScanReport {
+        artifact: path.display().to_string(),
+        format,
+        tables,
+        rows,
+        findings,
+        leaks,
+    }
+}
+
+/// The human-readable report.
+pub fn render(r: &ScanReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for f in &r.findings {
+        let place = match (f.first_line, f.first_row) {
+            (Some(l), _) => format!("first at line {l}"),
+            (_, Some(k)) => format!("first in row {k}"),
+            _ => String::new(),
+        };
+        let verdict = match (&f.rule, &f.masker, f.leak) {
+            (Some(rule), Some(m), true) => format!("LEAK: rule {rule} ({m}) masks this column"),
+            (Some(rule), Some(m), false) => format!("kept by rule {rule} ({m})"),
+            _ => "not covered by any rule".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{}.{}  {}  {} value(s), {place}  {verdict}",
+            crate::dump::ident::quote_qualified(&f.schema, &f.table),
+            crate::dump::ident::quote_ident(&f.column),
+            f.category,
+            f.values,
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{} ({}): {} tables, {} rows, {} finding(s), {} leak(s)",
+        r.artifact,
+        r.format,
+        r.tables,
+        r.rows,
+        r.findings.len(),
+        r.leaks
+    );
+    s
+}
