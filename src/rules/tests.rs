@@ -705,10 +705,11 @@ fn address_like(p: &str) -> bool {
     let Some((l, d)) = p.split_once('@') else {
         return false;
     };
+    // The domain must have the shape `address()` generates; random text such as `g@.` is no address.
+    let domain = regex::Regex::new(r"^[a-z0-9-]{1,8}(\.[a-z0-9-]{1,5}){0,2}\.[a-z]{2,4}$").unwrap();
     !l.is_empty()
         && l.bytes().last().is_some_and(|b| (b'g'..=b'x').contains(&b))
-        && d.contains('.')
-        && !d.contains('@')
+        && domain.is_match(d)
 }
 
 // ---- partial, json, noise -------------------------------------------------------------------
