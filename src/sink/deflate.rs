@@ -170,13 +170,23 @@ impl<W: Write> PieceStream<W> {
     }
 }
 
-/// A gzip file (one member) assembled from pieces.
-pub struct GzipPieces<W: Write> {
-    stream: PieceStream<W>,
+/// How a deflate stream made of pieces is wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// A gzip file of one member (RFC 1952): CRC-32 and length trailer. `NAME.gz`.
+    Gzip,
+    /// A zlib stream (RFC 1950): Adler-32 trailer. A table's data in a custom archive.
+    Zlib,
 }
 
-impl<W: Write> GzipPieces<W> {
-    pub fn new(mut out: W, level: u32) -> io::Result<GzipPieces<W>> {
+/// A gzip file or a zlib stream assembled from pieces, with text compressed on the way.
+pub struct FramedPieces<W: Write> {
+    stream: PieceStream<W>,
+    framing: Framing,
+}
+
+impl<W: Write> FramedPieces<W> {
+    pub fn gzip(mut out: W, level: u32) -> io::Result<FramedPieces<W>> {
         // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL OS=unknown
         let xfl = match level {
             9 => 2,
@@ -184,38 +194,13 @@ impl<W: Write> GzipPieces<W> {
             _ => 0,
         };
         out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff])?;
-        Ok(GzipPieces {
+        Ok(FramedPieces {
             stream: PieceStream::new(out, level),
+            framing: Framing::Gzip,
         })
     }
 
-    pub fn level(&self) -> u32 {
-        self.stream.level
-    }
-
-    pub fn text(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.text(bytes)
-    }
-
-    pub fn batch(&mut self, bytes: &[u8], pieces: &[Piece]) -> io::Result<()> {
-        self.stream.batch(bytes, pieces)
-    }
-
-    pub fn finish(self) -> io::Result<W> {
-        let (mut out, sums) = self.stream.finish()?;
-        out.write_all(&sums.crc32.to_le_bytes())?;
-        out.write_all(&(sums.len as u32).to_le_bytes())?;
-        Ok(out)
-    }
-}
-
-/// A zlib stream (RFC 1950) assembled from pieces: the form of a table's data in a custom archive.
-pub struct ZlibPieces<W: Write> {
-    stream: PieceStream<W>,
-}
-
-impl<W: Write> ZlibPieces<W> {
-    pub fn new(mut out: W, level: u32) -> io::Result<ZlibPieces<W>> {
+    pub fn zlib(mut out: W, level: u32) -> io::Result<FramedPieces<W>> {
         // CMF: deflate, 32 KiB window. FLG: the level hint zlib itself writes, plus the check bits.
         let flevel: u8 = match level {
             0 | 1 => 0,
@@ -227,8 +212,9 @@ impl<W: Write> ZlibPieces<W> {
         let mut flg = flevel << 6;
         flg += (31 - ((u16::from(cmf) << 8 | u16::from(flg)) % 31) as u8) % 31;
         out.write_all(&[cmf, flg])?;
-        Ok(ZlibPieces {
+        Ok(FramedPieces {
             stream: PieceStream::new(out, level),
+            framing: Framing::Zlib,
         })
     }
 
@@ -244,9 +230,16 @@ impl<W: Write> ZlibPieces<W> {
         self.stream.batch(bytes, pieces)
     }
 
+    /// Close the stream and write the trailer; returns the writer.
     pub fn finish(self) -> io::Result<W> {
         let (mut out, sums) = self.stream.finish()?;
-        out.write_all(&sums.adler32.to_be_bytes())?;
+        match self.framing {
+            Framing::Gzip => {
+                out.write_all(&sums.crc32.to_le_bytes())?;
+                out.write_all(&(sums.len as u32).to_le_bytes())?;
+            }
+            Framing::Zlib => out.write_all(&sums.adler32.to_be_bytes())?,
+        }
         Ok(out)
     }
 }
@@ -280,7 +273,7 @@ mod tests {
     }
 
     fn gzip_of(parts: &[(bool, Vec<u8>)], level: u32) -> Vec<u8> {
-        let mut g = GzipPieces::new(Vec::new(), level).unwrap();
+        let mut g = FramedPieces::gzip(Vec::new(), level).unwrap();
         for (is_batch, bytes) in parts {
             if *is_batch {
                 g.batch(bytes, &[compress_piece(bytes, level)]).unwrap();
@@ -316,7 +309,7 @@ mod tests {
         let a = sample(200_000, 4);
         let b = sample(5_000, 5);
         for level in [1, 6, 9] {
-            let mut z = ZlibPieces::new(Vec::new(), level).unwrap();
+            let mut z = FramedPieces::zlib(Vec::new(), level).unwrap();
             z.batch(&a, &[compress_piece(&a, level)]).unwrap();
             z.batch(&b, &[compress_piece(&b, 9 - level + 1)]).unwrap(); // level mismatch: compressed here
             z.text(b"\\.\n\n").unwrap();
@@ -337,11 +330,11 @@ mod tests {
     fn the_same_piece_serves_both_framings() {
         let rows = sample(100_000, 6);
         let piece = compress_piece(&rows, 6);
-        let mut g = GzipPieces::new(Vec::new(), 6).unwrap();
+        let mut g = FramedPieces::gzip(Vec::new(), 6).unwrap();
         g.text(b"COPY x FROM stdin;\n").unwrap();
         g.batch(&rows, std::slice::from_ref(&piece)).unwrap();
         let gz = g.finish().unwrap();
-        let mut z = ZlibPieces::new(Vec::new(), 6).unwrap();
+        let mut z = FramedPieces::zlib(Vec::new(), 6).unwrap();
         z.batch(&rows, std::slice::from_ref(&piece)).unwrap();
         let zl = z.finish().unwrap();
         // The deflate bytes of the piece appear verbatim in both files.

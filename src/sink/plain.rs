@@ -5,7 +5,7 @@
 use std::io::{BufWriter, Stdout, Write};
 use std::path::Path;
 
-use super::deflate::GzipPieces;
+use super::deflate::FramedPieces;
 use super::output::{ArtifactOutput, AtomicFile, OutputError, SealedFile};
 use super::{DataBatch, Sink, SinkError};
 use crate::dump::{Entry, Preamble};
@@ -14,7 +14,7 @@ use crate::dump::{Entry, Preamble};
 #[allow(clippy::large_enum_variant)]
 enum Target {
     /// Gzip made of deflate pieces: COPY data arrives already compressed by the engine.
-    Gzip(GzipPieces<ArtifactOutput>),
+    Gzip(FramedPieces<ArtifactOutput>),
     File(ArtifactOutput),
     Stdout(BufWriter<Stdout>),
 }
@@ -41,7 +41,7 @@ impl PlainSink {
 
     /// A gzip'ed artifact written to any output (a local file, an S3 upload, both).
     pub fn gzip(out: ArtifactOutput, level: u32, portable: bool) -> Result<PlainSink, SinkError> {
-        let gzip = GzipPieces::new(out, level.min(9)).map_err(|e| io_to_sink(e, "gzip"))?;
+        let gzip = FramedPieces::gzip(out, level.min(9)).map_err(|e| io_to_sink(e, "gzip"))?;
         Ok(PlainSink {
             target: Target::Gzip(gzip),
             portable,

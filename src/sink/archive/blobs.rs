@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use super::format::put_int;
-use super::{ChunkWriter, Encoder, ZlibPieces};
+use super::{ChunkWriter, Encoder, FramedPieces};
 
 const LO_OPEN: &[u8] = b"SELECT pg_catalog.lo_open('";
 const LO_WRITE: &[u8] = b"SELECT pg_catalog.lowrite(0, ";
@@ -83,7 +83,7 @@ impl BlobsBlock {
             let writer = ChunkWriter::new(out);
             self.open = Some(match self.level {
                 None => Encoder::Raw(writer),
-                Some(level) => Encoder::Zlib(ZlibPieces::new(writer, level)?),
+                Some(level) => Encoder::Zlib(FramedPieces::zlib(writer, level)?),
             });
             self.objects += 1;
             return Ok(());

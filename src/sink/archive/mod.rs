@@ -17,7 +17,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::deflate::{ZlibPieces, ZLIB_DEFAULT_LEVEL};
+use super::deflate::{FramedPieces, ZLIB_DEFAULT_LEVEL};
 use super::{ArtifactOutput, DataBatch, OutputError, SealedFile, Sink, SinkError};
 use crate::dump::ident::quote_ident;
 use crate::dump::{Entry, Preamble};
@@ -112,7 +112,7 @@ impl Write for ChunkWriter {
 
 enum Encoder {
     /// One zlib stream per table, made of the engine's deflate pieces.
-    Zlib(ZlibPieces<ChunkWriter>),
+    Zlib(FramedPieces<ChunkWriter>),
     Raw(ChunkWriter),
 }
 
@@ -479,7 +479,7 @@ impl Sink for ArchiveSink {
             Block::Table(match self.deflate_level() {
                 None => Encoder::Raw(writer),
                 Some(level) => {
-                    Encoder::Zlib(ZlibPieces::new(writer, level).map_err(|e| self.spool_err(e))?)
+                    Encoder::Zlib(FramedPieces::zlib(writer, level).map_err(|e| self.spool_err(e))?)
                 }
             })
         };
