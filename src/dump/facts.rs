@@ -73,29 +73,22 @@ impl SchemaFacts {
     }
 
     fn observe_create_table(&mut self, body: &str) {
-        let Some(pos) = body.find("CREATE TABLE ") else {
+        let Some(created) = parse_create_table(body) else {
             return;
         };
-        let rest = &body[pos + "CREATE TABLE ".len()..];
-        let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
-        let Some((Some(schema), table, rest)) = parse_qualified(rest) else {
+        let Some(schema) = created.schema else {
             return;
         };
-        let key = (schema, table);
-        let mut columns = Vec::new();
-        for line in rest.lines() {
-            let Some(def) = line.strip_prefix("    ") else {
-                continue;
-            };
-            if def.starts_with(' ') || def.starts_with("CONSTRAINT ") {
-                continue;
-            }
-            let Some((name, after)) = parse_ident(def) else {
-                continue;
-            };
-            let after = after.trim_start().trim_end_matches(',');
-            columns.push((name, column_type(after)));
-        }
+        let key = (schema, created.table);
+        let columns = created
+            .columns
+            .iter()
+            .map(|(name, after)| {
+                let after = after.trim_start().trim_end_matches(',');
+                (name.clone(), column_type(after))
+            })
+            .collect();
+        let rest = created.rest;
         if let Some(inherits) = rest.find(")\nINHERITS (") {
             let list = &rest[inherits + 1 + "\nINHERITS ".len() - 1..];
             if let Some((Some(ps), pt, _)) = list
@@ -221,6 +214,43 @@ impl Default for SchemaFacts {
     fn default() -> Self {
         SchemaFacts::new()
     }
+}
+
+/// A `CREATE TABLE` statement as pg_dump prints it (one column per line, indented by four spaces).
+pub struct CreatedTable<'a> {
+    pub schema: Option<String>,
+    pub table: String,
+    /// The text after the qualified name (partitioning, inheritance, options).
+    pub rest: &'a str,
+    /// Each column's name and the rest of its definition line, in order; table constraints are
+    /// not columns.
+    pub columns: Vec<(String, &'a str)>,
+}
+
+/// Find and parse the `CREATE TABLE` in an entry body.
+pub fn parse_create_table(body: &str) -> Option<CreatedTable<'_>> {
+    let pos = body.find("CREATE TABLE ")?;
+    let rest = &body[pos + "CREATE TABLE ".len()..];
+    let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+    let (schema, table, rest) = parse_qualified(rest)?;
+    let mut columns = Vec::new();
+    for line in rest.lines() {
+        let Some(def) = line.strip_prefix("    ") else {
+            continue;
+        };
+        if def.starts_with(' ') || def.starts_with("CONSTRAINT ") {
+            continue;
+        }
+        if let Some((name, after)) = parse_ident(def) {
+            columns.push((name, after));
+        }
+    }
+    Some(CreatedTable {
+        schema,
+        table,
+        rest,
+        columns,
+    })
 }
 
 /// `ALTER TABLE [ONLY] schema.table` at the start of a statement → the table and the rest.

@@ -9,8 +9,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use crate::copy::{for_each_field, unescape_into};
-use crate::dump::facts::SchemaFacts;
-use crate::dump::ident::{parse_ident, parse_qualified, quote_qualified};
+use crate::dump::facts::{parse_create_table, SchemaFacts};
+use crate::dump::ident::quote_qualified;
 use crate::dump::{DumpError, DumpReader, Event};
 
 use super::ColumnInfo;
@@ -147,30 +147,20 @@ pub fn tables_from_dump<R: Read>(
 /// data: none for a partitioned parent (`PARTITION BY`), and no generated (`GENERATED ALWAYS AS (…)
 /// STORED`) column. Identity columns are declared by a later `ALTER TABLE` and carry data.
 fn created_table(body: &str) -> Option<(String, String, Vec<String>)> {
-    let pos = body.find("CREATE TABLE ")?;
-    let rest = &body[pos + "CREATE TABLE ".len()..];
-    let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
-    let (schema, table, rest) = parse_qualified(rest)?;
+    let created = parse_create_table(body)?;
+    let rest = created.rest;
     if rest.contains("\n)\nPARTITION BY ") || rest.trim_start().starts_with("PARTITION OF ") {
         return None;
     }
-    let mut columns = Vec::new();
-    for line in rest.lines() {
-        let Some(def) = line.strip_prefix("    ") else {
-            continue;
-        };
-        if def.starts_with(' ') || def.starts_with("CONSTRAINT ") {
-            continue;
-        }
-        let Some((name, after)) = parse_ident(def) else {
-            continue;
-        };
-        if after.contains(" GENERATED ALWAYS AS (") && !after.contains(" AS IDENTITY") {
-            continue;
-        }
-        columns.push(name);
-    }
-    Some((schema?, table, columns))
+    let columns = created
+        .columns
+        .into_iter()
+        .filter(|(_, after)| {
+            !(after.contains(" GENERATED ALWAYS AS (") && !after.contains(" AS IDENTITY"))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    Some((created.schema?, created.table, columns))
 }
 
 /// Columns of every table that holds data, in order, with the type as pg_dump prints it (types
