@@ -9,7 +9,7 @@ use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
 use pgveil::sink::plain::PlainSink;
 use pgveil::source::Source;
 
-use super::common::{facts_for_input, progress_for, RuleArgs};
+use super::common::{facts_for_input, labels_rule_text, progress_for, LabelSource, RuleArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct AnonymizeArgs {
@@ -21,6 +21,10 @@ pub struct AnonymizeArgs {
     output: PathBuf,
     #[command(flatten)]
     rules: RuleArgs,
+    /// Mask as PostgreSQL Anonymizer's `SECURITY LABEL FOR anon ON COLUMN … IS 'MASKED WITH …'`
+    /// statements in the schema say (converted as `rules import-labels` does), ahead of `--rules`.
+    #[arg(long)]
+    labels: bool,
     /// Keep the contents of large objects (by default they are emptied: no rule can tell what a
     /// large object holds).
     #[arg(long)]
@@ -28,7 +32,12 @@ pub struct AnonymizeArgs {
 }
 
 pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
-    let (rules, _) = args.rules.load()?;
+    let (rules, _) = if args.labels {
+        args.rules
+            .load_with_labels(labels_rule_text(LabelSource::Input(&args.input))?)?
+    } else {
+        args.rules.load()?
+    };
     let mut facts = facts_for_input(&args.input)?;
     let mut source = Source::open_input(&args.input)?;
     let sink = if args.output.as_os_str() == "-" {

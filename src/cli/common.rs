@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::engine::TableReport;
 use pgveil::progress::{Progress, Silent, TerminalProgress};
-use pgveil::rules::{Key, RuleSet};
-use pgveil::source::{PgDumpArgs, Source};
+use pgveil::rules::labels::{labels_from_dump, render_rules};
+use pgveil::rules::{Key, RuleSet, DEFAULT_RULES};
+use pgveil::source::{redact_password, PgDumpArgs, Source};
 
 #[derive(Debug, clap::Args)]
 pub struct RuleArgs {
@@ -36,6 +37,75 @@ impl RuleArgs {
             Ok((RuleSet::load(&self.rules, key)?, names))
         }
     }
+
+    /// The rules converted from security labels (`(name, TOML text)`, see [`labels_rule_text`])
+    /// first, then the `--rules` files or, without any, the default rules.
+    pub fn load_with_labels(
+        &self,
+        labels: (String, String),
+    ) -> anyhow::Result<(RuleSet, Vec<String>)> {
+        let key =
+            Key::from_env_or_file(self.key_file.as_deref()).context("loading the masking key")?;
+        let mut texts = vec![labels];
+        if self.rules.is_empty() {
+            texts.push(("rules/default.toml (built in)".into(), DEFAULT_RULES.into()));
+        }
+        for p in &self.rules {
+            let t = std::fs::read_to_string(p)
+                .with_context(|| format!("reading rule file {}", p.display()))?;
+            texts.push((p.display().to_string(), t));
+        }
+        let names = texts.iter().map(|(n, _)| n.clone()).collect();
+        let refs: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        Ok((RuleSet::from_texts(&refs, key)?, names))
+    }
+}
+
+/// Where PostgreSQL Anonymizer's `SECURITY LABEL FOR anon` statements are read from.
+pub enum LabelSource<'a> {
+    /// A plain dump file (`.gz` detected; not stdin, which cannot be read twice).
+    Input(&'a Path),
+    /// The schema-only dump of a database.
+    Database(Option<&'a str>),
+}
+
+/// The security labels of a schema as a rule file: `(name for messages, TOML text)`. No label at
+/// all is an error: the caller asked for them.
+pub fn labels_rule_text(source: LabelSource) -> anyhow::Result<(String, String)> {
+    let (labels, name) = match source {
+        LabelSource::Input(path) if path == Path::new("-") => {
+            bail!("security labels cannot be read from stdin: give the dump as a file")
+        }
+        LabelSource::Input(path) => {
+            let mut src = Source::open_input(path)?;
+            let labels = labels_from_dump(src.reader())
+                .with_context(|| format!("reading security labels in {}", src.description()))?;
+            src.finish()?;
+            (labels, path.display().to_string())
+        }
+        LabelSource::Database(dbname) => {
+            let pg = PgDumpArgs {
+                dbname: dbname.map(str::to_string),
+                schema_only: true,
+                ..PgDumpArgs::default()
+            };
+            let bytes = pg.run_to_vec()?;
+            let labels = labels_from_dump(&bytes[..])
+                .context("reading security labels in the schema-only dump")?;
+            let name = dbname
+                .map(redact_password)
+                .unwrap_or_else(|| "the default database".into());
+            (labels, name)
+        }
+    };
+    if labels.is_empty() {
+        bail!("no `SECURITY LABEL FOR anon ON COLUMN` statement found in {name}");
+    }
+    let text = render_rules(&labels, &name);
+    Ok((format!("security labels of {name}"), text))
 }
 
 /// Where the unique / foreign-key facts come from, and whether they must be learnt during the pass.

@@ -24,7 +24,8 @@ use pgveil::store::{SetId, Store};
 
 use super::backups::{apply_retention, RetentionArgs};
 use super::common::{
-    facts_for_database, facts_for_input, progress_for, table_summary, RuleArgs, S3Args,
+    facts_for_database, facts_for_input, labels_rule_text, progress_for, table_summary,
+    LabelSource, RuleArgs, S3Args,
 };
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +73,10 @@ pub struct DumpArgs {
     compress_level: u32,
     #[command(flatten)]
     rules: RuleArgs,
+    /// Mask as PostgreSQL Anonymizer's `SECURITY LABEL FOR anon ON COLUMN … IS 'MASKED WITH …'`
+    /// statements in the schema say (converted as `rules import-labels` does), ahead of `--rules`.
+    #[arg(long)]
+    labels: bool,
     /// Give NAME.anon.gz (and an `anon` custom archive) the contents of large objects. By default
     /// they are emptied there: no rule can tell what a large object holds.
     #[arg(long)]
@@ -123,7 +128,15 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     if name.is_empty() || name.contains('/') {
         bail!("invalid artifact name {name:?}");
     }
-    let (rules, rule_names) = args.rules.load()?;
+    let (rules, rule_names) = if args.labels {
+        let source = match &args.input {
+            Some(path) => LabelSource::Input(path),
+            None => LabelSource::Database(args.dbname.as_deref()),
+        };
+        args.rules.load_with_labels(labels_rule_text(source)?)?
+    } else {
+        args.rules.load()?
+    };
     let mut target = Target::open(&args, &name)?;
 
     let mut pg_dump = PgDumpArgs {

@@ -8,12 +8,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use pgveil::rules::check::{check, render};
 use pgveil::rules::init::scaffold;
-use pgveil::rules::labels::{labels_from_dump, render_rules};
 use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
-use pgveil::rules::{Key, RuleSet, DEFAULT_RULES};
-use pgveil::source::{redact_password, PgDumpArgs, Source};
+use pgveil::source::Source;
 
-use super::common::RuleArgs;
+use super::common::{labels_rule_text, LabelSource, RuleArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RulesCommand {
@@ -101,57 +99,16 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
 
 /// The labels of the schema source, as a rule file text.
 fn labels_text(schema: &SchemaArgs) -> anyhow::Result<(String, String)> {
-    let (labels, source) = match &schema.input {
-        Some(path) => {
-            let mut src = Source::open_input(path)?;
-            let labels = labels_from_dump(src.reader())
-                .with_context(|| format!("reading security labels in {}", src.description()))?;
-            src.finish()?;
-            (labels, path.display().to_string())
-        }
-        None => {
-            let pg = PgDumpArgs {
-                dbname: schema.dbname.clone(),
-                schema_only: true,
-                ..PgDumpArgs::default()
-            };
-            let bytes = pg.run_to_vec()?;
-            let labels = labels_from_dump(&bytes[..])
-                .context("reading security labels in the schema-only dump")?;
-            let name = schema
-                .dbname
-                .as_deref()
-                .map(redact_password)
-                .unwrap_or_else(|| "the default database".into());
-            (labels, name)
-        }
-    };
-    if labels.is_empty() {
-        bail!("no `SECURITY LABEL FOR anon ON COLUMN` statement found in {source}");
-    }
-    let text = render_rules(&labels, &source);
-    Ok((format!("security labels of {source}"), text))
+    labels_rule_text(match &schema.input {
+        Some(path) => LabelSource::Input(path),
+        None => LabelSource::Database(schema.dbname.as_deref()),
+    })
 }
 
 fn run_check(args: CheckArgs) -> anyhow::Result<()> {
     let rules = if args.labels {
         // Labels first, then the given files (or the default rules), like `--rules` order.
-        let key = Key::from_env_or_file(args.rules.key_file.as_deref())
-            .context("loading the masking key")?;
-        let mut texts = vec![labels_text(&args.schema)?];
-        if args.rules.rules.is_empty() {
-            texts.push(("rules/default.toml (built in)".into(), DEFAULT_RULES.into()));
-        }
-        for p in &args.rules.rules {
-            let t = std::fs::read_to_string(p)
-                .with_context(|| format!("reading rule file {}", p.display()))?;
-            texts.push((p.display().to_string(), t));
-        }
-        let refs: Vec<(&str, &str)> = texts
-            .iter()
-            .map(|(f, t)| (f.as_str(), t.as_str()))
-            .collect();
-        RuleSet::from_texts(&refs, key)?
+        args.rules.load_with_labels(labels_text(&args.schema)?)?.0
     } else {
         args.rules.load()?.0
     };

@@ -155,8 +155,9 @@ fn created_table(body: &str) -> Option<(String, String, Vec<String>)> {
     let columns = created
         .columns
         .into_iter()
+        // Generated (stored) columns carry no data; identity columns do.
         .filter(|(_, after)| {
-            !(after.contains(" GENERATED ALWAYS AS (") && !after.contains(" AS IDENTITY"))
+            !after.contains(" GENERATED ALWAYS AS (") || after.contains(" AS IDENTITY")
         })
         .map(|(name, _)| name)
         .collect();
