@@ -392,15 +392,7 @@ fn drive<R: Read>(
             Event::DataBegin(e) => {
                 if let Some(copy) = &e.copy {
                     let schema = copy.schema.clone().unwrap_or_default();
-                    let infos: Vec<ColumnInfo> = copy
-                        .columns
-                        .iter()
-                        .map(|c| ColumnInfo {
-                            name: c.clone(),
-                            type_name: facts.column_type(&schema, &copy.table, c),
-                            unique: facts.is_keyed(&schema, &copy.table, c),
-                        })
-                        .collect();
+                    let infos = ColumnInfo::of_copy(copy, facts);
                     let plan = rules.plan_table(&schema, &copy.table, &infos)?;
                     let masked_columns = copy
                         .columns

@@ -94,15 +94,7 @@ struct TableScan {
 impl TableScan {
     fn new(copy: &CopyStmt, facts: &SchemaFacts) -> TableScan {
         let schema = copy.schema.clone().unwrap_or_default();
-        let columns: Vec<ColumnInfo> = copy
-            .columns
-            .iter()
-            .map(|c| ColumnInfo {
-                name: c.clone(),
-                type_name: facts.column_type(&schema, &copy.table, c),
-                unique: facts.is_keyed(&schema, &copy.table, c),
-            })
-            .collect();
+        let columns = ColumnInfo::of_copy(copy, facts);
         TableScan {
             counts: vec![[(0, 0); Category::ALL.len()]; columns.len()],
             schema,

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use pgveil::dump::DumpReader;
-use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
+use pgveil::engine::{DataView, SinkSpec};
 use pgveil::sink::plain::PlainSink;
 use pgveil::source::Source;
 
-use super::common::{facts_for_input, labels_rule_text, progress_for, LabelSource, RuleArgs};
+use super::common::{
+    facts_for_input, labels_rule_text, run_pass_with_progress, LabelSource, RuleArgs,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct AnonymizeArgs {
@@ -47,26 +48,19 @@ pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
     } else {
         PlainSink::file(&args.output, false)?
     };
-    let progress = progress_for(source.bytes_read(), args.output.as_os_str() == "-");
-    let reader = DumpReader::new(source.reader());
     let specs = vec![SinkSpec {
         name: args.output.display().to_string(),
         view: DataView::Masked,
         sink: Box::new(sink),
     }];
-    let report = run_pass(
-        reader,
+    let report = run_pass_with_progress(
+        &mut source,
         &rules,
-        &mut facts.facts,
-        facts.learn_during_pass,
+        &mut facts,
         specs,
-        &PassOptions {
-            keep_large_objects: args.keep_large_objects,
-            ..PassOptions::default()
-        },
-        &*progress,
+        args.keep_large_objects,
+        args.output.as_os_str() == "-",
     );
-    progress.done();
     let report = report.with_context(|| format!("anonymizing {}", source.description()))?;
     source.finish()?;
     for (_, sealed) in report.artifacts {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use pgveil::dump::facts::SchemaFacts;
-use pgveil::engine::TableReport;
+use pgveil::dump::DumpReader;
+use pgveil::engine::{run_pass, EngineError, PassOptions, PassReport, SinkSpec, TableReport};
 use pgveil::progress::{Progress, Silent, TerminalProgress};
 use pgveil::rules::labels::{labels_from_dump, render_rules};
 use pgveil::rules::{Key, RuleSet, DEFAULT_RULES};
@@ -149,8 +150,35 @@ pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
     })
 }
 
+/// Run the pass over `source` into `sinks`, with a progress line on a terminal (unless `quiet`,
+/// e.g. when the output itself goes to the terminal).
+pub fn run_pass_with_progress(
+    source: &mut Source,
+    rules: &RuleSet,
+    facts: &mut Facts,
+    sinks: Vec<SinkSpec>,
+    keep_large_objects: bool,
+    quiet: bool,
+) -> Result<PassReport, EngineError> {
+    let progress = progress_for(source.bytes_read(), quiet);
+    let result = run_pass(
+        DumpReader::new(source.reader()),
+        rules,
+        &mut facts.facts,
+        facts.learn_during_pass,
+        sinks,
+        &PassOptions {
+            keep_large_objects,
+            ..PassOptions::default()
+        },
+        &*progress,
+    );
+    progress.done();
+    result
+}
+
 /// A progress line on a terminal, nothing otherwise.
-pub fn progress_for(bytes: Arc<AtomicU64>, quiet: bool) -> Box<dyn Progress> {
+fn progress_for(bytes: Arc<AtomicU64>, quiet: bool) -> Box<dyn Progress> {
     if !quiet && std::io::stderr().is_terminal() {
         Box::new(TerminalProgress::new(bytes))
     } else {

@@ -12,8 +12,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use pgveil::dump::DumpReader;
-use pgveil::engine::{run_pass, DataView, EngineError, PassOptions, SinkSpec};
+use pgveil::engine::{DataView, EngineError, SinkSpec};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
@@ -24,7 +23,7 @@ use pgveil::store::{SetId, Store};
 
 use super::backups::{apply_retention, RetentionArgs};
 use super::common::{
-    facts_for_database, facts_for_input, labels_rule_text, progress_for, table_summary,
+    facts_for_database, facts_for_input, labels_rule_text, run_pass_with_progress, table_summary,
     LabelSource, RuleArgs, S3Args,
 };
 
@@ -209,21 +208,14 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         bail!("--outputs selects no artifact");
     }
 
-    let progress = progress_for(source.bytes_read(), false);
-    let reader = DumpReader::new(source.reader());
-    let result = run_pass(
-        reader,
+    let result = run_pass_with_progress(
+        &mut source,
         &rules,
-        &mut facts.facts,
-        facts.learn_during_pass,
+        &mut facts,
         specs,
-        &PassOptions {
-            keep_large_objects: args.keep_large_objects,
-            ..PassOptions::default()
-        },
-        &*progress,
+        args.keep_large_objects,
+        false,
     );
-    progress.done();
     let report = match result {
         Ok(r) => r,
         Err(e) => {

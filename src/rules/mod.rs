@@ -130,6 +130,24 @@ pub struct ColumnInfo {
     pub unique: bool,
 }
 
+impl ColumnInfo {
+    /// The columns of a COPY statement, with their types and key facts as the schema shows them.
+    pub fn of_copy(
+        copy: &crate::dump::CopyStmt,
+        facts: &crate::dump::facts::SchemaFacts,
+    ) -> Vec<ColumnInfo> {
+        let schema = copy.schema.as_deref().unwrap_or_default();
+        copy.columns
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.clone(),
+                type_name: facts.column_type(schema, &copy.table, c),
+                unique: facts.is_keyed(schema, &copy.table, c),
+            })
+            .collect()
+    }
+}
+
 /// The result of masking one non-NULL value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskOutcome {
