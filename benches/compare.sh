@@ -297,23 +297,31 @@ fi
 rm -rf "$out"
 mkdir -p "$out/pgveil"
 
-declare -A label wall cpu rss bytes
+declare -A label wall cpu rss busy bytes
 ids=()
 
+# busy_ticks: CPU time the whole machine spent busy so far (user, nice, system, irq, softirq; not
+# idle, iowait or steal), in clock ticks, from /proc/stat.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+hz="$(getconf CLK_TCK)"
+
 # measure ID LABEL COMMAND: run COMMAND (a bash command line) under GNU time; append its wall time,
-# CPU time and peak RSS (KiB) to $out/ID.runs.
+# CPU time, peak RSS (KiB) and the machine's busy CPU time over the run (which includes the
+# PostgreSQL server's work, unlike GNU time's figure) to $out/ID.runs.
 measure() {
-    local id="$1" t="$out/$1.time"
+    local id="$1" t="$out/$1.time" busy_before busy_after
     echo "== $2" >&2
+    busy_before="$(busy_ticks)"
     "$time_bin" -v -o "$t" bash -o pipefail -c "$3" || die "$2 failed"
+    busy_after="$(busy_ticks)"
     [[ -n "${label[$id]:-}" ]] || ids+=("$id")
     label[$id]="$2"
-    awk -F': ' '
+    awk -F': ' -v busy="$(((busy_after - busy_before)))" -v hz="$hz" '
         /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
         /User time/ { u = $2 }
         /System time/ { s = $2 }
         /Maximum resident set size/ { m = $2 }
-        END { printf "%.2f %.2f %d\n", w, u + s, m }' "$t" >>"$out/$id.runs"
+        END { printf "%.2f %.2f %d %.2f\n", w, u + s, m, busy / hz }' "$t" >>"$out/$id.runs"
 }
 
 size() { stat -c %s "$1"; }
@@ -340,11 +348,15 @@ for ((round = 1; round <= runs; round++)); do
         "'$pgveil' dump --dbname '$dbname' --out-dir '$out/pgveil' --name bench"
     measure anonymize 'pgveil anonymize plain.sql > /dev/null' \
         "'$pgveil' anonymize '$out/plain.sql' > /dev/null"
+    # The same three artifacts from the file: pgveil's own CPU for them, without the server's.
+    rm -rf "$out/pgveil-file"
+    measure dumpfile 'pgveil dump --input plain.sql (three artifacts, no server)' \
+        "'$pgveil' dump --input '$out/plain.sql' --out-dir '$out/pgveil-file' --name bench"
 done
 
 # Each command's figures are those of its median round by wall time.
 for id in "${ids[@]}"; do
-    read -r "wall[$id]" "cpu[$id]" "rss[$id]" < <(sort -n -k1,1 "$out/$id.runs" | sed -n "$(((runs + 1) / 2))p")
+    read -r "wall[$id]" "cpu[$id]" "rss[$id]" "busy[$id]" < <(sort -n -k1,1 "$out/$id.runs" | sed -n "$(((runs + 1) / 2))p")
 done
 
 plain_bytes="$(size "$out/plain.sql")"
@@ -357,6 +369,7 @@ dump_anon="$(size "$out/pgveil/bench.anon.gz")"
 dump_custom="$(size "$out/pgveil/bench.dump")"
 bytes[dump]=$((dump_gz + dump_anon + dump_custom))
 bytes[anonymize]=0
+bytes[dumpfile]="$(($(size "$out/pgveil-file/bench.gz") + $(size "$out/pgveil-file/bench.anon.gz") + $(size "$out/pgveil-file/bench.dump")))"
 # The masked content differs from what sed produces (keyed pseudonyms in unique columns, addresses sed
 # misses), so the compression target of NAME.anon.gz is checked against gzip -6 of the same content.
 echo "== reference: zcat bench.anon.gz | gzip -6 (untimed)" >&2
@@ -381,17 +394,18 @@ echo "Machine: $(nproc) CPUs ($cpu_model), $(awk '/MemTotal/ { printf "%.0f GB",
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); pgveil $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'); $("$pg_dump" --version)"
 echo "Database: pgbench scale $scale + $users users rows; plain dump $(mb "$plain_bytes") MB; figures: median of $runs run(s)"
 echo
-echo "| command | wall s | CPU s (user+sys) | peak RSS MB | output MB |"
-echo "|---|---:|---:|---:|---:|"
+echo "| command | wall s | CPU s (user+sys) | machine CPU s | peak RSS MB | output MB |"
+echo "|---|---:|---:|---:|---:|---:|"
 for id in "${ids[@]}"; do
     out_mb="$(mb "${bytes[$id]}")"
     [[ $id == anonymize ]] && out_mb="(reads $(mb "$plain_bytes"))"
     [[ $id == floor ]] && out_mb="($out_mb discarded)"
-    printf '| %s | %s | %s | %s | %s |\n' "${label[$id]}" "${wall[$id]}" "${cpu[$id]}" \
-        "$(rss_mb "${rss[$id]}")" "$out_mb"
+    printf '| %s | %s | %s | %s | %s | %s |\n' "${label[$id]}" "${wall[$id]}" "${cpu[$id]}" \
+        "${busy[$id]}" "$(rss_mb "${rss[$id]}")" "$out_mb"
 done
-printf '| baseline: the three runs above, one after the other (sum) | %s | %s | | %s |\n' \
-    "$base_wall" "$base_cpu" "$(mb $((bytes[gzip] + bytes[custom] + bytes[sed])))"
+printf '| baseline: the three runs above, one after the other (sum) | %s | %s | %s | | %s |\n' \
+    "$base_wall" "$base_cpu" "$(sum "${busy[gzip]}" "${busy[custom]}" "${busy[sed]}")" \
+    "$(mb $((bytes[gzip] + bytes[custom] + bytes[sed])))"
 
 speed="$(ratio "${wall[dump]}" "${wall[gzip]}")"
 gz="$(ratio "$dump_gz" "${bytes[gzip]}")"
@@ -407,6 +421,13 @@ echo "|---|---:|---|"
 echo "| pgveil dump wall / (pg_dump -Fp \| gzip -6) wall ≤ 0.5 | $speed | $(verdict "$speed" "<=" 0.5) |"
 # No single-pass tool can finish before pg_dump has read the database: this bounds the first ratio.
 echo "| (for information) read floor wall / (pg_dump -Fp \| gzip -6) wall: the lowest reachable | $(ratio "${wall[floor]}" "${wall[gzip]}") | |"
+# A CPU-bound pass cannot beat (CPU it needs) / (cores). The read alone (server + pg_dump) costs the
+# read floor's machine CPU; the three artifacts cost pgveil what `dump --input` costs it, of which
+# `anonymize` (reading, parsing, masking) is the part that is not compression and writing.
+cores="$(nproc)"
+cpu_bound() { awk -v a="$1" -v b="$2" -v c="$3" -v g="${wall[gzip]}" -v n="$cores" 'BEGIN { printf "%.3f", (a + b - c) / n / g }'; }
+echo "| (for information) CPU bound: (read floor machine CPU + pgveil dump --input CPU) / $cores cores / gzip pipeline wall | $(cpu_bound "${busy[floor]}" "${cpu[dumpfile]}" 0) | |"
+echo "| (for information) the same with compression and writing only: (read floor machine CPU + dump --input CPU − anonymize CPU) / $cores cores / gzip pipeline wall | $(cpu_bound "${busy[floor]}" "${cpu[dumpfile]}" "${cpu[anonymize]}") | |"
 echo "| (for information) pgveil dump wall / three-run baseline wall | $(ratio "${wall[dump]}" "$base_wall") | |"
 echo "| NAME.gz size / pg_dump -Fp \| gzip -6 size ≤ 1.02 | $gz | $(verdict "$gz" "<=" 1.02) |"
 echo "| NAME.anon.gz size / gzip -6 of the same masked text ≤ 1.02 | $anon | $(verdict "$anon" "<=" 1.02) |"

@@ -142,6 +142,7 @@ impl Source {
             .spawn()
             .map_err(SourceError::Spawn)?;
         let stdout: ChildStdout = child.stdout.take().expect("piped stdout");
+        enlarge_pipe(&stdout);
         let mut stderr = child.stderr.take().expect("piped stderr");
         // Collect pg_dump's messages on the side so that a full stderr pipe can never block it.
         let handle = std::thread::spawn(move || {
@@ -228,6 +229,22 @@ impl Source {
             _ => None,
         }
     }
+}
+
+/// pg_dump writes its plain output in 4 KiB `stdio` blocks; with the default 64 KiB pipe the two
+/// processes wake each other every few blocks. A 1 MiB pipe (Linux allows it unprivileged, up to
+/// `/proc/sys/fs/pipe-max-size`) lets pg_dump run ahead while pgveil is busy, and lets pgveil take
+/// large reads. Best effort: a refusal only costs context switches.
+fn enlarge_pipe(pipe: &ChildStdout) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        const PIPE_BYTES: libc::c_int = 1 << 20;
+        // SAFETY: fcntl on a file descriptor we own; F_SETPIPE_SZ takes an int and touches no memory.
+        unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pipe;
 }
 
 /// Hide a password in a URI or `password=` setting for logs and manifests.
@@ -350,5 +367,28 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 6]).unwrap();
         let mut src = Source::open_input(&path).unwrap();
         assert!(src.reader().read_to_string(&mut String::new()).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_pipe_from_pg_dump_is_enlarged() {
+        use std::os::fd::AsRawFd;
+        let mut child = Command::new("true").stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // SAFETY: F_GETPIPE_SZ on a pipe we own.
+        let size = || unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        let before = size();
+        enlarge_pipe(&stdout);
+        let after = size();
+        child.wait().unwrap();
+        // 1 MiB, unless the machine caps unprivileged pipes lower (fs.pipe-max-size).
+        let cap: i32 = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1 << 20);
+        assert!(
+            after >= (1 << 20).min(cap) && after > before,
+            "pipe size {before} -> {after}"
+        );
     }
 }

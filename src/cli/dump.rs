@@ -166,10 +166,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     };
     let (mut facts, mut source) = match &args.input {
         Some(path) => (facts_for_input(path)?, Source::open_input(path)?),
-        None => (
-            facts_for_database(&pg_dump)?,
-            Source::spawn_pg_dump(&pg_dump)?,
-        ),
+        None => {
+            // Start the data dump first: its start-up (connection, catalog reads) then overlaps the
+            // schema-only dump, and its output simply waits in the pipe until the facts are known.
+            let source = Source::spawn_pg_dump(&pg_dump)?;
+            (facts_for_database(&pg_dump)?, source)
+        }
     };
 
     let mut specs = Vec::new();
