@@ -107,6 +107,7 @@ fn three_artifacts(dir: &Path) -> Vec<SinkSpec> {
             dbname: "bench".into(),
             compression: 5,
             spool_dir: dir.to_path_buf(),
+            database_entries: Vec::new(),
         },
     )
     .expect("archive sink");

@@ -26,6 +26,7 @@ fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(
                 dbname: dbname.to_string(),
                 compression,
                 spool_dir: spool,
+                database_entries: Vec::new(),
             },
         )
         .map_err(|e| e.to_string())?,
@@ -535,6 +536,7 @@ fn invalid_compression_is_rejected() {
             dbname: "x".into(),
             compression: 10,
             spool_dir: dir.path().to_path_buf(),
+            database_entries: Vec::new(),
         },
     );
     assert!(r.is_err());

@@ -1039,3 +1039,78 @@ fn output_to_a_fifo_is_written_in_place() {
     );
     assert_eq!(dir_listing(dir.path()), vec!["out.fifo".to_string()]);
 }
+
+/// `dump --dbname` puts the entries about the database into NAME.dump as pg_dump -Fc does (CREATE
+/// DATABASE with its encoding and locale, its settings, comment and grants): `pg_restore -C -f -`
+/// prints what `pg_dump -C` prints, and `pg_restore -C` recreates the database with the source's
+/// locale (not the cluster's default, C.UTF-8 in the test cluster).
+#[test]
+fn custom_archive_recreates_the_database_with_its_locale_and_properties() {
+    let c = cluster();
+    let db = c.unique_name("locale_src");
+    c.psql(
+        "postgres",
+        &format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C';"),
+    );
+    c.psql(
+        &db,
+        &format!(
+            "COMMENT ON DATABASE {db} IS 'the source';
+             ALTER DATABASE {db} SET work_mem TO '8MB';
+             REVOKE CONNECT ON DATABASE {db} FROM PUBLIC;
+             CREATE TABLE public.t (id int PRIMARY KEY, note text);
+             INSERT INTO public.t VALUES (1, 'one'), (2, 'two');"
+        ),
+    );
+    let locale_of = |name: &str| {
+        c.psql(
+            "postgres",
+            &format!(
+                "SELECT datcollate || '/' || datctype FROM pg_database WHERE datname = '{name}'"
+            ),
+        )
+    };
+    let source_locale = locale_of(&db);
+    assert_eq!(source_locale.trim(), "C/C");
+    let expected_script = restrict_free(&c.pg_dump(&db, &["-C"]));
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(
+        pgveil()
+            .args(["dump", "--dbname", &db, "--name", "loc", "--out-dir"])
+            .arg(out_dir.path()),
+        None,
+    );
+    assert_success(&out, "pgveil dump --dbname");
+    let archive = out_dir.path().join("loc.dump");
+
+    let script = support::run_ok(
+        c.command("pg_restore")
+            .args(["-C", "-f", "-"])
+            .arg(&archive),
+        None,
+        "pg_restore -C -f -",
+    );
+    assert_same_dump(
+        &expected_script,
+        &restrict_free(&script.stdout),
+        "pg_restore -C -f - against pg_dump -C",
+    );
+
+    // Recreate it for real: the archive names the source database, so that one goes first.
+    c.drop_db(&db);
+    support::run_ok(
+        c.command("pg_restore")
+            .args(["-C", "--exit-on-error", "-d", "postgres"])
+            .arg(&archive),
+        None,
+        "pg_restore -C -d postgres",
+    );
+    assert_eq!(locale_of(&db), source_locale);
+    assert_eq!(
+        restrict_free(&c.pg_dump(&db, &["-C"])),
+        expected_script,
+        "the recreated database dumps as the source did"
+    );
+    c.drop_db(&db);
+}

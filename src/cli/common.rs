@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use pgveil::dump::facts::SchemaFacts;
-use pgveil::dump::DumpReader;
+use pgveil::dump::{DumpReader, Entry, Event};
 use pgveil::engine::{run_pass, EngineError, PassOptions, PassReport, SinkSpec, TableReport};
 use pgveil::progress::{Progress, Silent, TerminalProgress};
 use pgveil::rules::labels::{labels_from_dump, render_rules};
@@ -114,6 +114,10 @@ pub struct Facts {
     pub facts: SchemaFacts,
     pub learn_during_pass: bool,
     pub description: &'static str,
+    /// The entries about the database itself (CREATE DATABASE with its encoding and locale, its
+    /// properties, comment and ACL) when the input lacks them, for the custom archive: pg_dump puts
+    /// them in every custom archive, where `pg_restore -C` uses them.
+    pub database_entries: Vec<Entry>,
 }
 
 /// Facts for a file input: a quick pre-scan of the file (the constraints follow the data in a dump).
@@ -123,6 +127,7 @@ pub fn facts_for_input(path: &Path) -> anyhow::Result<Facts> {
             facts: SchemaFacts::unknown(),
             learn_during_pass: true,
             description: "unknown (stdin): every masked column treated as unique",
+            database_entries: Vec::new(),
         });
     }
     let mut src = Source::open_input(path)?;
@@ -132,21 +137,43 @@ pub fn facts_for_input(path: &Path) -> anyhow::Result<Facts> {
         facts,
         learn_during_pass: false,
         description: "complete (pre-scan of the input)",
+        database_entries: Vec::new(),
     })
 }
 
-/// Facts for a spawned pg_dump: a schema-only dump of the same database first.
+/// Facts for a spawned pg_dump: a schema-only dump of the same database first. It is taken with
+/// `--create` (unless the data dump has that option itself, and so its own database entries), which
+/// adds the entries about the database exactly as this server's pg_dump writes them.
 pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
-    let schema = PgDumpArgs {
+    let input_has_database = args.extra.iter().any(|a| a == "-C" || a == "--create");
+    let mut schema = PgDumpArgs {
         schema_only: true,
         ..args.clone()
     };
+    if !input_has_database {
+        schema.extra.push("--create".into());
+    }
     let bytes = schema.run_to_vec()?;
     let facts = SchemaFacts::from_dump(&bytes[..]).context("reading the schema-only dump")?;
+    let mut database_entries = Vec::new();
+    if !input_has_database {
+        let mut reader = DumpReader::new(&bytes[..]);
+        while let Some(event) = reader
+            .next_event()
+            .context("reading the schema-only dump")?
+        {
+            if let Event::Entry(e) = event {
+                if e.is_about_database() {
+                    database_entries.push(e);
+                }
+            }
+        }
+    }
     Ok(Facts {
         facts,
         learn_during_pass: false,
         description: "complete (schema-only dump)",
+        database_entries,
     })
 }
 

@@ -194,6 +194,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
                     dbname: dbname_of(args.dbname.as_deref()).unwrap_or_else(|| name.clone()),
                     compression: args.custom_compression,
                     spool_dir: target.spool_dir(),
+                    database_entries: std::mem::take(&mut facts.database_entries),
                 };
                 Box::new(ArchiveSink::with_output(out, options)?)
             }

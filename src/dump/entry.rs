@@ -181,6 +181,21 @@ impl Entry {
             .map(|s| s.trim_end())
     }
 
+    /// Whether the entry describes the database itself: its `DATABASE` and `DATABASE PROPERTIES`
+    /// entries and the comment, ACL or security label on it (tag `DATABASE name`). pg_dump prints them
+    /// in a plain dump only with `--create`, but always puts them in a custom archive (for
+    /// `pg_restore -C`).
+    pub fn is_about_database(&self) -> bool {
+        let h = &self.header;
+        match h.desc.as_str() {
+            "DATABASE" | "DATABASE PROPERTIES" => true,
+            "COMMENT" | "ACL" | "SECURITY LABEL" => {
+                h.namespace.is_none() && h.tag.starts_with("DATABASE ")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `pg_dump --no-acl` would leave this entry out.
     pub fn is_acl(&self) -> bool {
         matches!(self.header.desc.as_str(), "ACL" | "DEFAULT ACL")

@@ -37,6 +37,10 @@ pub struct ArchiveOptions {
     pub compression: i32,
     /// Where the spool file with the compressed table data lives until `finish`.
     pub spool_dir: PathBuf,
+    /// Entries about the database itself (`Entry::is_about_database`) that the input lacks, from a
+    /// `pg_dump --create --schema-only` of the same snapshot: added first, as pg_dump -Fc does. Without
+    /// them (a file input) a DATABASE entry with the encoding only is synthesized.
+    pub database_entries: Vec<Entry>,
 }
 
 /// An entry waiting for `finish`: its TOC fields and dependency references.
@@ -457,6 +461,10 @@ impl Sink for ArchiveSink {
 
     fn preamble(&mut self, preamble: &Preamble) -> Result<(), SinkError> {
         self.preamble = Some(preamble.clone());
+        // pg_dump's own database entries come first in its archives, before every object.
+        for entry in std::mem::take(&mut self.options.database_entries) {
+            self.add_entry(&entry, false)?;
+        }
         Ok(())
     }
 
