@@ -296,6 +296,9 @@ pub fn scan_value(raw: &[u8], mut f: impl FnMut(Category, usize, usize)) {
     if memchr::memchr(b'.', raw).is_some() {
         scan_ipv4(raw, &mut f);
     }
+    if memchr::memchr(b':', raw).is_some_and(|i| memchr::memchr(b':', &raw[i + 1..]).is_some()) {
+        scan_ipv6(raw, &mut f);
+    }
     let digits = raw.iter().filter(|b| b.is_ascii_digit()).count();
     if digits >= 8 {
         // Card numbers first; phone-shaped spans overlapping a card are the card.
@@ -461,6 +464,47 @@ fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
     }
 }
 
+/// IPv6 addresses: runs of hex digits, colons and dots (an embedded IPv4 tail) with two colons or
+/// more, not touching letters, digits or colons, that `Ipv6Addr` accepts. Times (`10:30:00`) and MAC
+/// addresses (six groups, no `::`) are not addresses; neither are `::`, `::1` and the RFC 3849
+/// documentation prefix `2001:db8::/32`, which masking may write.
+fn scan_ipv6(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
+    let part = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+    let mut i = 0;
+    while i < raw.len() {
+        if !part(raw[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < raw.len() && part(raw[i]) {
+            i += 1;
+        }
+        // A sentence may end right after the address.
+        let mut end = i;
+        while end > start && raw[end - 1] == b'.' {
+            end -= 1;
+        }
+        let touches_word = (start > 0 && raw[start - 1].is_ascii_alphanumeric())
+            || (i < raw.len() && raw[i].is_ascii_alphanumeric());
+        let colons = raw[start..end].iter().filter(|&&b| b == b':').count();
+        if touches_word || colons < 2 {
+            continue;
+        }
+        let Some(addr) = std::str::from_utf8(&raw[start..end])
+            .ok()
+            .and_then(|t| t.parse::<std::net::Ipv6Addr>().ok())
+        else {
+            continue;
+        };
+        let seg = addr.segments();
+        let documentation = seg[0] == 0x2001 && seg[1] == 0x0db8;
+        if !(addr.is_unspecified() || addr.is_loopback() || documentation) {
+            f(Category::Ip, start, end);
+        }
+    }
+}
+
 /// RFC 5737 documentation ranges (TEST-NET-1/2/3), the IP analogue of `example.com`: what masking
 /// writes, never a real host.
 fn is_documentation_ip(ip: &[u8]) -> bool {
@@ -539,6 +583,32 @@ mod tests {
         assert!(found("version 1.2.3.4.5").is_empty());
         assert!(found("300.1.1.1").is_empty());
         assert!(found("192.0.2.1").is_empty());
+        assert_eq!(
+            found("login from 2a02:1810:4d02:e500::1d4c."),
+            vec![(Ip, "2a02:1810:4d02:e500::1d4c".into())]
+        );
+        assert_eq!(
+            found("fe80::1ff:fe23:4567:890a,"),
+            vec![(Ip, "fe80::1ff:fe23:4567:890a".into())]
+        );
+        // The IPv4 tail is reported once, as part of the IPv6 address and as an IPv4 address.
+        assert!(found("::ffff:10.1.2.3").contains(&(Ip, "::ffff:10.1.2.3".into())));
+        for not_an_address in [
+            "10:30:00",
+            "at 2024-01-15 10:30:00+00:00",
+            "00:1a:2b:3c:4d:5e",
+            "::",
+            "::1",
+            "2001:db8::17",
+            "ab::cd::ef",
+            "key:value:pair",
+        ] {
+            assert!(
+                found(not_an_address).iter().all(|(c, _)| *c != Ip),
+                "{not_an_address}: {:?}",
+                found(not_an_address)
+            );
+        }
         assert_eq!(
             found("call +44 20 7946 0958 today"),
             vec![(Phone, "+44 20 7946 0958".into())]
