@@ -186,17 +186,31 @@ ORDER BY n.nspname, c.relname, a.attnum
 ) TO STDOUT"#;
 
 fn psql(dbname: Option<&str>, sql: &str, what: &str) -> Result<Vec<u8>, SchemaError> {
+    psql_script(dbname, &format!("{sql};"), what)
+}
+
+/// Run `script` (SQL and psql meta-commands) in one psql session; its standard output.
+fn psql_script(dbname: Option<&str>, script: &str, what: &str) -> Result<Vec<u8>, SchemaError> {
+    use std::io::Write;
     let mut cmd = Command::new(std::env::var_os("PGVEIL_PSQL").unwrap_or_else(|| "psql".into()));
     cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
     if let Some(db) = dbname {
         cmd.arg("-d").arg(db);
     }
-    // pg_dump's empty search_path: types print schema-qualified as in a dump.
-    cmd.args(["-c", "SET search_path = ''", "-c", sql]);
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(SchemaError::Spawn)?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // pg_dump's empty search_path: types print schema-qualified as in a dump. Written from a thread,
+    // so that a long script cannot block on a full stdout pipe.
+    let script = format!("SET search_path = '';\n{script}\n");
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+    let out = child.wait_with_output().map_err(SchemaError::Spawn)?;
+    // A write error only means psql stopped reading (it failed; its status says why).
+    let _ = writer.join();
     if !out.status.success() {
         return Err(SchemaError::Psql {
             status: out.status.to_string(),
@@ -242,21 +256,59 @@ pub fn tables_from_database(
             }),
         }
     }
-    if sample_rows > 0 {
-        for t in &mut tables {
-            let cols: Vec<String> = t
-                .columns
-                .iter()
-                .map(|c| crate::dump::ident::quote_ident(&c.name))
-                .collect();
-            let sql = format!(
-                "COPY (SELECT {} FROM ONLY {} LIMIT {sample_rows}) TO STDOUT",
-                cols.join(", "),
-                t.qualified()
-            );
-            t.sample = psql(dbname, &sql, &format!("sampling {}", t.qualified()))?;
-            t.sample_rows = t.sample.iter().filter(|&&b| b == b'\n').count();
-        }
+    if sample_rows > 0 && !tables.is_empty() {
+        sample_tables(dbname, &mut tables, sample_rows)?;
     }
     Ok(tables)
+}
+
+/// Put before each table's sample in the output of the one psql session that reads them all. COPY
+/// TO never writes a backslash followed by `@` (it escapes a backslash as `\\`), so no row can look
+/// like it.
+const SAMPLE_MARK: &[u8] = b"\\@pgveil-sample ";
+
+/// Read up to `sample_rows` rows of every table in one psql session (one connection, however many
+/// tables), each COPY preceded by an `\echo` of [`SAMPLE_MARK`] and the table's index.
+fn sample_tables(
+    dbname: Option<&str>,
+    tables: &mut [TableSample],
+    sample_rows: usize,
+) -> Result<(), SchemaError> {
+    let mut script = String::new();
+    for (i, t) in tables.iter().enumerate() {
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| crate::dump::ident::quote_ident(&c.name))
+            .collect();
+        // In a quoted psql argument `\\` is one backslash.
+        script.push_str(&format!(
+            "\\echo '\\\\@pgveil-sample {i}'\nCOPY (SELECT {} FROM ONLY {} LIMIT {sample_rows}) TO STDOUT;\n",
+            cols.join(", "),
+            t.qualified()
+        ));
+    }
+    let out = psql_script(
+        dbname,
+        &script,
+        &format!("sampling {} tables", tables.len()),
+    )?;
+    let mut current: Option<usize> = None;
+    for line in out.split_inclusive(|&b| b == b'\n') {
+        if let Some(index) = line.strip_prefix(SAMPLE_MARK) {
+            let index = std::str::from_utf8(index)
+                .ok()
+                .and_then(|s| s.trim_end().parse::<usize>().ok())
+                .filter(|&i| i < tables.len())
+                .ok_or_else(|| SchemaError::BadRow(String::from_utf8_lossy(line).into()))?;
+            current = Some(index);
+            continue;
+        }
+        let Some(i) = current else {
+            return Err(SchemaError::BadRow(String::from_utf8_lossy(line).into()));
+        };
+        tables[i].sample.extend_from_slice(line);
+        tables[i].sample_rows += 1;
+    }
+    Ok(())
 }
