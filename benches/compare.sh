@@ -8,8 +8,10 @@
 #   the masked plain    pg_dump -Fp | sed '<email regex>' | gzip -6
 #   pgveil dump         the three artifacts in one pass
 #   pgveil anonymize    an uncompressed plain dump file in, masked plain out to /dev/null
-# and prints wall time, CPU time (user+sys), peak RSS and output size of each, and the ratios the
-# targets of issue #4 name. "Baseline (three runs)" is the sum of the gzip, archive and sed rows: a
+#   pgveil dump --input the three artifacts from that file (pgveil's own CPU, without the server's)
+# and prints wall time, CPU time (user+sys), the machine's busy CPU time (server included), peak RSS
+# and output size of each, the ratios the targets of issue #4 name, and the CPU bound of a one-pass
+# dump on this machine. "Baseline (three runs)" is the sum of the gzip, archive and sed rows: a
 # team running the three commands one after the other.
 #
 # Peak RSS is what `/usr/bin/time -v` reports for the command: the largest single process among it
