@@ -660,3 +660,50 @@ fn artifacts_share_the_compressed_data() {
     assert!(contains(&support::gunzip(&gz), b"person1@corp.example.org"));
     cluster().drop_db(&db);
 }
+
+/// An extension's configuration table (`pg_extension_config_dump`, as PostGIS's `spatial_ref_sys`)
+/// has its data in the dump but no TABLE entry: the table belongs to the extension. The archive
+/// takes the data (it used to refuse it), makes it depend on the extension, and prints the dump
+/// back exactly.
+#[test]
+fn extension_configuration_data_depends_on_its_extension() {
+    let c = cluster();
+    let db = c.create_db("ext_config");
+    c.psql(
+        &db,
+        "CREATE EXTENSION citext;
+         CREATE TABLE public.citext_settings (name text PRIMARY KEY, value text);
+         INSERT INTO public.citext_settings VALUES ('mode', 'strict'), ('level', '2');
+         ALTER EXTENSION citext ADD TABLE public.citext_settings;
+         -- What pg_extension_config_dump() records when an extension's script calls it.
+         UPDATE pg_catalog.pg_extension
+            SET extconfig = ARRAY['public.citext_settings'::regclass::oid], extcondition = ARRAY['']
+          WHERE extname = 'citext';",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let plain = plain_dump(&db, dir.path(), "ext", &[]);
+    let text = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        text.contains("Data for Name: citext_settings; Type: TABLE DATA")
+            && !text.contains("CREATE TABLE public.citext_settings"),
+        "pg_dump writes the data of a configuration table, not the table"
+    );
+    let archive = dir.path().join("ext.dump");
+    convert(&plain, &archive, &db, -1).unwrap();
+    assert_script_equals_plain(&archive, &plain);
+
+    // pg_dump's own archive names the table's dump id, which has no entry (pg_restore ignores it);
+    // the entry that creates the table is the extension's, so the data depends on that.
+    let a = read_archive(&archive).unwrap();
+    let entry = |desc: &str, tag: &str| {
+        a.entries
+            .iter()
+            .find(|e| e.desc == desc && e.tag == tag)
+            .unwrap_or_else(|| panic!("{desc} {tag}"))
+    };
+    assert_eq!(
+        entry("TABLE DATA", "citext_settings").dependencies,
+        vec![entry("EXTENSION", "citext").dump_id]
+    );
+    c.drop_db(&db);
+}

@@ -591,14 +591,27 @@ impl Sink for ArchiveSink {
         for e in &self.entries {
             resolver.add(&e.toc);
         }
+        // The data of an extension's configuration table (pg_extension_config_dump, as PostGIS's
+        // spatial_ref_sys) comes without a TABLE entry: the extension creates the table. pg_dump's own
+        // archive names the table's dump id, which has no entry; here the data depends on the
+        // entries that can create the table, the extensions (a plain dump does not say which one).
+        let extensions: Vec<i32> = self
+            .entries
+            .iter()
+            .filter(|e| e.toc.desc == "EXTENSION")
+            .map(|e| e.toc.dump_id)
+            .collect();
         let mut previous = None;
         for e in &mut self.entries {
             let mut deps = resolver.resolve(&e.refs, previous);
             if e.toc.desc == "TABLE DATA" && deps.is_empty() {
-                return Err(SinkError::Invalid(format!(
-                    "TABLE DATA of {} has no TABLE entry in the dump",
-                    e.toc.tag
-                )));
+                if extensions.is_empty() {
+                    return Err(SinkError::Invalid(format!(
+                        "TABLE DATA of {} has no TABLE entry in the dump (nor an extension it could belong to)",
+                        e.toc.tag
+                    )));
+                }
+                deps = extensions.clone();
             }
             for d in &e.verbose_deps {
                 if !deps.contains(d) {
