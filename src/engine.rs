@@ -23,6 +23,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
 
 use crate::copy;
+use crate::dump::anon_policy::AnonPolicy;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
 use crate::progress::Progress;
@@ -116,8 +117,19 @@ pub struct PassReport {
     /// Large objects in the dump (their contents are empty in the masked view unless
     /// `keep_large_objects`).
     pub large_objects: u64,
+    /// Entries of PostgreSQL Anonymizer's own (extension, masking policy, configuration data) that
+    /// the masked view left out (see `dump::anon_policy`).
+    pub excluded_from_masked: u64,
     /// Sealed artifacts, in sink order (`None` for streams such as stdout), to be published by the caller.
     pub artifacts: Vec<(String, Option<SealedFile>)>,
+}
+
+/// What `drive` read from the dump besides what it sent to the sinks.
+struct Driven {
+    preamble: Preamble,
+    tables: Vec<TableReport>,
+    large_objects: u64,
+    excluded_from_masked: u64,
 }
 
 enum Msg {
@@ -179,7 +191,11 @@ enum Slot {
     Event(Msg),
     /// An event the masked view does not get.
     OriginalOnly(Msg),
-    Rows(Receiver<BatchResult>),
+    /// A batch being masked and compressed; `to_masked: false` for data the masked view leaves out.
+    Rows {
+        batch: Receiver<BatchResult>,
+        to_masked: bool,
+    },
 }
 
 /// The deflate levels the sinks of each view asked for.
@@ -237,7 +253,12 @@ pub fn run_pass<R: Read>(
         progress,
     );
     match result {
-        Ok((preamble, tables, large_objects)) => {
+        Ok(Driven {
+            preamble,
+            tables,
+            large_objects,
+            excluded_from_masked,
+        }) => {
             for t in &threads {
                 // A send can only fail if the sink already stopped with an error, collected below.
                 let _ = t.tx.as_ref().expect("open").send(Msg::Finish);
@@ -265,6 +286,7 @@ pub fn run_pass<R: Read>(
                     preamble,
                     tables,
                     large_objects,
+                    excluded_from_masked,
                     artifacts,
                 }),
             }
@@ -317,10 +339,13 @@ fn dispatch(threads: &[SinkThread], slot: Slot) -> Result<(), EngineError> {
             }
             Ok(())
         }
-        Slot::Rows(job) => {
-            let (original, masked) = job
+        Slot::Rows { batch, to_masked } => {
+            let (original, masked) = batch
                 .recv()
                 .map_err(|_| EngineError::SinkThread("a masking job".into()))??;
+            if !to_masked {
+                return dispatch(threads, Slot::OriginalOnly(Msg::Data(original)));
+            }
             send_all(threads, |view| match (view, &masked) {
                 (DataView::Masked, Some(m)) => Msg::Data(m.clone()),
                 _ => Msg::Data(original.clone()),
@@ -351,13 +376,17 @@ fn drive<R: Read>(
     levels: &Arc<Levels>,
     options: &PassOptions,
     progress: &dyn Progress,
-) -> Result<(Preamble, Vec<TableReport>, u64), EngineError> {
+) -> Result<Driven, EngineError> {
     let mut queue: VecDeque<Slot> = VecDeque::new();
     let mut preamble = Preamble::default();
     let mut tables: Vec<TableReport> = Vec::new();
     let mut current: Option<Arc<TableJob>> = None;
     let mut table_started: Option<Instant> = None;
     let mut large_objects = 0u64;
+    let mut anon_policy = AnonPolicy::new();
+    // The current data part is left out of the masked view (AnonPolicy::excludes_data).
+    let mut data_original_only = false;
+    let mut excluded_from_masked = 0u64;
     let depth = options.queue_depth.max(1);
 
     let push = |queue: &mut VecDeque<Slot>,
@@ -387,13 +416,32 @@ fn drive<R: Read>(
                 if learn_facts {
                     facts.observe(&e);
                 }
-                push(&mut queue, Slot::Event(Msg::Entry(Arc::new(e))), threads)?;
+                let msg = Msg::Entry(Arc::new(e));
+                let slot = match &msg {
+                    Msg::Entry(e) if anon_policy.excludes_entry(e) => {
+                        excluded_from_masked += 1;
+                        Slot::OriginalOnly(msg)
+                    }
+                    _ => Slot::Event(msg),
+                };
+                push(&mut queue, slot, threads)?;
             }
             Event::DataBegin(e) => {
+                data_original_only = anon_policy.excludes_data(&e);
+                if data_original_only {
+                    excluded_from_masked += 1;
+                }
                 if let Some(copy) = &e.copy {
                     let schema = copy.schema.clone().unwrap_or_default();
                     let infos = ColumnInfo::of_copy(copy, facts);
-                    let plan = rules.plan_table(&schema, &copy.table, &infos)?;
+                    // Data the masked view leaves out is not masked: the full artifacts keep it as is.
+                    let plan = if data_original_only {
+                        TablePlan {
+                            columns: vec![None; infos.len()],
+                        }
+                    } else {
+                        rules.plan_table(&schema, &copy.table, &infos)?
+                    };
                     let masked_columns = copy
                         .columns
                         .iter()
@@ -418,11 +466,13 @@ fn drive<R: Read>(
                         plan,
                     }));
                 }
-                push(
-                    &mut queue,
-                    Slot::Event(Msg::DataBegin(Arc::new(e))),
-                    threads,
-                )?;
+                let msg = Msg::DataBegin(Arc::new(e));
+                let slot = if data_original_only {
+                    Slot::OriginalOnly(msg)
+                } else {
+                    Slot::Event(msg)
+                };
+                push(&mut queue, slot, threads)?;
             }
             Event::CopyRows {
                 rows,
@@ -443,7 +493,14 @@ fn drive<R: Read>(
                         .map(|masked| compress_views(original, masked, &levels));
                     let _ = tx.send(result);
                 });
-                push(&mut queue, Slot::Rows(rx), threads)?;
+                push(
+                    &mut queue,
+                    Slot::Rows {
+                        batch: rx,
+                        to_masked: !data_original_only,
+                    },
+                    threads,
+                )?;
             }
             Event::RawData(line) => {
                 // The SQL of a BLOBS data part: `lo_open`, `lowrite` (the contents), `lo_close`.
@@ -455,7 +512,7 @@ fn drive<R: Read>(
                     bytes: line,
                     pieces: Vec::new(),
                 }));
-                let slot = if contents && !options.keep_large_objects {
+                let slot = if data_original_only || (contents && !options.keep_large_objects) {
                     Slot::OriginalOnly(msg)
                 } else {
                     Slot::Event(msg)
@@ -468,11 +525,13 @@ fn drive<R: Read>(
                 {
                     t.seconds = started.elapsed().as_secs_f64();
                 }
-                push(
-                    &mut queue,
-                    Slot::Event(Msg::DataEnd(Arc::new(tail))),
-                    threads,
-                )?;
+                let msg = Msg::DataEnd(Arc::new(tail));
+                let slot = if std::mem::take(&mut data_original_only) {
+                    Slot::OriginalOnly(msg)
+                } else {
+                    Slot::Event(msg)
+                };
+                push(&mut queue, slot, threads)?;
             }
             Event::Trailer(t) => {
                 push(&mut queue, Slot::Event(Msg::Trailer(Arc::new(t))), threads)?;
@@ -483,7 +542,12 @@ fn drive<R: Read>(
         dispatch(threads, slot)?;
     }
     rules.finish()?;
-    Ok((preamble, tables, large_objects))
+    Ok(Driven {
+        preamble,
+        tables,
+        large_objects,
+        excluded_from_masked,
+    })
 }
 
 /// Compress each view of a batch at the levels its sinks asked for. When masking changed nothing,

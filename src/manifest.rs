@@ -31,6 +31,14 @@ pub struct Manifest {
     pub large_objects: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_objects_in_anon: Option<String>,
+    /// Entries of PostgreSQL Anonymizer's own (the `anon` extension, its security labels, the data of
+    /// its configuration tables) that the full artifacts hold and the masked ones leave out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub left_out_of_masked: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -956,13 +956,10 @@ fn dump_and_anonymize_apply_security_labels() {
     .unwrap();
     let restored_cities = |anon: &[u8], label: &str| {
         let target = cluster().create_db(label);
-        // The labels themselves need PostgreSQL Anonymizer's provider to restore: leave them out.
-        let text = String::from_utf8_lossy(anon);
-        let script: String = text
-            .split_inclusive('\n')
-            .filter(|l| !l.starts_with("SECURITY LABEL FOR anon"))
-            .collect();
-        cluster().psql_bytes(&target, script.as_bytes());
+        // The masked output holds no label (they would need PostgreSQL Anonymizer's provider): it
+        // restores as it is, stopping at the first error.
+        assert!(!String::from_utf8_lossy(anon).contains("SECURITY LABEL"));
+        cluster().psql_bytes(&target, anon);
         let v = values(&target, "SELECT DISTINCT coalesce(city, '<null>') || '|' || last_name FROM public.users ORDER BY 1");
         cluster().drop_db(&target);
         v
@@ -1007,4 +1004,138 @@ fn dump_and_anonymize_apply_security_labels() {
         "{}",
         describe(&out)
     );
+}
+
+/// A database that uses PostgreSQL Anonymizer: pg_dump writes the `anon` extension, its security
+/// labels (the masking policy) and the saved data of its configuration tables, among them
+/// `anon.secret`, the salt of its hashing functions. The full artifacts keep all of it; the masked
+/// ones leave it out (as the extension's own anonymous dumps do), so they restore, stopping at the
+/// first error, on a server without the extension, and carry neither the policy nor the salt.
+#[test]
+fn masked_artifacts_leave_out_postgresql_anonymizer_and_its_secret() {
+    let db = fixture_db();
+    let dir = tempfile::tempdir().unwrap();
+    let labelled = String::from_utf8(dump_with_labels(
+        &db,
+        &[("public", "public.users.city", "MASKED WITH VALUE NULL")],
+    ))
+    .unwrap();
+    // The entries pg_dump writes for the extension, where it writes them: the extension among the
+    // first pre-data entries, its configuration data first among the data.
+    let extension =
+        "--\n-- Name: anon; Type: SCHEMA; Schema: -; Owner: -\n--\n\nCREATE SCHEMA anon;\n\n\n\
+        --\n-- Name: anon; Type: EXTENSION; Schema: -; Owner: -\n--\n\n\
+        CREATE EXTENSION IF NOT EXISTS anon WITH SCHEMA anon;\n\n\n\
+        --\n-- Name: EXTENSION anon; Type: COMMENT; Schema: -; Owner: \n--\n\n\
+        COMMENT ON EXTENSION anon IS 'Data anonymization tools';\n\n\n";
+    let config_data = "--\n-- Data for Name: secret; Type: TABLE DATA; Schema: anon; Owner: -\n--\n\n\
+        COPY anon.secret (param, value) FROM stdin;\nsalt\tpepper-7f3a9c\nalgorithm\tsha512\n\\.\n\n\n";
+    let first_entry = labelled.find("--\n-- Name: ").unwrap();
+    let first_data = labelled.find("--\n-- Data for Name: ").unwrap();
+    let input = [
+        &labelled[..first_entry],
+        extension,
+        &labelled[first_entry..first_data],
+        config_data,
+        &labelled[first_data..],
+    ]
+    .concat();
+    let input_path = dir.path().join("with-anon.sql");
+    std::fs::write(&input_path, &input).unwrap();
+    let policy_markers = [
+        "CREATE EXTENSION IF NOT EXISTS anon",
+        "COMMENT ON EXTENSION anon",
+        "SECURITY LABEL FOR anon",
+        "pepper-7f3a9c",
+    ];
+
+    let out_dir = dir.path().join("out");
+    let d = pgveil_out(&[
+        "dump",
+        "--input",
+        input_path.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--name",
+        "shop",
+    ]);
+    assert!(d.status.success(), "{}", describe(&d));
+    let full = support::gunzip(&std::fs::read(out_dir.join("shop.gz")).unwrap());
+    let masked = support::gunzip(&std::fs::read(out_dir.join("shop.anon.gz")).unwrap());
+    let (full, masked) = (
+        String::from_utf8_lossy(&full),
+        String::from_utf8_lossy(&masked),
+    );
+    for marker in policy_markers {
+        assert!(full.contains(marker), "the full artifact keeps {marker:?}");
+        assert!(
+            !masked.contains(marker),
+            "the masked artifact leaves out {marker:?}"
+        );
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("shop.manifest.json")).unwrap())
+            .unwrap();
+    // The extension, its comment, the one label, the configuration data.
+    assert_eq!(manifest["left_out_of_masked"], 4, "{manifest}");
+
+    let target = cluster().create_db("anon_free");
+    cluster().psql_bytes(&target, masked.as_bytes());
+    assert_eq!(
+        cluster().table_counts(&target),
+        cluster().table_counts(&db),
+        "every table of the source, every row"
+    );
+    cluster().drop_db(&target);
+
+    // The custom archive with masked data leaves out the same entries and restores with
+    // --exit-on-error; with full data it lists them all.
+    let listing = |archive: &Path| {
+        let out = support::run_ok(
+            cluster().command("pg_restore").arg("-l").arg(archive),
+            None,
+            "pg_restore -l",
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let full_listing = listing(&out_dir.join("shop.dump"));
+    for item in [
+        "EXTENSION - anon",
+        "COMMENT - EXTENSION anon",
+        "SECURITY LABEL public COLUMN users.city",
+        "TABLE DATA anon secret",
+    ] {
+        assert!(full_listing.contains(item), "{item} in\n{full_listing}");
+    }
+    let anon_dir = dir.path().join("anon-archive");
+    let d = pgveil_out(&[
+        "dump",
+        "--input",
+        input_path.to_str().unwrap(),
+        "--outputs",
+        "custom",
+        "--custom-data",
+        "anon",
+        "--out-dir",
+        anon_dir.to_str().unwrap(),
+        "--name",
+        "shop",
+    ]);
+    assert!(d.status.success(), "{}", describe(&d));
+    let anon_archive = anon_dir.join("shop.dump");
+    let anon_listing = listing(&anon_archive);
+    for item in ["EXTENSION", "SECURITY LABEL", "anon secret"] {
+        assert!(!anon_listing.contains(item), "{item} in\n{anon_listing}");
+    }
+    let target = cluster().create_db("anon_free_archive");
+    support::run_ok(
+        cluster()
+            .command("pg_restore")
+            .args(["--exit-on-error", "-d", &target])
+            .arg(&anon_archive),
+        None,
+        "pg_restore --exit-on-error",
+    );
+    assert_eq!(cluster().table_counts(&target), cluster().table_counts(&db));
+    cluster().drop_db(&target);
 }

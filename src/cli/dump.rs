@@ -276,6 +276,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
             _ if args.keep_large_objects => Some("kept".into()),
             _ => Some("emptied".into()),
         },
+        left_out_of_masked: report.excluded_from_masked,
     };
     let mut text = serde_json::to_vec_pretty(&manifest)?;
     text.push(b'\n');
@@ -301,6 +302,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
             eprintln!(
                 "{} large objects: contents kept in the full artifacts, emptied in the masked ones (--keep-large-objects keeps them)",
                 report.large_objects
+            );
+        }
+        if report.excluded_from_masked > 0 {
+            eprintln!(
+                "{} entries of PostgreSQL Anonymizer (the anon extension, its security labels, its configuration data) kept in the full artifacts, left out of the masked ones",
+                report.excluded_from_masked
             );
         }
     }
