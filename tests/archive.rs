@@ -331,6 +331,12 @@ fn chinook_round_trip() {
 }
 
 #[test]
+fn kitchen_sink_round_trip() {
+    let db = cluster().load_fixture("kitchen_sink");
+    round_trip(&db, "kitchen_sink");
+}
+
+#[test]
 fn edge_cases_round_trip() {
     // Mixed-case and quoted names, identity columns, partitions, an FK to a UNIQUE column,
     // comments, grants to a role, an empty table.

@@ -194,6 +194,13 @@ const CHINOOK: Subject = Subject {
     email_join: None,
 };
 
+const KITCHEN_SINK: Subject = Subject {
+    key: "kitchen_sink",
+    load: || cluster().load_fixture("kitchen_sink"),
+    email_columns: &[("app.accounts", "email"), ("app.vehicles", "owner_email")],
+    email_join: None,
+};
+
 /// One `pgveil dump --dbname` run over a subject, shared by the tests of that subject.
 struct DumpRun {
     db: String,
@@ -453,6 +460,12 @@ subject_tests!(EDGE, edge_cases_plain, edge_cases_anon, edge_cases_manifest);
 subject_tests!(EXAMPLE, example_plain, example_anon, example_manifest);
 subject_tests!(PAGILA, pagila_plain, pagila_anon, pagila_manifest);
 subject_tests!(CHINOOK, chinook_plain, chinook_anon, chinook_manifest);
+subject_tests!(
+    KITCHEN_SINK,
+    kitchen_sink_plain,
+    kitchen_sink_anon,
+    kitchen_sink_manifest
+);
 
 // ------------------------------------------------------------------------------------------------
 // --input and --outputs
