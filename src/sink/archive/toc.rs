@@ -447,6 +447,30 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
             }
             refs
         }
+        "PUBLICATION TABLE" | "PUBLICATION TABLES IN SCHEMA" => {
+            // ALTER PUBLICATION p ADD TABLE ONLY s.t …; / ALTER PUBLICATION p ADD TABLES IN SCHEMA s;
+            let mut refs = Vec::new();
+            let Some(rest) = defn.strip_prefix("ALTER PUBLICATION ") else {
+                return refs;
+            };
+            let Some((publication, rest)) = parse_ident(rest) else {
+                return refs;
+            };
+            refs.push(obj(&["PUBLICATION"], None, publication));
+            if let Some(schema) = rest.strip_prefix(" ADD TABLES IN SCHEMA ") {
+                if let Some((schema, _)) = parse_ident(schema) {
+                    refs.push(obj(&["SCHEMA"], None, schema));
+                }
+            } else if let Some(table) = rest
+                .strip_prefix(" ADD TABLE ONLY ")
+                .or_else(|| rest.strip_prefix(" ADD TABLE "))
+            {
+                if let Some((tns, table, _)) = parse_qualified(table) {
+                    refs.push(obj(TABLES, tns, table));
+                }
+            }
+            refs
+        }
         "COMMENT" | "ACL" | "SECURITY LABEL" => {
             let mut refs = Vec::new();
             if let Some(r) = parent_of_tag(ns, tag) {
