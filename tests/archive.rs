@@ -394,6 +394,19 @@ fn round_trip(source: &str, name: &str) {
     convert(&plain, &archive, source, -1).unwrap();
     assert_script_equals_plain(&archive, &plain);
     assert_dependencies_cover_pg_dumps(&archive, source, dir.path());
+    // `pg_restore -c` drops what pg_restore of pg_dump's own archive drops, in the same order.
+    let drops = |archive: &Path| -> Vec<String> {
+        String::from_utf8_lossy(&pg_restore(&["-c", "--if-exists", "-f", "-"], archive))
+            .lines()
+            .filter(|l| l.starts_with("DROP ") || l.starts_with("ALTER TABLE IF EXISTS "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        drops(&archive),
+        drops(&dir.path().join("pg_dump-own.dump")),
+        "the drop statements of pg_restore -c"
+    );
 
     let serial = restore_fresh(&archive, &[]);
     assert_same_dump(source, &serial, "pg_restore -d");

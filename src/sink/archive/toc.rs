@@ -257,6 +257,15 @@ pub fn drop_stmt(
     let first_line = defn.lines().next().unwrap_or("");
     match desc {
         "EXTENSION" => Some(format!("DROP EXTENSION {};\n", quote_ident(tag))),
+        // The tag is `CAST (source AS target)`, as the statement names it.
+        "CAST" => Some(format!("DROP {tag};\n")),
+        "USER MAPPING" => {
+            // CREATE USER MAPPING FOR user SERVER server [OPTIONS (…)];
+            let rest = first_line.strip_prefix("CREATE USER MAPPING FOR ")?;
+            let rest = rest.strip_suffix(';').unwrap_or(rest);
+            let rest = rest.split(" OPTIONS (").next()?;
+            Some(format!("DROP USER MAPPING FOR {rest};\n"))
+        }
         "CONSTRAINT" | "FK CONSTRAINT" | "CHECK CONSTRAINT" => {
             let (head, rest) = defn.split_once("\n    ADD CONSTRAINT ")?;
             let (name, _) = parse_ident(rest)?;
