@@ -273,6 +273,24 @@ impl ArchiveSink {
             .unwrap_or_default();
         let drop = if data {
             None
+        } else if desc == "RULE" && defn_text.starts_with("CREATE OR REPLACE VIEW ") {
+            // A view that loops through a function: pg_dump created it as a placeholder
+            // (`SELECT NULL::type AS col`) and defines it here. Undoing this entry puts the
+            // placeholder back, so that what the view depends on can then be dropped.
+            let view = h.tag.strip_suffix(" _RETURN").unwrap_or(&h.tag);
+            self.entries
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.toc.desc == "VIEW" && e.toc.tag == view && e.toc.namespace == h.namespace
+                })
+                .and_then(|e| e.toc.defn.as_deref())
+                .map(String::from_utf8_lossy)
+                .and_then(|placeholder| {
+                    placeholder
+                        .strip_prefix("CREATE VIEW ")
+                        .map(|rest| format!("CREATE OR REPLACE VIEW {rest}"))
+                })
         } else {
             drop_stmt(
                 desc,

@@ -257,6 +257,7 @@ pub fn drop_stmt(
     let first_line = defn.lines().next().unwrap_or("");
     match desc {
         "EXTENSION" => Some(format!("DROP EXTENSION {};\n", quote_ident(tag))),
+        "ACCESS METHOD" => Some(format!("DROP ACCESS METHOD {};\n", quote_ident(tag))),
         // The tag is `CAST (source AS target)`, as the statement names it.
         "CAST" => Some(format!("DROP {tag};\n")),
         "USER MAPPING" => {
