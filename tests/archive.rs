@@ -333,23 +333,6 @@ fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
             let Some(our_bs) = ours_by_key.get(&key(b)) else {
                 continue;
             };
-            // A partition's PK/UNIQUE constraint and its parent's (both `ALTER TABLE ONLY … ADD
-            // CONSTRAINT`) may come in either order: the INDEX ATTACH entry that joins them depends on
-            // both, and is checked like any other entry.
-            if a.desc == "CONSTRAINT" && b.desc == "CONSTRAINT" {
-                let (child, parent) = (constraint_name(&a.tag), constraint_name(&b.tag));
-                let joined = ours.entries.iter().any(|e| {
-                    e.desc == "INDEX ATTACH"
-                        && e.defn.as_deref().is_some_and(|d| {
-                            let d = String::from_utf8_lossy(d);
-                            d.contains(&format!(".{parent} ATTACH PARTITION "))
-                                && d.contains(&format!(".{child};"))
-                        })
-                });
-                if joined {
-                    continue;
-                }
-            }
             let ordered = our_as.iter().any(|&ia| {
                 our_bs.iter().any(|&ib| {
                     let (ea, eb) = (&ours.entries[ia], &ours.entries[ib]);
@@ -378,11 +361,6 @@ fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
         "dependencies of pg_dump's archive that ours does not enforce:\n{}",
         missing.join("\n")
     );
-}
-
-/// `name` of a constraint entry's tag `table name`.
-fn constraint_name(tag: &str) -> &str {
-    tag.rsplit(' ').next().unwrap_or(tag)
 }
 
 /// The full round trip on one source database: script equality, then `-d`, `-j 4`, `-C`,

@@ -602,6 +602,30 @@ impl Sink for ArchiveSink {
             }
         }
 
+        // An index attached to a partitioned index cannot be dropped on its own: pg_dump gives it
+        // an empty drop statement (pg_restore -c drops it with its parent).
+        let attached: Vec<(Option<String>, String)> = self
+            .entries
+            .iter()
+            .filter(|e| e.toc.desc == "INDEX ATTACH")
+            .filter_map(|e| {
+                let defn = String::from_utf8_lossy(e.toc.defn.as_deref()?).into_owned();
+                toc::find_tables(&defn)
+                    .into_iter()
+                    .find(|(_, _, m)| *m == "ATTACH PARTITION ")
+                    .map(|(ns, name, _)| (ns, name))
+            })
+            .collect();
+        for e in &mut self.entries {
+            if e.toc.desc == "INDEX"
+                && attached
+                    .iter()
+                    .any(|(ns, name)| *name == e.toc.tag && *ns == e.toc.namespace)
+            {
+                e.toc.drop_stmt = Some(String::new());
+            }
+        }
+
         // Dependencies.
         let mut resolver = Resolver::default();
         for s in &specials {

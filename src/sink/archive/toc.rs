@@ -96,6 +96,9 @@ pub enum Ref {
     },
     /// The closest preceding entry that is not a COMMENT/ACL/SECURITY LABEL.
     Previous,
+    /// The indexes (or PK/UNIQUE constraints) that index `name` is attached to as a partition, up
+    /// to the top of the partition tree (from the dump's INDEX ATTACH entries).
+    ParentIndexes { ns: Option<String>, name: String },
 }
 
 pub const TABLE_LIKE: &[&str] = &[
@@ -423,6 +426,18 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
             if desc != "TABLE ATTACH" {
                 refs.truncate(1);
             }
+            // A partition's index comes after its parent's, as in pg_dump's archives.
+            let index_name = match desc {
+                "INDEX" => Some(tag.to_string()),
+                "CONSTRAINT" => defn
+                    .split_once("ADD CONSTRAINT ")
+                    .and_then(|(_, rest)| parse_ident(rest))
+                    .map(|(name, _)| name),
+                _ => None,
+            };
+            if let Some(name) = index_name {
+                refs.push(Ref::ParentIndexes { ns: ns_owned, name });
+            }
             refs
         }
         "FK CONSTRAINT" => {
@@ -448,9 +463,15 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
             refs
         }
         "INDEX ATTACH" => {
-            // ALTER INDEX s.parent ATTACH PARTITION s.child;
+            // ALTER INDEX s.parent ATTACH PARTITION s.child; (and after the parent's own parents)
             let mut refs = Vec::new();
             for (n, name, m) in find_tables(defn) {
+                if m == "ALTER INDEX " {
+                    refs.push(Ref::ParentIndexes {
+                        ns: n.clone(),
+                        name: name.clone(),
+                    });
+                }
                 if m == "ALTER INDEX " || m == "ATTACH PARTITION " {
                     refs.push(Ref::IndexNamed { ns: n, name });
                 }
@@ -617,8 +638,12 @@ pub struct Resolver {
     by_tag: HashMap<(String, String), i32>,
     /// Index or constraint name (namespace, name) → dumpId.
     index_names: HashMap<(Option<String>, String), i32>,
-    /// (namespace, table) → unique keys (dumpId, columns).
-    unique_keys: HashMap<QualifiedName, Vec<(i32, Vec<String>)>>,
+    /// (namespace, table) → unique keys (dumpId, columns, index name).
+    unique_keys: HashMap<QualifiedName, Vec<(i32, Vec<String>, QualifiedName)>>,
+    /// Partition index → (its parent index, the INDEX ATTACH entry joining them).
+    attached_to: HashMap<QualifiedName, (QualifiedName, i32)>,
+    /// Parent index → its partitions' indexes, with the INDEX ATTACH entries.
+    attached: HashMap<QualifiedName, Vec<(QualifiedName, i32)>>,
 }
 
 impl Resolver {
@@ -645,27 +670,48 @@ impl Resolver {
                             .find(|(_, _, m)| m.contains("ON")),
                         key_columns(&defn),
                     ) {
-                        self.unique_keys
-                            .entry((tns, table))
-                            .or_default()
-                            .push((e.dump_id, cols));
+                        self.unique_keys.entry((tns, table)).or_default().push((
+                            e.dump_id,
+                            cols,
+                            (e.namespace.clone(), e.tag.clone()),
+                        ));
                     }
                 }
             }
             "CONSTRAINT" => {
-                if let Some((_, rest)) = defn.split_once("ADD CONSTRAINT ") {
-                    if let Some((name, _)) = parse_ident(rest) {
-                        self.index_names
-                            .insert((e.namespace.clone(), name), e.dump_id);
-                    }
+                let name = defn
+                    .split_once("ADD CONSTRAINT ")
+                    .and_then(|(_, rest)| parse_ident(rest))
+                    .map(|(name, _)| name);
+                if let Some(name) = &name {
+                    self.index_names
+                        .insert((e.namespace.clone(), name.clone()), e.dump_id);
                 }
-                if let (Some((tns, table, _)), Some(cols)) =
-                    (find_tables(&defn).into_iter().next(), key_columns(&defn))
-                {
-                    self.unique_keys
-                        .entry((tns, table))
+                if let (Some((tns, table, _)), Some(cols), Some(name)) = (
+                    find_tables(&defn).into_iter().next(),
+                    key_columns(&defn),
+                    name,
+                ) {
+                    self.unique_keys.entry((tns, table)).or_default().push((
+                        e.dump_id,
+                        cols,
+                        (e.namespace.clone(), name),
+                    ));
+                }
+            }
+            "INDEX ATTACH" => {
+                let found = find_tables(&defn);
+                let parent = found.iter().find(|(_, _, m)| *m == "ALTER INDEX ");
+                let child = found.iter().find(|(_, _, m)| *m == "ATTACH PARTITION ");
+                if let (Some((pns, parent, _)), Some((cns, child, _))) = (parent, child) {
+                    let (parent, child) =
+                        ((pns.clone(), parent.clone()), (cns.clone(), child.clone()));
+                    self.attached_to
+                        .insert(child.clone(), (parent.clone(), e.dump_id));
+                    self.attached
+                        .entry(parent)
                         .or_default()
-                        .push((e.dump_id, cols));
+                        .push((child, e.dump_id));
                 }
             }
             _ => {}
@@ -701,10 +747,44 @@ impl Resolver {
                 Ref::IndexNamed { ns, name } => {
                     self.index_names.get(&(ns.clone(), name.clone())).copied()
                 }
-                Ref::UniqueKey { ns, table, cols } => self
-                    .unique_keys
-                    .get(&(ns.clone(), table.clone()))
-                    .and_then(|keys| keys.iter().find(|(_, c)| c == cols).map(|(id, _)| *id)),
+                Ref::UniqueKey { ns, table, cols } => {
+                    let key = self
+                        .unique_keys
+                        .get(&(ns.clone(), table.clone()))
+                        .and_then(|keys| keys.iter().find(|(_, c, _)| c == cols));
+                    // A key of a partitioned table is usable (valid) only once every partition's
+                    // index is attached to it: a foreign key to it waits for those attachments.
+                    if let Some((_, _, index)) = key {
+                        let mut below = vec![index.clone()];
+                        while let Some(parent) = below.pop() {
+                            for (child, attach) in self.attached.get(&parent).into_iter().flatten()
+                            {
+                                if !out.contains(attach) {
+                                    out.push(*attach);
+                                }
+                                below.push(child.clone());
+                            }
+                        }
+                    }
+                    key.map(|(id, _, _)| *id)
+                }
+                Ref::ParentIndexes { ns, name } => {
+                    let mut current = (ns.clone(), name.clone());
+                    let mut depth = 0;
+                    while let Some((parent, _)) = self.attached_to.get(&current) {
+                        if let Some(&id) = self.index_names.get(parent) {
+                            if !out.contains(&id) {
+                                out.push(id);
+                            }
+                        }
+                        current = parent.clone();
+                        depth += 1;
+                        if depth > 64 {
+                            break; // a cycle would be a broken dump; do not loop on it
+                        }
+                    }
+                    None
+                }
                 Ref::Previous => {
                     if out.is_empty() {
                         previous
