@@ -286,7 +286,8 @@ fn restore_pass(e: &TocEntry) -> u8 {
 /// then the rest of each pass in parallel, in any order the recorded dependencies allow. So every
 /// dependency that pg_dump's own archive of `db` records must hold in `ours` too: a pre-data entry
 /// must come after what it depends on, and a later entry must reach it through our dependencies
-/// (same pass), or run in a later pass or section.
+/// (same pass), or run in a later pass or section. And the tables an entry locks (its direct TABLE
+/// dependencies) must be the same, or pg_restore -j may run conflicting entries at once.
 fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
     use std::collections::HashMap;
     let theirs_path = dir.join("pg_dump-own.dump");
@@ -333,6 +334,27 @@ fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
             let Some(our_bs) = ours_by_key.get(&key(b)) else {
                 continue;
             };
+            // pg_restore -j takes a post-data entry's direct TABLE / TABLE DATA dependencies for
+            // the tables it locks (all entries but INDEX), and never runs two entries locking the
+            // same table at once: those must be direct dependencies in ours too.
+            let locks = a.section == SECTION_POST_DATA
+                && a.desc != "INDEX"
+                && (b.desc == "TABLE" || b.desc == "TABLE DATA");
+            if locks
+                && !our_as.iter().any(|&ia| {
+                    our_bs.iter().any(|&ib| {
+                        ours.entries[ia]
+                            .dependencies
+                            .contains(&ours.entries[ib].dump_id)
+                    })
+                })
+            {
+                missing.push(format!(
+                    "{} {} {:?} locks {} {} {:?}",
+                    a.desc, a.tag, a.namespace, b.desc, b.tag, b.namespace
+                ));
+                continue;
+            }
             let ordered = our_as.iter().any(|&ia| {
                 our_bs.iter().any(|&ib| {
                     let (ea, eb) = (&ours.entries[ia], &ours.entries[ib]);

@@ -99,6 +99,10 @@ pub enum Ref {
     /// The indexes (or PK/UNIQUE constraints) that index `name` is attached to as a partition, up
     /// to the top of the partition tree (from the dump's INDEX ATTACH entries).
     ParentIndexes { ns: Option<String>, name: String },
+    /// Every INDEX ATTACH entry under the indexes of a (partitioned) table, down the partition tree.
+    AttachmentsUnder { ns: Option<String>, table: String },
+    /// The table an index (or index-making constraint) is on.
+    TableOfIndex { ns: Option<String>, name: String },
 }
 
 pub const TABLE_LIKE: &[&str] = &[
@@ -420,8 +424,45 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
             }
             refs
         }
-        "INDEX" | "CONSTRAINT" | "CHECK CONSTRAINT" | "TRIGGER" | "RULE" | "POLICY"
-        | "ROW SECURITY" | "TABLE ATTACH" => {
+        "RULE" => {
+            // CREATE RULE r AS ON event TO s.t [WHERE …] DO [INSTEAD] action: the rule's table,
+            // and the tables its action reads or writes (pg_dump records them all; pg_restore -j
+            // takes them for the tables the entry locks).
+            let mut refs = Vec::new();
+            let mut seen: Vec<(Option<String>, String)> = Vec::new();
+            let mut add = |ns: Option<String>, table: String, refs: &mut Vec<Ref>| {
+                if !seen.contains(&(ns.clone(), table.clone())) {
+                    seen.push((ns.clone(), table.clone()));
+                    refs.push(obj(TABLES, ns, table));
+                }
+            };
+            if let Some((tns, table, _)) =
+                find_tables(defn).into_iter().find(|(_, _, m)| *m == " TO ")
+            {
+                add(tns, table, &mut refs);
+            }
+            if let Some((_, action)) = defn.split_once(" DO ") {
+                for marker in ["INSERT INTO ", "UPDATE ", "DELETE FROM ", "FROM ", "JOIN "] {
+                    for (pos, _) in action.match_indices(marker) {
+                        if let Some((tns, table, _)) =
+                            parse_qualified(&action[pos + marker.len()..])
+                        {
+                            add(tns, table, &mut refs);
+                        }
+                    }
+                }
+            }
+            refs
+        }
+        "STATISTICS" => {
+            // CREATE STATISTICS s.n [(kinds)] ON … FROM s.t;
+            defn.rfind(" FROM ")
+                .and_then(|pos| parse_qualified(&defn[pos + 6..]))
+                .map(|(tns, table, _)| vec![obj(TABLES, tns, table)])
+                .unwrap_or_default()
+        }
+        "INDEX" | "CONSTRAINT" | "CHECK CONSTRAINT" | "TRIGGER" | "POLICY" | "ROW SECURITY"
+        | "TABLE ATTACH" => {
             let mut refs = tables_in(defn);
             if desc != "TABLE ATTACH" {
                 refs.truncate(1);
@@ -438,6 +479,14 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
             if let Some(name) = index_name {
                 refs.push(Ref::ParentIndexes { ns: ns_owned, name });
             }
+            if desc == "TRIGGER" {
+                // A trigger on a partitioned table is cloned onto every partition, which pg_restore
+                // -j does not know it locks: after the indexes of the tree are attached, so that it
+                // cannot deadlock with an ALTER INDEX … ATTACH PARTITION.
+                if let Some((tns, table, _)) = find_tables(defn).into_iter().next() {
+                    refs.push(Ref::AttachmentsUnder { ns: tns, table });
+                }
+            }
             refs
         }
         "FK CONSTRAINT" => {
@@ -446,11 +495,26 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
                 .iter()
                 .filter(|(_, _, m)| *m == "ALTER TABLE ONLY " || *m == "ALTER TABLE ")
                 .take(1)
-                .map(|(n, t, _)| obj(TABLES, n.clone(), t.clone()))
+                .flat_map(|(n, t, _)| {
+                    [
+                        obj(TABLES, n.clone(), t.clone()),
+                        Ref::AttachmentsUnder {
+                            ns: n.clone(),
+                            table: t.clone(),
+                        },
+                    ]
+                })
                 .collect();
             if let Some(pos) = defn.find("REFERENCES ") {
                 if let Some((rns, rtable, rest)) = parse_qualified(&defn[pos + 11..]) {
                     refs.push(obj(TABLES, rns.clone(), rtable.clone()));
+                    // A key of a partitioned table is usable only once every partition's index is
+                    // attached; and adding the foreign key locks every partition, which pg_restore
+                    // -j does not know: after all the tree's attachments (as for triggers).
+                    refs.push(Ref::AttachmentsUnder {
+                        ns: rns.clone(),
+                        table: rtable.clone(),
+                    });
                     if let Some((cols, _)) = parse_ident_list(rest) {
                         refs.push(Ref::UniqueKey {
                             ns: rns,
@@ -473,6 +537,14 @@ pub fn dependency_refs(desc: &str, ns: Option<&str>, tag: &str, defn: &str) -> V
                     });
                 }
                 if m == "ALTER INDEX " || m == "ATTACH PARTITION " {
+                    // And the tables of both indexes, as pg_dump records them: pg_restore -j takes
+                    // an entry's TABLE dependencies for the tables it locks, so that two attachments
+                    // to one parent never run at once (each would see the other's partition still
+                    // missing, and leave the parent index invalid).
+                    refs.push(Ref::TableOfIndex {
+                        ns: n.clone(),
+                        name: name.clone(),
+                    });
                     refs.push(Ref::IndexNamed { ns: n, name });
                 }
             }
@@ -644,6 +716,10 @@ pub struct Resolver {
     attached_to: HashMap<QualifiedName, (QualifiedName, i32)>,
     /// Parent index → its partitions' indexes, with the INDEX ATTACH entries.
     attached: HashMap<QualifiedName, Vec<(QualifiedName, i32)>>,
+    /// Table → the indexes on it (from INDEX entries and index-making constraints).
+    table_indexes: HashMap<QualifiedName, Vec<QualifiedName>>,
+    /// Index → its table.
+    index_table: HashMap<QualifiedName, QualifiedName>,
 }
 
 impl Resolver {
@@ -663,6 +739,18 @@ impl Resolver {
             "INDEX" => {
                 self.index_names
                     .insert((e.namespace.clone(), e.tag.clone()), e.dump_id);
+                if let Some((tns, table, _)) = find_tables(&defn)
+                    .into_iter()
+                    .find(|(_, _, m)| m.contains("ON"))
+                {
+                    let index = (e.namespace.clone(), e.tag.clone());
+                    self.index_table
+                        .insert(index.clone(), (tns.clone(), table.clone()));
+                    self.table_indexes
+                        .entry((tns, table))
+                        .or_default()
+                        .push(index);
+                }
                 if defn.starts_with("CREATE UNIQUE INDEX ") {
                     if let (Some((tns, table, _)), Some(cols)) = (
                         find_tables(&defn)
@@ -686,6 +774,15 @@ impl Resolver {
                 if let Some(name) = &name {
                     self.index_names
                         .insert((e.namespace.clone(), name.clone()), e.dump_id);
+                    if let Some((tns, table, _)) = find_tables(&defn).into_iter().next() {
+                        let index = (e.namespace.clone(), name.clone());
+                        self.index_table
+                            .insert(index.clone(), (tns.clone(), table.clone()));
+                        self.table_indexes
+                            .entry((tns, table))
+                            .or_default()
+                            .push(index);
+                    }
                 }
                 if let (Some((tns, table, _)), Some(cols), Some(name)) = (
                     find_tables(&defn).into_iter().next(),
@@ -747,26 +844,35 @@ impl Resolver {
                 Ref::IndexNamed { ns, name } => {
                     self.index_names.get(&(ns.clone(), name.clone())).copied()
                 }
-                Ref::UniqueKey { ns, table, cols } => {
-                    let key = self
-                        .unique_keys
+                Ref::UniqueKey { ns, table, cols } => self
+                    .unique_keys
+                    .get(&(ns.clone(), table.clone()))
+                    .and_then(|keys| keys.iter().find(|(_, c, _)| c == cols))
+                    .map(|(id, _, _)| *id),
+                Ref::TableOfIndex { ns, name } => self
+                    .index_table
+                    .get(&(ns.clone(), name.clone()))
+                    .and_then(|(tns, table)| self.obj(&["TABLE"], tns, table)),
+                Ref::AttachmentsUnder { ns, table } => {
+                    let mut below: Vec<QualifiedName> = self
+                        .table_indexes
                         .get(&(ns.clone(), table.clone()))
-                        .and_then(|keys| keys.iter().find(|(_, c, _)| c == cols));
-                    // A key of a partitioned table is usable (valid) only once every partition's
-                    // index is attached to it: a foreign key to it waits for those attachments.
-                    if let Some((_, _, index)) = key {
-                        let mut below = vec![index.clone()];
-                        while let Some(parent) = below.pop() {
-                            for (child, attach) in self.attached.get(&parent).into_iter().flatten()
-                            {
-                                if !out.contains(attach) {
-                                    out.push(*attach);
-                                }
-                                below.push(child.clone());
+                        .cloned()
+                        .unwrap_or_default();
+                    let mut steps = 0;
+                    while let Some(parent) = below.pop() {
+                        for (child, attach) in self.attached.get(&parent).into_iter().flatten() {
+                            if !out.contains(attach) {
+                                out.push(*attach);
                             }
+                            below.push(child.clone());
+                        }
+                        steps += 1;
+                        if steps > 100_000 {
+                            break; // a cycle would be a broken dump; do not loop on it
                         }
                     }
-                    key.map(|(id, _, _)| *id)
+                    None
                 }
                 Ref::ParentIndexes { ns, name } => {
                     let mut current = (ns.clone(), name.clone());
