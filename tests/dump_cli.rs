@@ -1127,3 +1127,35 @@ fn custom_archive_recreates_the_database_with_its_locale_and_properties() {
     );
     c.drop_db(&db);
 }
+
+/// NAME.gz is `pg_dump --no-owner --no-acl` of the same dump whatever shape options the input was
+/// taken with: partition data loaded via the root, every identifier quoted, owners as
+/// `SET SESSION AUTHORIZATION` lines (which --no-owner leaves out).
+#[test]
+fn portable_output_of_pg_dump_shape_options() {
+    let c = cluster();
+    let db = (KITCHEN_SINK.load)();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, option) in [
+        "--load-via-partition-root",
+        "--quote-all-identifiers",
+        "--use-set-session-authorization",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let input = dir.path().join(format!("in{i}.sql"));
+        std::fs::write(&input, c.pg_dump(&db, &[option])).unwrap();
+        let name = format!("shape{i}");
+        let out = dump_input(&input, None, dir.path(), &name);
+        assert_success(&out, &format!("pgveil dump --input (pg_dump {option})"));
+        let plain = gunzip(&read(&dir.path().join(format!("{name}.gz"))));
+        let mut args = PORTABLE.to_vec();
+        args.push(option);
+        assert_same_dump(
+            &restrict_free(&c.pg_dump(&db, &args)),
+            &restrict_free(&plain),
+            &format!("NAME.gz vs pg_dump --no-owner --no-acl {option}"),
+        );
+    }
+}

@@ -158,6 +158,9 @@ pub struct Entry {
     pub current_tableam: Option<String>,
     /// For TABLE DATA entries: the parsed COPY statement (the line itself ends `text`).
     pub copy: Option<CopyStmt>,
+    /// For TABLE DATA entries of `pg_dump --load-via-partition-root`: the `-- load via partition
+    /// root …` comment before the COPY statement (without newline; it is in `text`, before the body).
+    pub data_comment: Option<String>,
 }
 
 impl Entry {
@@ -208,7 +211,22 @@ impl Entry {
             return;
         }
         let nl = &self.name_line_range;
-        out.extend_from_slice(&self.text[..nl.start]);
+        // `--use-set-session-authorization` state lines set the owner: --no-owner leaves them out
+        // (each with the blank line after it).
+        let mut skip_blank = false;
+        for line in self.text[..self.header_range.start].split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b"SET SESSION AUTHORIZATION ")
+                || line == b"RESET SESSION AUTHORIZATION;\n"
+            {
+                skip_blank = true;
+                continue;
+            }
+            if !(skip_blank && line == b"\n") {
+                out.extend_from_slice(line);
+            }
+            skip_blank = false;
+        }
+        out.extend_from_slice(&self.text[self.header_range.start..nl.start]);
         out.extend_from_slice(self.header.name_line(None).as_bytes());
         match &self.owner_stmt_range {
             Some(r) => {

@@ -176,6 +176,15 @@ pub struct DumpReader<R: Read> {
     end_marker: memmem::Finder<'static>,
 }
 
+/// The value of `SET default_tablespace` / `default_table_access_method`: a name, unquoted.
+fn setting_name(v: &str) -> String {
+    let v = v.trim_matches('\'');
+    match crate::dump::ident::parse_ident(v) {
+        Some((name, "")) => name,
+        _ => v.to_string(),
+    }
+}
+
 fn is_state_line(line: &[u8]) -> bool {
     (line.starts_with(b"SET default_tablespace = ")
         || line.starts_with(b"SET default_table_access_method = ")
@@ -504,10 +513,16 @@ impl<R: Read> DumpReader<R> {
         for l in text[..self.header_start].split_inclusive(|&b| b == b'\n') {
             let l = line_str(l);
             if let Some(v) = l.strip_prefix("SET default_tablespace = ") {
-                let v = v.trim_end_matches(';');
-                self.tablespace = Some(v.trim_matches('\'').to_string());
+                // `''` (the default), or a name, quoted as an identifier where needed (always with
+                // --quote-all-identifiers).
+                let v = v.trim_end().trim_end_matches(';');
+                self.tablespace = Some(if v == "''" {
+                    String::new()
+                } else {
+                    setting_name(v)
+                });
             } else if let Some(v) = l.strip_prefix("SET default_table_access_method = ") {
-                self.tableam = Some(v.trim_end_matches(';').to_string());
+                self.tableam = Some(setting_name(v.trim_end().trim_end_matches(';')));
             }
         }
         let header = std::mem::take(&mut self.header);
@@ -520,6 +535,7 @@ impl<R: Read> DumpReader<R> {
             current_tablespace: self.tablespace.clone(),
             current_tableam: self.tableam.clone(),
             copy: None,
+            data_comment: None,
             text,
             header,
         };
@@ -532,6 +548,27 @@ impl<R: Read> DumpReader<R> {
                 Some(ns) => format!("{ns}.{}", entry.header.tag),
                 None => entry.header.tag.clone(),
             };
+            // `pg_dump --load-via-partition-root`: a partition's rows go into its root table,
+            // which a comment says (the entry's definition in a custom archive), then a blank line.
+            if let Some(root) = line_str(&line).strip_prefix("-- load via partition root ") {
+                entry.data_comment =
+                    Some(format!("-- load via partition root {}", root.trim_end()));
+                entry.text.extend_from_slice(&line);
+                if !self.next_line(&mut line)? {
+                    return Err(self.truncated());
+                }
+                if line != b"\n" {
+                    return Err(DumpError::NotCopyData {
+                        line: self.line,
+                        table,
+                    });
+                }
+                entry.text.extend_from_slice(&line);
+                entry.body_range = entry.text.len()..entry.text.len();
+                if !self.next_line(&mut line)? {
+                    return Err(self.truncated());
+                }
+            }
             if !line.starts_with(b"COPY ") {
                 return Err(DumpError::NotCopyData {
                     line: self.line,

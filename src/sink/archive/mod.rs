@@ -262,7 +262,9 @@ impl ArchiveSink {
             (None, None, None)
         } else if data {
             let copy = String::from_utf8_lossy(entry.body()).into_owned();
-            (None, None, Some(copy))
+            // pg_dump keeps `-- load via partition root …` as the data entry's definition.
+            let defn = entry.data_comment.clone().map(String::into_bytes);
+            (defn, None, Some(copy))
         } else {
             let (defn, owner_stmt) = split_body(entry);
             (Some(defn), owner_stmt, None)
