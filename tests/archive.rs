@@ -877,41 +877,56 @@ fn extension_configuration_data_depends_on_its_extension() {
 
 /// pg_dump options that change the shape of a plain dump: `--load-via-partition-root` (a comment
 /// and the root table in each partition's COPY), `--quote-all-identifiers` (quoted names in the
-/// state lines too), `--use-set-session-authorization` (owners as state lines). The archive prints
-/// what pg_dump's own archive prints (with owners where the dump states them), and restores in
-/// parallel.
+/// state lines too), `--use-set-session-authorization` (owners as state lines), `--data-only` with
+/// `--disable-triggers` (trigger statements around each table's rows), `--section`. The archive
+/// prints what pg_dump's own archive prints (with owners where the dump states them; with and
+/// without `--disable-triggers`), and a full one restores in parallel.
 #[test]
 fn pg_dump_shape_options() {
     let c = cluster();
     let source = c.load_fixture("kitchen_sink");
     let dir = tempfile::tempdir().unwrap();
-    for (i, option) in [
-        "--load-via-partition-root",
-        "--quote-all-identifiers",
-        "--use-set-session-authorization",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let plain = plain_dump(&source, dir.path(), &format!("shape{i}"), &[option]);
+    let cases: [&[&str]; 6] = [
+        &["--load-via-partition-root"],
+        &["--quote-all-identifiers"],
+        &["--use-set-session-authorization"],
+        &[
+            "--data-only",
+            "--disable-triggers",
+            "--load-via-partition-root",
+        ],
+        &["--section=data"],
+        &["--section=post-data"],
+    ];
+    for (i, options) in cases.into_iter().enumerate() {
+        let plain = plain_dump(&source, dir.path(), &format!("shape{i}"), options);
         let archive = dir.path().join(format!("shape{i}.dump"));
         convert(&plain, &archive, &source, -1).unwrap();
         let theirs = dir.path().join(format!("shape{i}-pg_dump.dump"));
-        std::fs::write(&theirs, c.pg_dump(&source, &["-Fc", option])).unwrap();
+        let mut args = vec!["-Fc"];
+        args.extend_from_slice(options);
+        std::fs::write(&theirs, c.pg_dump(&source, &args)).unwrap();
         // Ownership aside: with --use-set-session-authorization the plain dump has no ALTER … OWNER
         // statements to rebuild pg_restore's from.
-        let script = |path: &Path| restrict_free(&pg_restore(&["-O", "-f", "-"], path));
-        assert_eq!(
-            String::from_utf8_lossy(&script(&archive)),
-            String::from_utf8_lossy(&script(&theirs)),
-            "pg_restore -O -f - with {option}"
-        );
-        let restored = restore_fresh(&archive, &["-j", "4"]);
-        assert_same_dump(
-            &source,
-            &restored,
-            &format!("pg_restore -j 4 with {option}"),
-        );
-        c.drop_db(&restored);
+        for restore_args in [
+            &["-O", "-f", "-"][..],
+            &["-O", "--disable-triggers", "-f", "-"],
+        ] {
+            let script = |path: &Path| restrict_free(&pg_restore(restore_args, path));
+            assert_eq!(
+                String::from_utf8_lossy(&script(&archive)),
+                String::from_utf8_lossy(&script(&theirs)),
+                "pg_restore {restore_args:?} with {options:?}"
+            );
+        }
+        if i < 3 {
+            let restored = restore_fresh(&archive, &["-j", "4"]);
+            assert_same_dump(
+                &source,
+                &restored,
+                &format!("pg_restore -j 4 with {options:?}"),
+            );
+            c.drop_db(&restored);
+        }
     }
 }

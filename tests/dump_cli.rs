@@ -1128,34 +1128,40 @@ fn custom_archive_recreates_the_database_with_its_locale_and_properties() {
     c.drop_db(&db);
 }
 
-/// NAME.gz is `pg_dump --no-owner --no-acl` of the same dump whatever shape options the input was
-/// taken with: partition data loaded via the root, every identifier quoted, owners as
-/// `SET SESSION AUTHORIZATION` lines (which --no-owner leaves out).
+/// NAME.gz is `pg_dump --no-owner --no-acl` with the same options, whatever options change the
+/// shape of the dump: partition data loaded via the root, every identifier quoted, owners as
+/// `SET SESSION AUTHORIZATION` lines (which --no-owner leaves out), data only (the schema-only dump
+/// for the key facts then runs without that option), with triggers disabled around each table.
 #[test]
 fn portable_output_of_pg_dump_shape_options() {
     let c = cluster();
     let db = (KITCHEN_SINK.load)();
     let dir = tempfile::tempdir().unwrap();
-    for (i, option) in [
-        "--load-via-partition-root",
-        "--quote-all-identifiers",
-        "--use-set-session-authorization",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let input = dir.path().join(format!("in{i}.sql"));
-        std::fs::write(&input, c.pg_dump(&db, &[option])).unwrap();
+    let cases: [&[&str]; 5] = [
+        &["--load-via-partition-root"],
+        &["--quote-all-identifiers"],
+        &["--use-set-session-authorization"],
+        &["--data-only", "--disable-triggers"],
+        &["--section=data"],
+    ];
+    for (i, options) in cases.into_iter().enumerate() {
         let name = format!("shape{i}");
-        let out = dump_input(&input, None, dir.path(), &name);
-        assert_success(&out, &format!("pgveil dump --input (pg_dump {option})"));
+        let out = run(
+            pgveil()
+                .args(["dump", "--dbname", &db, "--name", &name, "--out-dir"])
+                .arg(dir.path())
+                .arg("--")
+                .args(options),
+            None,
+        );
+        assert_success(&out, &format!("pgveil dump --dbname -- {options:?}"));
         let plain = gunzip(&read(&dir.path().join(format!("{name}.gz"))));
         let mut args = PORTABLE.to_vec();
-        args.push(option);
+        args.extend_from_slice(options);
         assert_same_dump(
             &restrict_free(&c.pg_dump(&db, &args)),
             &restrict_free(&plain),
-            &format!("NAME.gz vs pg_dump --no-owner --no-acl {option}"),
+            &format!("NAME.gz vs pg_dump --no-owner --no-acl {options:?}"),
         );
     }
 }

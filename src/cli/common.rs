@@ -142,21 +142,44 @@ pub fn facts_for_input(path: &Path) -> anyhow::Result<Facts> {
 }
 
 /// Facts for a spawned pg_dump: a schema-only dump of the same database first. It is taken with
-/// `--create` (unless the data dump has that option itself, and so its own database entries), which
-/// adds the entries about the database exactly as this server's pg_dump writes them.
+/// `--create` (unless the data dump has that option itself, and so its own database entries, or is
+/// restricted to the data), which adds the entries about the database exactly as this server's
+/// pg_dump writes them.
 pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
     let input_has_database = args.extra.iter().any(|a| a == "-C" || a == "--create");
+    // The facts need the whole schema even when the dump itself is restricted to the data
+    // (`--data-only`, `--section=data`): those options (and `--disable-triggers`, which needs
+    // `--data-only`) stay off the schema-only dump. Such dumps have no database entries either.
+    let mut restricted = false;
+    let mut extra = Vec::with_capacity(args.extra.len());
+    let mut skip_value = false;
+    for a in &args.extra {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        let s = a.to_string_lossy();
+        if s == "-a" || s == "--data-only" || s.starts_with("--section=") {
+            restricted = true;
+        } else if s == "--section" {
+            restricted = true;
+            skip_value = true;
+        } else if s != "--disable-triggers" {
+            extra.push(a.clone());
+        }
+    }
+    let with_database_entries = !input_has_database && !restricted;
     let mut schema = PgDumpArgs {
         schema_only: true,
+        extra,
         ..args.clone()
     };
-    if !input_has_database {
+    if with_database_entries {
         schema.extra.push("--create".into());
     }
     let bytes = schema.run_to_vec()?;
     let facts = SchemaFacts::from_dump(&bytes[..]).context("reading the schema-only dump")?;
     let mut database_entries = Vec::new();
-    if !input_has_database {
+    if with_database_entries {
         let mut reader = DumpReader::new(&bytes[..]);
         while let Some(event) = reader
             .next_event()

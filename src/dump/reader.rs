@@ -548,11 +548,25 @@ impl<R: Read> DumpReader<R> {
                 Some(ns) => format!("{ns}.{}", entry.header.tag),
                 None => entry.header.tag.clone(),
             };
-            // `pg_dump --load-via-partition-root`: a partition's rows go into its root table,
-            // which a comment says (the entry's definition in a custom archive), then a blank line.
-            if let Some(root) = line_str(&line).strip_prefix("-- load via partition root ") {
-                entry.data_comment =
-                    Some(format!("-- load via partition root {}", root.trim_end()));
+            // What pg_dump's archiver prints between the header and the COPY statement: with
+            // `--load-via-partition-root` a comment naming the root table the rows go into (the
+            // entry's definition in a custom archive); with `--disable-triggers` the statements
+            // that turn the table's triggers off (pg_restore prints them again when asked). Each
+            // is followed by a blank line.
+            loop {
+                let text = line_str(&line);
+                let known = if let Some(root) = text.strip_prefix("-- load via partition root ") {
+                    entry.data_comment =
+                        Some(format!("-- load via partition root {}", root.trim_end()));
+                    true
+                } else {
+                    text.starts_with("SET SESSION AUTHORIZATION ")
+                        || (text.starts_with("ALTER TABLE ")
+                            && text.trim_end().ends_with(" DISABLE TRIGGER ALL;"))
+                };
+                if !known {
+                    break;
+                }
                 entry.text.extend_from_slice(&line);
                 if !self.next_line(&mut line)? {
                     return Err(self.truncated());

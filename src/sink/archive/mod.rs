@@ -534,8 +534,24 @@ impl Sink for ArchiveSink {
             .ok_or_else(|| SinkError::Invalid("data end outside a data part".into()))?;
         let (out, written) = match block {
             Block::Table(mut enc) => {
+                // With `pg_dump --disable-triggers` the archiver prints `ALTER TABLE … ENABLE
+                // TRIGGER ALL;` after the rows; pg_restore prints it itself (with the same option),
+                // so it is not part of the data.
+                let mut kept = Vec::with_capacity(tail.len());
+                let mut skip_blank = false;
+                for line in tail.split_inclusive(|&c| c == b'\n') {
+                    if line.starts_with(b"ALTER TABLE ")
+                        && line.ends_with(b" ENABLE TRIGGER ALL;\n")
+                    {
+                        skip_blank = true;
+                        continue;
+                    }
+                    if !(std::mem::take(&mut skip_blank) && line == b"\n") {
+                        kept.extend_from_slice(line);
+                    }
+                }
                 let res = (|| {
-                    enc.text(tail)?;
+                    enc.text(&kept)?;
                     enc.finish()?.finish()
                 })();
                 res.map_err(|e| self.spool_err(e))?
@@ -649,13 +665,9 @@ impl Sink for ArchiveSink {
         let mut previous = None;
         for e in &mut self.entries {
             let mut deps = resolver.resolve(&e.refs, previous);
+            // (A data-only dump has no TABLE entries at all: its data depends on nothing here, as
+            // its tables are not in the archive.)
             if e.toc.desc == "TABLE DATA" && deps.is_empty() {
-                if extensions.is_empty() {
-                    return Err(SinkError::Invalid(format!(
-                        "TABLE DATA of {} has no TABLE entry in the dump (nor an extension it could belong to)",
-                        e.toc.tag
-                    )));
-                }
                 deps = extensions.clone();
             }
             for d in &e.verbose_deps {
