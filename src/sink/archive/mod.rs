@@ -622,7 +622,7 @@ impl Sink for ArchiveSink {
 
         // An index attached to a partitioned index cannot be dropped on its own: pg_dump gives it
         // an empty drop statement (pg_restore -c drops it with its parent).
-        let attached: Vec<(Option<String>, String)> = self
+        let attached: std::collections::HashSet<(Option<String>, String)> = self
             .entries
             .iter()
             .filter(|e| e.toc.desc == "INDEX ATTACH")
@@ -636,9 +636,7 @@ impl Sink for ArchiveSink {
             .collect();
         for e in &mut self.entries {
             if e.toc.desc == "INDEX"
-                && attached
-                    .iter()
-                    .any(|(ns, name)| *name == e.toc.tag && *ns == e.toc.namespace)
+                && attached.contains(&(e.toc.namespace.clone(), e.toc.tag.clone()))
             {
                 e.toc.drop_stmt = Some(String::new());
             }
