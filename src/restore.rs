@@ -5,7 +5,10 @@
 //! A plain artifact streams into `psql --single-transaction` while its SHA-256 is computed; psql's
 //! stdin is closed (which commits) only when the checksum matched the manifest. On a mismatch psql
 //! is killed, the transaction never commits, and the error names the artifact: a corrupt artifact
-//! leaves nothing behind, and the artifact is read only once (no local copy of an S3 object).
+//! leaves nothing behind, and the artifact is read only once (no local copy of an S3 object). A
+//! custom archive from a bucket streams the same way into `pg_restore --single-transaction`, its
+//! last bytes held back until the checksum matched; with `--jobs` (pg_restore must seek) it is
+//! downloaded and checked first.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -210,6 +213,88 @@ pub fn pg_restore(
     cmd.arg(archive).stdin(Stdio::null()).stderr(Stdio::piped());
     let child = spawn(&mut cmd, "pg_restore")?;
     wait(child, "pg_restore")
+}
+
+/// How much of a streamed custom archive is held back until its checksum is known.
+const HELD_BACK: u64 = 64 * 1024;
+
+/// Stream a custom archive (`expected_len` bytes, SHA-256 `expected_sha256`) from `source` into
+/// `pg_restore --single-transaction -d db`, with no local copy (pg_restore reads a piped archive
+/// in order; `--jobs` needs a file). The checksum is known only once everything is read, so the
+/// last bytes are held back until it matches the manifest: a whole restore cannot finish, and so
+/// cannot commit, without them, and on a mismatch pg_restore is killed with nothing restored. (A
+/// `--table` restore may finish early: the caller checks those first.)
+pub fn pg_restore_stream(
+    source: Box<dyn Read + Send>,
+    what: &str,
+    expected_sha256: &str,
+    expected_len: u64,
+    db: &str,
+    options: &PgRestoreOptions,
+) -> Result<(), RestoreError> {
+    let io = |source: std::io::Error| RestoreError::Io {
+        what: what.to_string(),
+        source,
+    };
+    let mut cmd = Command::new("pg_restore");
+    cmd.args(["--exit-on-error", "--single-transaction", "-d", db]);
+    if options.no_owner {
+        cmd.args(["--no-owner", "--no-acl"]);
+    }
+    for t in &options.tables {
+        cmd.arg(format!("--table={t}"));
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = spawn(&mut cmd, "pg_restore")?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut hashing = HashingReader::new(source);
+    let head = expected_len.saturating_sub(HELD_BACK);
+    let streamed = std::io::copy(&mut (&mut hashing).take(head), &mut stdin);
+    let mut tail = Vec::new();
+    let read = streamed.and_then(|_| hashing.read_to_end(&mut tail).map(|_| ()));
+    let verdict = |hashing: HashingReader<Box<dyn Read + Send>>| {
+        let (actual, len) = hashing.finish().map_err(io)?;
+        check(what, expected_sha256, actual)?;
+        if len == expected_len {
+            Ok(())
+        } else {
+            Err(RestoreError::Checksum {
+                what: what.to_string(),
+                expected: format!("{expected_sha256}, {expected_len} bytes"),
+                actual: format!("{len} bytes"),
+            })
+        }
+    };
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            // pg_restore stopped. A corrupt artifact explains more than pg_restore's message (it
+            // rolled back either way): read the rest to tell.
+            drop(stdin);
+            let failed = wait(child, "pg_restore");
+            verdict(hashing)?;
+            return failed;
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io(e));
+        }
+        Ok(()) => {}
+    }
+    if let Err(e) = verdict(hashing) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    let written = stdin.write_all(&tail);
+    drop(stdin);
+    let finished = wait(child, "pg_restore");
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe && finished.is_ok() => Err(io(e)),
+        _ => finished,
+    }
 }
 
 /// `createdb NAME` / `dropdb --if-exists NAME` (connection from PG* settings).

@@ -163,6 +163,29 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     );
     assert_eq!(cluster().table_counts(&target), source_counts);
 
+    // Without --jobs the archive streams from the bucket into pg_restore: no local copy, so a
+    // work folder that cannot exist is never needed.
+    let streamed = cluster().unique_name("streamed_custom");
+    ok(
+        run(
+            pgveil_s3(&server).args([
+                "restore",
+                &url(),
+                "--backup",
+                &id,
+                "--custom",
+                "--create",
+                "--work-dir",
+                "/nonexistent/pgveil-work",
+                "--dbname",
+                &streamed,
+            ]),
+            None,
+        ),
+        "restore --custom (streamed)",
+    );
+    assert_eq!(cluster().table_counts(&streamed), source_counts);
+
     // pull only the anonymized dump, then restore it from the local copy.
     let local = tempfile::tempdir().unwrap();
     let out = ok(
@@ -415,10 +438,19 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
         err.contains(&format!("s3://{BUCKET}/db/{id}/shop.dump")),
         "{err}"
     );
+    // Streamed into pg_restore (no --jobs): the mismatch is found at the end, and the single
+    // transaction leaves the new database empty.
     let target = cluster().unique_name("refused_custom");
     let err = fails(
         run(
-            pgveil_s3(&server).args(["restore", &url(), "--custom", "--dbname", &target]),
+            pgveil_s3(&server).args([
+                "restore",
+                &url(),
+                "--custom",
+                "--create",
+                "--dbname",
+                &target,
+            ]),
             None,
         ),
         "restore --custom of a corrupt artifact",
@@ -426,6 +458,11 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
     assert!(
         err.contains("shop.dump") && err.contains("corrupt"),
         "{err}"
+    );
+    assert_eq!(
+        cluster().table_counts(&target),
+        vec![],
+        "nothing restored from a corrupt archive"
     );
 }
 

@@ -163,7 +163,8 @@ pub struct RestoreArgs {
     /// Skip ownership and privileges (pg_restore --no-owner --no-acl).
     #[arg(long)]
     no_owner: bool,
-    /// Where a custom archive from a bucket is downloaded for pg_restore (default: the temp dir).
+    /// Where a custom archive from a bucket is downloaded for pg_restore --jobs or --to-stdout
+    /// (default: the temp dir); without them it streams into pg_restore.
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
 }
@@ -235,14 +236,34 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     }
     let what = chosen.location(a);
     if kind == "custom" {
-        let (path, _guard) = custom_archive_file(&chosen, a, args.work_dir.as_ref())?;
         let options = PgRestoreOptions {
             jobs: args.jobs,
             tables: args.tables.clone(),
             no_owner: args.no_owner,
         };
-        restore::pg_restore(&path, args.dbname.as_deref(), &options)
-            .with_context(|| format!("restoring {what}"))?;
+        let in_bucket = chosen.store.local_path(&chosen.set, &a.info.file).is_none();
+        match args.dbname.as_deref() {
+            // From a bucket into a database, one connection, everything: streamed, no local copy.
+            // (pg_restore can finish a --table restore before the end of the archive, so before
+            // the checksum is known: that one is downloaded and checked first.)
+            Some(db) if in_bucket && args.jobs.unwrap_or(1) <= 1 && args.tables.is_empty() => {
+                let source = chosen.store.open(&chosen.set, &a.info.file)?;
+                restore::pg_restore_stream(
+                    source,
+                    &what,
+                    &a.info.sha256,
+                    a.info.bytes,
+                    db,
+                    &options,
+                )
+                .with_context(|| format!("restoring {what}"))?;
+            }
+            db => {
+                let (path, _guard) = custom_archive_file(&chosen, a, args.work_dir.as_ref())?;
+                restore::pg_restore(&path, db, &options)
+                    .with_context(|| format!("restoring {what}"))?;
+            }
+        }
     } else if args.to_stdout {
         // Refuse before printing anything: check the whole artifact first.
         verify_artifact(
