@@ -1131,18 +1131,22 @@ fn custom_archive_recreates_the_database_with_its_locale_and_properties() {
 /// NAME.gz is `pg_dump --no-owner --no-acl` with the same options, whatever options change the
 /// shape of the dump: partition data loaded via the root, every identifier quoted, owners as
 /// `SET SESSION AUTHORIZATION` lines (which --no-owner leaves out), data only (the schema-only dump
-/// for the key facts then runs without that option), with triggers disabled around each table.
+/// for the key facts then runs without that option), with triggers disabled around each table, one
+/// schema, one table, a table's data left out.
 #[test]
 fn portable_output_of_pg_dump_shape_options() {
     let c = cluster();
     let db = (KITCHEN_SINK.load)();
     let dir = tempfile::tempdir().unwrap();
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 8] = [
         &["--load-via-partition-root"],
         &["--quote-all-identifiers"],
         &["--use-set-session-authorization"],
         &["--data-only", "--disable-triggers"],
         &["--section=data"],
+        &["-n", "app"],
+        &["-t", "app.accounts"],
+        &["--exclude-table-data=app.accounts"],
     ];
     for (i, options) in cases.into_iter().enumerate() {
         let name = format!("shape{i}");
