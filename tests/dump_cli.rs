@@ -1132,13 +1132,15 @@ fn custom_archive_recreates_the_database_with_its_locale_and_properties() {
 /// shape of the dump: partition data loaded via the root, every identifier quoted, owners as
 /// `SET SESSION AUTHORIZATION` lines (which --no-owner leaves out), data only (the schema-only dump
 /// for the key facts then runs without that option), with triggers disabled around each table, one
-/// schema, one table, a table's data left out.
+/// schema, one table, a table's data left out, the database's own statements (`--create`, whose
+/// owner statement --no-owner leaves out).
 #[test]
 fn portable_output_of_pg_dump_shape_options() {
     let c = cluster();
     let db = (KITCHEN_SINK.load)();
     let dir = tempfile::tempdir().unwrap();
-    let cases: [&[&str]; 8] = [
+    let cases: [&[&str]; 9] = [
+        &["--create"],
         &["--load-via-partition-root"],
         &["--quote-all-identifiers"],
         &["--use-set-session-authorization"],
