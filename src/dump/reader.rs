@@ -248,8 +248,12 @@ impl<R: Read> DumpReader<R> {
                 self.pos = 0;
             }
             if self.end == self.buf.len() {
-                let new_len = self.buf.len() * 2;
-                self.buf.resize(new_len, 0);
+                // A line longer than the buffer (a huge field): double it. A fresh zeroed
+                // allocation rather than `resize`: large ones come zeroed from the kernel and stay
+                // unmapped until read into, so memory grows with the line, not with the capacity.
+                let mut grown = vec![0u8; self.buf.len() * 2];
+                grown[..self.end].copy_from_slice(&self.buf[..self.end]);
+                self.buf = grown;
             }
             match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
