@@ -238,6 +238,23 @@ impl Entry {
     }
 }
 
+/// Where the statements of a DATABASE (or DATABASE PROPERTIES) entry end: with `pg_dump --create`
+/// its body goes on with `\connect` (between `\unrestrict` and `\restrict`) and a repeat of the
+/// session set-up, which belong to the script, not to the entry.
+pub fn database_statements_end(body: &[u8]) -> usize {
+    let mut pos = 0;
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"\\connect ")
+            || line.starts_with(b"\\unrestrict ")
+            || line.starts_with(b"\\restrict ")
+        {
+            return pos;
+        }
+        pos += line.len();
+    }
+    body.len()
+}
+
 /// Find a trailing `ALTER … OWNER TO …;\n\n` in an entry body (pg_dump prints it after the defn and a
 /// blank line). Returns the range relative to `body`.
 pub fn find_owner_stmt(body: &[u8]) -> Option<Range<usize>> {

@@ -500,20 +500,11 @@ impl<R: Read> DumpReader<R> {
                 // With `pg_dump --create` the DATABASE entry goes on after its owner statement with
                 // `\connect` (between `\unrestrict` / `\restrict`) and a repeat of the session set-up.
                 let body = &entry.text[body_start..];
-                let mut searched = body.len();
-                if entry.header.desc == "DATABASE" {
-                    let mut pos = 0;
-                    for line in body.split_inclusive(|&b| b == b'\n') {
-                        if line.starts_with(b"\\connect ")
-                            || line.starts_with(b"\\unrestrict ")
-                            || line.starts_with(b"\\restrict ")
-                        {
-                            searched = pos;
-                            break;
-                        }
-                        pos += line.len();
-                    }
-                }
+                let searched = if entry.header.desc == "DATABASE" {
+                    crate::dump::entry::database_statements_end(body)
+                } else {
+                    body.len()
+                };
                 entry.owner_stmt_range = find_owner_stmt(&body[..searched])
                     .map(|r| r.start + body_start..r.end + body_start);
                 self.queued.push_back(Event::Entry(entry));

@@ -198,19 +198,7 @@ pub fn split_body(entry: &Entry) -> (Vec<u8>, Option<String>) {
             // With -C, these bodies go on with `\unrestrict`, `\connect`, `\restrict` and a repeat
             // of the session setup, which pg_restore generates itself.
             let body = entry.body();
-            let mut cut = body.len();
-            let mut pos = 0;
-            for line in body.split_inclusive(|&b| b == b'\n') {
-                if line.starts_with(b"\\connect ")
-                    || line.starts_with(b"\\unrestrict ")
-                    || line.starts_with(b"\\restrict ")
-                {
-                    cut = pos;
-                    break;
-                }
-                pos += line.len();
-            }
-            let body = &body[..cut];
+            let body = &body[..crate::dump::entry::database_statements_end(body)];
             match crate::dump::entry::find_owner_stmt(body) {
                 Some(r) => (
                     &body[..r.start],
@@ -737,20 +725,11 @@ impl Resolver {
             .unwrap_or_default();
         match e.desc.as_str() {
             "INDEX" => {
-                self.index_names
-                    .insert((e.namespace.clone(), e.tag.clone()), e.dump_id);
-                if let Some((tns, table, _)) = find_tables(&defn)
+                let table = find_tables(&defn)
                     .into_iter()
                     .find(|(_, _, m)| m.contains("ON"))
-                {
-                    let index = (e.namespace.clone(), e.tag.clone());
-                    self.index_table
-                        .insert(index.clone(), (tns.clone(), table.clone()));
-                    self.table_indexes
-                        .entry((tns, table))
-                        .or_default()
-                        .push(index);
-                }
+                    .map(|(tns, table, _)| (tns, table));
+                self.add_index((e.namespace.clone(), e.tag.clone()), table, e.dump_id);
                 if defn.starts_with("CREATE UNIQUE INDEX ") {
                     if let (Some((tns, table, _)), Some(cols)) = (
                         find_tables(&defn)
@@ -772,17 +751,11 @@ impl Resolver {
                     .and_then(|(_, rest)| parse_ident(rest))
                     .map(|(name, _)| name);
                 if let Some(name) = &name {
-                    self.index_names
-                        .insert((e.namespace.clone(), name.clone()), e.dump_id);
-                    if let Some((tns, table, _)) = find_tables(&defn).into_iter().next() {
-                        let index = (e.namespace.clone(), name.clone());
-                        self.index_table
-                            .insert(index.clone(), (tns.clone(), table.clone()));
-                        self.table_indexes
-                            .entry((tns, table))
-                            .or_default()
-                            .push(index);
-                    }
+                    let table = find_tables(&defn)
+                        .into_iter()
+                        .next()
+                        .map(|(tns, table, _)| (tns, table));
+                    self.add_index((e.namespace.clone(), name.clone()), table, e.dump_id);
                 }
                 if let (Some((tns, table, _)), Some(cols), Some(name)) = (
                     find_tables(&defn).into_iter().next(),
@@ -812,6 +785,15 @@ impl Resolver {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// An index (or index-making constraint) `index` on `table`, with its entry's dumpId.
+    fn add_index(&mut self, index: QualifiedName, table: Option<QualifiedName>, dump_id: i32) {
+        self.index_names.insert(index.clone(), dump_id);
+        if let Some(table) = table {
+            self.index_table.insert(index.clone(), table.clone());
+            self.table_indexes.entry(table).or_default().push(index);
         }
     }
 
