@@ -176,6 +176,9 @@ pub struct DumpReader<R: Read> {
     end_marker: memmem::Finder<'static>,
 }
 
+/// The longest COPY statement read (its column list may span lines when names hold newlines).
+const MAX_COPY_STATEMENT: usize = 1 << 20;
+
 /// The value of `SET default_tablespace` / `default_table_access_method`: a name, unquoted.
 fn setting_name(v: &str) -> String {
     let v = v.trim_matches('\'');
@@ -601,8 +604,18 @@ impl<R: Read> DumpReader<R> {
                     table,
                 });
             }
+            // A quoted column name may hold a newline: the statement then goes on to the line that
+            // ends it (bounded, so that a broken dump cannot make this read on and on).
+            let first_line = self.line;
+            let mut more = Vec::new();
+            while !line.ends_with(b" FROM stdin;\n") && line.len() < MAX_COPY_STATEMENT {
+                if !self.next_line(&mut more)? {
+                    return Err(self.truncated());
+                }
+                line.extend_from_slice(&more);
+            }
             let copy = CopyStmt::parse(line_str(&line)).ok_or_else(|| DumpError::BadCopy {
-                line: self.line,
+                line: first_line,
                 table,
                 stmt: line_str(&line).to_string(),
             })?;
