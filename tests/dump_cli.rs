@@ -403,11 +403,14 @@ fn check_manifest(subject: &Subject) {
         .collect();
     let nonempty = c.psql(
         &r.db,
-        "SELECT n.nspname || '|' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        // Names with newlines come back with `\n`, one table a line.
+        "SELECT replace(n.nspname || '|' || c.relname, E'\\n', '\\n') FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
          AND n.nspname NOT LIKE 'pg_toast%' AND c.reltuples <> 0 ORDER BY 1;",
     );
     for l in nonempty.lines().filter(|l| !l.is_empty()) {
+        let l = l.replace("\\n", "\n");
         let (s, t) = l.split_once('|').unwrap();
         let n: u64 = c
             .psql(

@@ -259,18 +259,12 @@ pub fn database_statements_end(body: &[u8]) -> usize {
 /// blank line). Returns the range relative to `body`.
 pub fn find_owner_stmt(body: &[u8]) -> Option<Range<usize>> {
     let trimmed = body.strip_suffix(b"\n\n")?;
-    let line_start = trimmed
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    let line = std::str::from_utf8(&trimmed[line_start..]).ok()?;
-    // The statement is preceded by the defn's blank line, so the line before must be empty.
-    if line_start < 2 || &body[line_start - 2..line_start] != b"\n\n" {
-        return None;
-    }
-    if line.starts_with("ALTER ") && line.contains(" OWNER TO ") && line.ends_with(';') {
-        Some(line_start..body.len())
+    // The statement follows the defn's blank line. It is one line, unless a quoted name in it
+    // holds a newline: take the last `ALTER ` that starts a line after a blank one.
+    let start = memchr::memmem::rfind(trimmed, b"\n\nALTER ")? + 2;
+    let stmt = std::str::from_utf8(&trimmed[start..]).ok()?;
+    if stmt.contains(" OWNER TO ") && stmt.ends_with(';') && !stmt.contains("\n\n") {
+        Some(start..body.len())
     } else {
         None
     }

@@ -569,6 +569,16 @@ impl<R: Read> DumpReader<R> {
             // that turn the table's triggers off (pg_restore prints them again when asked). Each
             // is followed by a blank line.
             loop {
+                // A quoted table name may hold a newline: `ALTER TABLE` goes on to its `;`.
+                if line.starts_with(b"ALTER TABLE ") {
+                    let mut more = Vec::new();
+                    while !line.ends_with(b";\n") && line.len() < MAX_COPY_STATEMENT {
+                        if !self.next_line(&mut more)? {
+                            return Err(self.truncated());
+                        }
+                        line.extend_from_slice(&more);
+                    }
+                }
                 let text = line_str(&line);
                 let known = if let Some(root) = text.strip_prefix("-- load via partition root ") {
                     entry.data_comment =

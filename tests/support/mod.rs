@@ -570,19 +570,24 @@ impl Cluster {
     /// All base/partitioned tables outside the system schemas, as `schema.table` (quoted where
     /// needed) with their row counts, sorted. Handy to compare two databases.
     pub fn table_counts(&self, db: &str) -> Vec<(String, i64)> {
-        let tables = self.psql(
+        // One query; names with newlines are printed with `\n` so that each table is one line.
+        let rows = self.psql(
             db,
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
+            "SELECT replace(format('%I.%I', n.nspname, c.relname), E'\\n', '\\n') || '|' || \
+                    (xpath('/row/n/text()', query_to_xml( \
+                        format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), \
+                        false, true, '')))[1]::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
              AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1;",
         );
-        let mut counts = Vec::new();
-        for t in tables.lines().filter(|l| !l.is_empty()) {
-            let n = self.psql(db, &format!("SELECT count(*) FROM {t};"));
-            counts.push((t.to_string(), n.trim().parse().expect("count")));
-        }
-        counts
+        rows.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (table, n) = l.rsplit_once('|').expect("table|count");
+                (table.to_string(), n.parse().expect("count"))
+            })
+            .collect()
     }
 }
 

@@ -183,6 +183,35 @@ impl Drop for Spool {
     }
 }
 
+/// pg_dump writes names in its comment headers with newlines turned into spaces; pg_restore names
+/// objects by the TOC tag, which must be the real name. For tables, views and sequences, and their
+/// data, the statement gives it back.
+fn real_tag(entry: &Entry) -> Option<String> {
+    let h = &entry.header;
+    if !h.tag.contains(' ') {
+        return None;
+    }
+    let real = match h.desc.as_str() {
+        "TABLE DATA" => entry.copy.as_ref().map(|c| c.table.clone()),
+        "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "FOREIGN TABLE" | "SEQUENCE" => {
+            let defn = std::str::from_utf8(entry.body()).ok()?;
+            let rest = [
+                "CREATE TABLE ",
+                "CREATE UNLOGGED TABLE ",
+                "CREATE VIEW ",
+                "CREATE MATERIALIZED VIEW ",
+                "CREATE FOREIGN TABLE ",
+                "CREATE SEQUENCE ",
+            ]
+            .iter()
+            .find_map(|p| defn.strip_prefix(p))?;
+            crate::dump::ident::parse_qualified(rest).map(|(_, name, _)| name)
+        }
+        _ => None,
+    }?;
+    (real != h.tag && real.replace('\n', " ") == h.tag).then_some(real)
+}
+
 fn io_err(path: &Path, source: std::io::Error) -> SinkError {
     SinkError::Output(OutputError::Io {
         path: path.to_path_buf(),
@@ -242,6 +271,7 @@ impl ArchiveSink {
     fn add_entry(&mut self, entry: &Entry, data: bool) -> Result<usize, SinkError> {
         let h = &entry.header;
         let desc = h.desc.as_str();
+        let tag = real_tag(entry).unwrap_or_else(|| h.tag.clone());
         let blobs = desc == "BLOBS";
         if data && entry.copy.is_none() && !blobs {
             return Err(SinkError::Unsupported(format!(
@@ -279,7 +309,7 @@ impl ArchiveSink {
             // A view that loops through a function: pg_dump created it as a placeholder
             // (`SELECT NULL::type AS col`) and defines it here. Undoing this entry puts the
             // placeholder back, so that what the view depends on can then be dropped.
-            let view = h.tag.strip_suffix(" _RETURN").unwrap_or(&h.tag);
+            let view = tag.strip_suffix(" _RETURN").unwrap_or(&tag);
             self.entries
                 .iter()
                 .rev()
@@ -300,10 +330,10 @@ impl ArchiveSink {
                 owner_stmt.as_deref(),
                 &defn_text,
                 h.namespace.as_deref(),
-                &h.tag,
+                &tag,
             )
         };
-        let refs = dependency_refs(desc, h.namespace.as_deref(), &h.tag, &defn_text);
+        let refs = dependency_refs(desc, h.namespace.as_deref(), &tag, &defn_text);
         let tablespace = match desc {
             "TABLE" | "MATERIALIZED VIEW" | "INDEX" | "CONSTRAINT" => entry
                 .current_tablespace
@@ -322,7 +352,7 @@ impl ArchiveSink {
             had_dumper: data,
             tableoid,
             oid,
-            tag: h.tag.clone(),
+            tag,
             desc: h.desc.clone(),
             section,
             defn: defn.filter(|d| !d.is_empty()),
@@ -537,19 +567,29 @@ impl Sink for ArchiveSink {
                 // With `pg_dump --disable-triggers` the archiver prints `ALTER TABLE … ENABLE
                 // TRIGGER ALL;` after the rows; pg_restore prints it itself (with the same option),
                 // so it is not part of the data.
+                // (A quoted table name may hold a newline: the statement runs to its `;`.)
                 let mut kept = Vec::with_capacity(tail.len());
                 let mut skip_blank = false;
+                let mut statement: Vec<u8> = Vec::new();
                 for line in tail.split_inclusive(|&c| c == b'\n') {
-                    if line.starts_with(b"ALTER TABLE ")
-                        && line.ends_with(b" ENABLE TRIGGER ALL;\n")
-                    {
-                        skip_blank = true;
+                    if !statement.is_empty() || line.starts_with(b"ALTER TABLE ") {
+                        statement.extend_from_slice(line);
+                        if !statement.ends_with(b";\n") {
+                            continue;
+                        }
+                        if statement.ends_with(b" ENABLE TRIGGER ALL;\n") {
+                            skip_blank = true;
+                        } else {
+                            kept.extend_from_slice(&statement);
+                        }
+                        statement.clear();
                         continue;
                     }
                     if !(std::mem::take(&mut skip_blank) && line == b"\n") {
                         kept.extend_from_slice(line);
                     }
                 }
+                kept.extend_from_slice(&statement);
                 let res = (|| {
                     enc.text(&kept)?;
                     enc.finish()?.finish()
