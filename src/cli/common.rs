@@ -149,7 +149,8 @@ pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
     let input_has_database = args.extra.iter().any(|a| a == "-C" || a == "--create");
     // The facts need the whole schema even when the dump itself is restricted to the data
     // (`--data-only`, `--section=data`): those options (and `--disable-triggers`, which needs
-    // `--data-only`) stay off the schema-only dump. Such dumps have no database entries either.
+    // `--data-only`) stay off the schema-only dump, as does compression (`-Z`), since it is read
+    // here as text. Data-only dumps have no database entries either.
     let mut restricted = false;
     let mut extra = Vec::with_capacity(args.extra.len());
     let mut skip_value = false;
@@ -163,7 +164,13 @@ pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
         } else if s == "--section" {
             restricted = true;
             skip_value = true;
-        } else if s != "--disable-triggers" {
+        } else if s == "-Z" || s == "--compress" {
+            // A compressed plain dump is read back here as text: not compressed.
+            skip_value = true;
+        } else if !(s == "--disable-triggers"
+            || s.starts_with("--compress=")
+            || (s.starts_with("-Z") && s.len() > 2))
+        {
             extra.push(a.clone());
         }
     }

@@ -145,10 +145,12 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     };
     // The schema-only dump (for the key facts) and the full dump read one exported snapshot, unless
     // the user passed a snapshot of their own.
-    let user_snapshot = args
-        .pg_dump_args
-        .iter()
-        .any(|a| a.to_string_lossy().starts_with("--snapshot"));
+    // (`--serializable-deferrable` takes its own snapshot: PostgreSQL lets no READ ONLY DEFERRABLE
+    // transaction import one.)
+    let user_snapshot = args.pg_dump_args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a.starts_with("--snapshot") || a == "--serializable-deferrable"
+    });
     let _snapshot = if args.input.is_none() && !user_snapshot {
         let holder = SnapshotHolder::export(args.dbname.as_deref());
         match &holder {
