@@ -7,6 +7,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    bound_allocator_growth();
     let args = cli::Cli::parse();
     if let Err(err) = cli::run(args) {
         if is_broken_pipe(&err) {
@@ -14,6 +15,19 @@ fn main() {
         }
         eprintln!("pgveil: error: {err:#}");
         std::process::exit(1);
+    }
+}
+
+/// glibc raises its mmap threshold each time a large block is freed, after which buffers of that
+/// size (S3 parts of 16 MiB) come from the thread arenas and are kept there when freed: a long
+/// upload then grew the process by its number of parts (163 MB instead of 74 MB for a 900 MB
+/// table). A fixed threshold keeps large buffers mmapped, returned to the system when freed; the
+/// ~1 MiB row batches stay below it.
+fn bound_allocator_growth() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
     }
 }
 

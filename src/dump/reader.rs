@@ -335,6 +335,15 @@ impl<R: Read> DumpReader<R> {
     }
 
     fn truncated(&self) -> DumpError {
+        // An input that ends in what should be pg_dump's preamble may be no pg_dump stream at all
+        // (pg_dumpall --globals-only has no entry): that says more than "truncated".
+        if self.state == State::Preamble {
+            let mut text = self.text.clone();
+            text.extend_from_slice(&self.pending);
+            if let Err(e) = Preamble::parse(text) {
+                return e;
+            }
+        }
         let context = match (&self.state, &self.current) {
             (State::Preamble, _) => "in the preamble".to_string(),
             (_, Some(e)) => format!(
@@ -761,6 +770,20 @@ mod tests {
         assert!(!s.contains("OWNER TO"));
         assert!(!s.contains("GRANT"));
         assert!(s.contains("-- Name: t; Type: TABLE; Schema: public; Owner: -\n"));
+    }
+
+    #[test]
+    fn pg_dumpall_globals_are_not_taken_for_a_truncated_dump() {
+        let globals = "--\n-- PostgreSQL database cluster dump\n--\n\nSET default_transaction_read_only = off;\n\nCREATE ROLE app;\n";
+        let mut r = DumpReader::new(globals.as_bytes());
+        let err = loop {
+            match r.next_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("pg_dumpall output read as a dump"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert!(err.contains("pg_dumpall"), "{err}");
     }
 
     #[test]
