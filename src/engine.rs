@@ -416,13 +416,13 @@ fn drive<R: Read>(
                 if learn_facts {
                     facts.observe(&e);
                 }
+                let excluded = anon_policy.excludes_entry(&e);
                 let msg = Msg::Entry(Arc::new(e));
-                let slot = match &msg {
-                    Msg::Entry(e) if anon_policy.excludes_entry(e) => {
-                        excluded_from_masked += 1;
-                        Slot::OriginalOnly(msg)
-                    }
-                    _ => Slot::Event(msg),
+                let slot = if excluded {
+                    excluded_from_masked += 1;
+                    Slot::OriginalOnly(msg)
+                } else {
+                    Slot::Event(msg)
                 };
                 push(&mut queue, slot, threads)?;
             }

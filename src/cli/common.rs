@@ -184,18 +184,18 @@ pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
         schema.extra.push("--create".into());
     }
     let bytes = schema.run_to_vec()?;
-    let facts = SchemaFacts::from_dump(&bytes[..]).context("reading the schema-only dump")?;
+    // One read of the schema-only dump: the facts, and the entries about the database.
+    let mut facts = SchemaFacts::new();
     let mut database_entries = Vec::new();
-    if with_database_entries {
-        let mut reader = DumpReader::new(&bytes[..]);
-        while let Some(event) = reader
-            .next_event()
-            .context("reading the schema-only dump")?
-        {
-            if let Event::Entry(e) = event {
-                if e.is_about_database() {
-                    database_entries.push(e);
-                }
+    let mut reader = DumpReader::new(&bytes[..]);
+    while let Some(event) = reader
+        .next_event()
+        .context("reading the schema-only dump")?
+    {
+        if let Event::Entry(e) = event {
+            facts.observe(&e);
+            if with_database_entries && e.is_about_database() {
+                database_entries.push(e);
             }
         }
     }

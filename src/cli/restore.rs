@@ -67,6 +67,17 @@ impl Chosen {
     fn location(&self, a: &ManifestArtifact) -> String {
         self.store.location(&self.set, &a.info.file)
     }
+
+    /// Read the whole artifact and check its size and SHA-256 against the manifest.
+    fn verify(&self, a: &ManifestArtifact) -> Result<(), pgveil::store::StoreError> {
+        verify_artifact(
+            &*self.store,
+            &self.set,
+            &a.info.file,
+            a.info.bytes,
+            &a.info.sha256,
+        )
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -185,13 +196,7 @@ fn custom_archive_file(
     work_dir: Option<&PathBuf>,
 ) -> anyhow::Result<(PathBuf, Option<TempCopy>)> {
     if let Some(path) = chosen.store.local_path(&chosen.set, &a.info.file) {
-        verify_artifact(
-            &*chosen.store,
-            &chosen.set,
-            &a.info.file,
-            a.info.bytes,
-            &a.info.sha256,
-        )?;
+        chosen.verify(a)?;
         return Ok((path, None));
     }
     let dir = work_dir.cloned().unwrap_or_else(std::env::temp_dir);
@@ -266,13 +271,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         }
     } else if args.to_stdout {
         // Refuse before printing anything: check the whole artifact first.
-        verify_artifact(
-            &*chosen.store,
-            &chosen.set,
-            &a.info.file,
-            a.info.bytes,
-            &a.info.sha256,
-        )?;
+        chosen.verify(a)?;
         let source = chosen.store.open(&chosen.set, &a.info.file)?;
         restore::restore_plain(source, &what, &a.info.sha256, PlainTarget::Stdout)?;
     } else {

@@ -176,8 +176,8 @@ pub struct DumpReader<R: Read> {
     end_marker: memmem::Finder<'static>,
 }
 
-/// The longest COPY statement read (its column list may span lines when names hold newlines).
-const MAX_COPY_STATEMENT: usize = 1 << 20;
+/// The longest statement read across lines (names with newlines: COPY, ALTER TABLE … TRIGGER ALL).
+const MAX_STATEMENT: usize = 1 << 20;
 
 /// The value of `SET default_tablespace` / `default_table_access_method`: a name, unquoted.
 fn setting_name(v: &str) -> String {
@@ -293,6 +293,19 @@ impl<R: Read> DumpReader<R> {
             }
             self.fill(searched + 1)?;
         }
+    }
+
+    /// Append lines to `statement` until it ends with `end`: a quoted name in it may hold a
+    /// newline. Bounded (`MAX_STATEMENT`), so that a broken dump cannot make this read on and on.
+    fn read_statement_to(&mut self, statement: &mut Vec<u8>, end: &[u8]) -> Result<(), DumpError> {
+        let mut more = Vec::new();
+        while !statement.ends_with(end) && statement.len() < MAX_STATEMENT {
+            if !self.next_line(&mut more)? {
+                return Err(self.truncated());
+            }
+            statement.extend_from_slice(&more);
+        }
+        Ok(())
     }
 
     /// The next event, or `None` after the trailer.
@@ -580,13 +593,7 @@ impl<R: Read> DumpReader<R> {
             loop {
                 // A quoted table name may hold a newline: `ALTER TABLE` goes on to its `;`.
                 if line.starts_with(b"ALTER TABLE ") {
-                    let mut more = Vec::new();
-                    while !line.ends_with(b";\n") && line.len() < MAX_COPY_STATEMENT {
-                        if !self.next_line(&mut more)? {
-                            return Err(self.truncated());
-                        }
-                        line.extend_from_slice(&more);
-                    }
+                    self.read_statement_to(&mut line, b";\n")?;
                 }
                 let text = line_str(&line);
                 let known = if let Some(root) = text.strip_prefix("-- load via partition root ") {
@@ -624,15 +631,9 @@ impl<R: Read> DumpReader<R> {
                 });
             }
             // A quoted column name may hold a newline: the statement then goes on to the line that
-            // ends it (bounded, so that a broken dump cannot make this read on and on).
+            // ends it.
             let first_line = self.line;
-            let mut more = Vec::new();
-            while !line.ends_with(b" FROM stdin;\n") && line.len() < MAX_COPY_STATEMENT {
-                if !self.next_line(&mut more)? {
-                    return Err(self.truncated());
-                }
-                line.extend_from_slice(&more);
-            }
+            self.read_statement_to(&mut line, b" FROM stdin;\n")?;
             let copy = CopyStmt::parse(line_str(&line)).ok_or_else(|| DumpError::BadCopy {
                 line: first_line,
                 table,
