@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
 
 use crate::copy;
-use crate::dump::anon_policy::AnonPolicy;
+use crate::dump::anon_policy::{AnonPolicy, MaskedEntry};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
 use crate::progress::Progress;
@@ -72,6 +72,9 @@ pub struct PassOptions {
     /// columns, and nothing can tell what a large object holds, so masked artifacts get each
     /// object empty (it still exists, with its owner, grants and comment).
     pub keep_large_objects: bool,
+    /// The database's own entries (`Entry::is_about_database`) when the dump lacks them: the
+    /// masked view learns from them which label providers are masking policies.
+    pub database_entries: Vec<Entry>,
 }
 
 impl Default for PassOptions {
@@ -80,6 +83,7 @@ impl Default for PassOptions {
             batch_bytes: crate::dump::reader::DEFAULT_BATCH_BYTES,
             queue_depth: 2 * rayon::current_num_threads() + 2,
             keep_large_objects: false,
+            database_entries: Vec::new(),
         }
     }
 }
@@ -191,6 +195,8 @@ enum Slot {
     Event(Msg),
     /// An event the masked view does not get.
     OriginalOnly(Msg),
+    /// An event only the masked view gets (its version of an entry).
+    MaskedOnly(Msg),
     /// A batch being masked and compressed; `to_masked: false` for data the masked view leaves out.
     Rows {
         batch: Receiver<BatchResult>,
@@ -325,13 +331,17 @@ fn send_all(threads: &[SinkThread], make: impl Fn(DataView) -> Msg) -> Result<()
 }
 
 fn dispatch(threads: &[SinkThread], slot: Slot) -> Result<(), EngineError> {
+    let only = match &slot {
+        Slot::MaskedOnly(_) => DataView::Masked,
+        _ => DataView::Original,
+    };
     match slot {
         Slot::Event(msg) => {
             let msg = Arc::new(msg);
             send_all(threads, |_| clone_msg(&msg))
         }
-        Slot::OriginalOnly(msg) => {
-            for t in threads.iter().filter(|t| t.view == DataView::Original) {
+        Slot::OriginalOnly(msg) | Slot::MaskedOnly(msg) => {
+            for t in threads.iter().filter(|t| t.view == only) {
                 let tx = t.tx.as_ref().expect("open");
                 if tx.send(clone_msg(&msg)).is_err() {
                     return Err(EngineError::SinkThread(t.name.clone()));
@@ -383,7 +393,7 @@ fn drive<R: Read>(
     let mut current: Option<Arc<TableJob>> = None;
     let mut table_started: Option<Instant> = None;
     let mut large_objects = 0u64;
-    let mut anon_policy = AnonPolicy::new();
+    let mut anon_policy = AnonPolicy::seeded(&options.database_entries);
     // The current data part is left out of the masked view (AnonPolicy::excludes_data).
     let mut data_original_only = false;
     let mut excluded_from_masked = 0u64;
@@ -397,7 +407,7 @@ fn drive<R: Read>(
         while queue.len() > depth
             || matches!(
                 queue.front(),
-                Some(Slot::Event(_)) | Some(Slot::OriginalOnly(_))
+                Some(Slot::Event(_)) | Some(Slot::OriginalOnly(_)) | Some(Slot::MaskedOnly(_))
             )
         {
             let front = queue.pop_front().expect("non-empty");
@@ -416,15 +426,18 @@ fn drive<R: Read>(
                 if learn_facts {
                     facts.observe(&e);
                 }
-                let excluded = anon_policy.excludes_entry(&e);
+                let masked = anon_policy.masked_entry(&e);
                 let msg = Msg::Entry(Arc::new(e));
-                let slot = if excluded {
-                    excluded_from_masked += 1;
-                    Slot::OriginalOnly(msg)
+                if matches!(masked, MaskedEntry::Same) {
+                    push(&mut queue, Slot::Event(msg), threads)?;
                 } else {
-                    Slot::Event(msg)
-                };
-                push(&mut queue, slot, threads)?;
+                    excluded_from_masked += 1;
+                    push(&mut queue, Slot::OriginalOnly(msg), threads)?;
+                    if let MaskedEntry::Rewritten(m) = masked {
+                        let slot = Slot::MaskedOnly(Msg::Entry(Arc::new(m)));
+                        push(&mut queue, slot, threads)?;
+                    }
+                }
             }
             Event::DataBegin(e) => {
                 data_original_only = anon_policy.excludes_data(&e);

@@ -37,6 +37,14 @@ pub enum ScanError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path}: reading the data of TOC entry {dump_id} ({table})")]
+    Block {
+        path: String,
+        dump_id: i32,
+        table: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: TOC entry {dump_id} ({table}) has an unreadable COPY statement: {stmt}")]
     BadCopy {
         path: String,
@@ -105,16 +113,19 @@ impl TableScan {
         }
     }
 
-    /// Scan whole COPY rows (each ending in `\n`); `pos(k)` is the position of the k-th row here.
+    /// Scan whole COPY rows (each ending in `\n`, except perhaps the last of a block, which is
+    /// scanned too); `pos(k)` is the position of the k-th row here.
     fn rows(&mut self, rows: &[u8], pos: impl Fn(u64) -> u64) {
         let counts = &mut self.counts;
         let buf = &mut self.buf;
         let n = counts.len();
         let mut k = 0u64;
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', rows) {
+        let ends = memchr::memchr_iter(b'\n', rows)
+            .chain((!rows.is_empty() && !rows.ends_with(b"\n")).then_some(rows.len()));
+        for end in ends {
             let row = &rows[start..end];
-            start = end + 1;
+            start = (end + 1).min(rows.len());
             if row == b"\\." {
                 break;
             }
@@ -341,8 +352,136 @@ fn archive_compressed(
     }
 }
 
+/// Where the data of a TABLE DATA entry lies: its one block, found by the sequential walk and,
+/// when the TOC records an offset, at that offset. A block that is missing, duplicated or not where
+/// the TOC says (pg_restore: "found unexpected block ID") is an error naming the entry: a block the
+/// scan cannot read must never pass as a clean table.
+fn table_block(
+    path: &Path,
+    archive: &crate::sink::archive::Archive,
+    e: &crate::sink::archive::TocEntry,
+) -> Result<Option<crate::sink::archive::BlockInfo>, ScanError> {
+    use crate::sink::archive::{BLK_DATA, NO_DATA, POS_SET};
+    let damaged = |what: String| {
+        ScanError::Archive(InspectError::Format {
+            path: path.display().to_string(),
+            what: format!(
+                "TOC entry {} (TABLE DATA {}{}): {what}; the archive is damaged and cannot be scanned",
+                e.dump_id,
+                e.namespace.as_deref().map(|n| format!("{n}.")).unwrap_or_default(),
+                e.tag
+            ),
+        })
+    };
+    let mut found = archive
+        .blocks_in_order
+        .iter()
+        .filter(|(id, _)| *id == e.dump_id)
+        .map(|(_, b)| *b);
+    let block = found.next();
+    if let Some(other) = found.next() {
+        return Err(damaged(format!(
+            "two data blocks carry its id (at {} and {})",
+            block.map(|b| b.position).unwrap_or(0),
+            other.position
+        )));
+    }
+    let (flag, offset) = e.offset;
+    let block = match block {
+        Some(b) => b,
+        None if flag == NO_DATA && !e.had_dumper => return Ok(None),
+        None if flag == POS_SET => {
+            return Err(damaged(format!(
+                "no data block carries its id (the TOC places it at offset {offset})"
+            )))
+        }
+        None => return Err(damaged("no data block carries its id".into())),
+    };
+    if flag == POS_SET && block.position != offset {
+        return Err(damaged(format!(
+            "the TOC places its data at offset {offset}, but its block is at {}",
+            block.position
+        )));
+    }
+    if block.block_type != BLK_DATA {
+        return Err(damaged(format!(
+            "its block at {} is of type {}, not table data",
+            block.position, block.block_type
+        )));
+    }
+    Ok(Some(block))
+}
+
+/// Every block must belong to an entry: a block whose id no TOC entry has is data the scan could
+/// not attribute to a table (a damaged id), so it is an error rather than something skipped.
+fn check_block_ids(path: &Path, archive: &crate::sink::archive::Archive) -> Result<(), ScanError> {
+    let ids: std::collections::HashSet<i32> = archive.entries.iter().map(|e| e.dump_id).collect();
+    for (id, b) in &archive.blocks_in_order {
+        if !ids.contains(id) {
+            return Err(ScanError::Archive(InspectError::Format {
+                path: path.display().to_string(),
+                what: format!(
+                    "the data block at offset {} carries id {id}, which no TOC entry has; the \
+                     archive is damaged and cannot be scanned",
+                    b.position
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Feed whole rows (each ending in `\n`, the last one possibly not) read from `data` to `rows`,
+/// through `buf`, which grows only for a row longer than it. Each byte read is searched for the
+/// end of a row once (a long row spanning many reads is not searched again on every read, which
+/// made one huge field quadratic). Returns how many bytes were searched, for the tests.
+fn feed_rows(
+    data: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    mut rows: impl FnMut(&[u8]),
+) -> std::io::Result<u64> {
+    let mut searched = 0u64;
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len().max(4096) * 2, 0); // a row longer than the buffer
+        }
+        let n = data.read(&mut buf[filled..])?;
+        // What is left over from the last read holds no newline: only the new bytes are searched.
+        searched += n as u64;
+        let end = if n == 0 {
+            filled
+        } else {
+            match memchr::memrchr(b'\n', &buf[filled..filled + n]) {
+                Some(i) => filled + i + 1,
+                None => {
+                    filled += n;
+                    continue;
+                }
+            }
+        };
+        filled += n;
+        if end > 0 {
+            rows(&buf[..end]);
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+        if n == 0 {
+            return Ok(searched);
+        }
+    }
+}
+
 fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
     let archive = read_archive(path)?;
+    // Every table's block is found (or the error names the table) before anything is scanned.
+    let mut data = Vec::new();
+    for e in archive.entries.iter().filter(|e| e.desc == "TABLE DATA") {
+        if let Some(block) = table_block(path, &archive, e)? {
+            data.push((e, block));
+        }
+    }
+    check_block_ids(path, &archive)?;
     let facts = archive_facts(&archive.entries);
     let compressed = archive_compressed(path, &archive.header)?;
     let io = |source| ScanError::Io {
@@ -355,22 +494,16 @@ fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
     // One table's data streams through a fixed buffer: whole rows are scanned, a partial last row
     // rolls over to the next read.
     let mut buf = vec![0u8; 1 << 20];
-    for e in &archive.entries {
-        if e.desc != "TABLE DATA" {
-            continue;
-        }
-        let Some(block) = archive.blocks.get(&e.dump_id).copied() else {
-            continue;
-        };
-        let Some(stmt) = e.copy_stmt.as_deref().filter(|s| !s.is_empty()) else {
-            continue;
-        };
-        let copy = CopyStmt::parse(stmt).ok_or_else(|| ScanError::BadCopy {
+    for (e, block) in data {
+        let bad_copy = |stmt: &str| ScanError::BadCopy {
             path: path.display().to_string(),
             dump_id: e.dump_id,
             table: e.tag.clone(),
             stmt: stmt.to_string(),
-        })?;
+        };
+        // Data without a COPY statement (`pg_dump --inserts`) is SQL, not rows the scan can read.
+        let stmt = e.copy_stmt.as_deref().unwrap_or_default();
+        let copy = CopyStmt::parse(stmt).ok_or_else(|| bad_copy(stmt))?;
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(block.position)).map_err(io)?;
         let mut r = std::io::BufReader::new(&mut file);
@@ -380,39 +513,35 @@ fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
             left: 0,
             done: false,
         };
-        // Block header: type byte and dump id.
+        // Block header: type byte and dump id (the walk found them; read them again here).
         let mut t = [0u8; 1];
         chunks.r.read_exact(&mut t).map_err(io)?;
-        chunks.int().map_err(io)?;
-        let mut data: Box<dyn Read + '_> = if compressed {
+        let id = chunks.int().map_err(io)?;
+        if t[0] != crate::sink::archive::BLK_DATA || id != i64::from(e.dump_id) {
+            return Err(ScanError::Archive(InspectError::Format {
+                path: path.display().to_string(),
+                what: format!(
+                    "TOC entry {} ({}): the block at offset {} changed while being read",
+                    e.dump_id, e.tag, block.position
+                ),
+            }));
+        }
+        let mut stream: Box<dyn Read + '_> = if compressed {
             Box::new(flate2::read::ZlibDecoder::new(chunks))
         } else {
             Box::new(chunks)
         };
         let mut t = TableScan::new(&copy, &facts);
-        let mut filled = 0;
-        loop {
-            if filled == buf.len() {
-                buf.resize(buf.len() * 2, 0); // a row longer than the buffer
-            }
-            let n = data.read(&mut buf[filled..]).map_err(io)?;
-            filled += n;
-            let end = if n == 0 {
-                filled
-            } else {
-                match memchr::memrchr(b'\n', &buf[..filled]) {
-                    Some(i) => i + 1,
-                    None => continue,
-                }
-            };
+        feed_rows(&mut *stream, &mut buf, |batch| {
             let base = t.rows;
-            t.rows(&buf[..end], |k| base + k + 1);
-            buf.copy_within(end..filled, 0);
-            filled -= end;
-            if n == 0 {
-                break;
-            }
-        }
+            t.rows(batch, |k| base + k + 1);
+        })
+        .map_err(|source| ScanError::Block {
+            path: path.display().to_string(),
+            dump_id: e.dump_id,
+            table: e.tag.clone(),
+            source,
+        })?;
         tables += 1;
         rows += t.rows;
         t.findings(rules, false, &mut findings);
@@ -473,4 +602,56 @@ pub fn render(r: &ScanReport) -> String {
         r.leaks
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader handing out at most `step` bytes per read, as a decompressor does.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_field_spanning_many_reads_is_searched_once() {
+        // One 3 MB field between two short rows, read 4 KiB at a time (768 reads for the field):
+        // the rows come out whole, and every byte is searched for a row end once, not once per read.
+        let mut text = b"1\tshort\n2\t".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 3 << 20));
+        text.extend_from_slice(b"ann@x.org\n3\tlast row without newline");
+        let mut buf = vec![0u8; 64 << 10];
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let mut r = Trickle {
+            data: &text,
+            step: 4096,
+        };
+        let searched = feed_rows(&mut r, &mut buf, |rows| {
+            got.extend(rows.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec))
+        })
+        .unwrap();
+        assert_eq!(got.concat(), text);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1].len(), 2 + (3 << 20) + 10);
+        assert_eq!(searched, text.len() as u64);
+    }
+
+    #[test]
+    fn the_last_row_of_a_block_counts_without_its_newline() {
+        let copy = CopyStmt::parse("COPY public.t (email) FROM stdin;").unwrap();
+        let mut t = TableScan::new(&copy, &SchemaFacts::unknown());
+        t.rows(b"a@b.org\nann@x.org", |k| k + 1);
+        assert_eq!(t.rows, 2);
+        assert_eq!(t.counts[0][Category::Email as usize], (2, 1));
+    }
 }

@@ -226,6 +226,7 @@ pub fn run_pass_with_progress(
         sinks,
         &PassOptions {
             keep_large_objects,
+            database_entries: facts.database_entries.clone(),
             ..PassOptions::default()
         },
         &*progress,

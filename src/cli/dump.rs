@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use pgveil::dump::anon_policy::AnonPolicy;
 use pgveil::engine::{DataView, EngineError, SinkSpec};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
@@ -196,7 +197,14 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
                     dbname: dbname_of(args.dbname.as_deref()).unwrap_or_else(|| name.clone()),
                     compression: args.custom_compression,
                     spool_dir: target.spool_dir(),
-                    database_entries: std::mem::take(&mut facts.database_entries),
+                    // The masked archive gets the database's entries without PostgreSQL
+                    // Anonymizer's settings (its salt among them).
+                    database_entries: match view {
+                        DataView::Original => facts.database_entries.clone(),
+                        DataView::Masked => {
+                            AnonPolicy::new().masked_entries(&facts.database_entries)
+                        }
+                    },
                 };
                 Box::new(ArchiveSink::with_output(out, options)?)
             }
@@ -308,7 +316,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         }
         if report.excluded_from_masked > 0 {
             eprintln!(
-                "{} entries of PostgreSQL Anonymizer (the anon extension, its security labels, its configuration data) kept in the full artifacts, left out of the masked ones",
+                "{} entries of PostgreSQL Anonymizer (the anon extension, its security labels, its configuration data, its database settings) kept in the full artifacts, left out of (or cut from) the masked ones",
                 report.excluded_from_masked
             );
         }

@@ -49,8 +49,11 @@ pub struct BlockInfo {
 pub struct Archive {
     pub header: ArchiveHeader,
     pub entries: Vec<TocEntry>,
-    /// Blocks by dumpId.
+    /// Blocks by dumpId (the last one when a damaged archive has several with one id).
     pub blocks: HashMap<i32, BlockInfo>,
+    /// Every block in file order with the dumpId it carries, so that a reader can tell a block
+    /// missing, duplicated or carrying an id no entry has (a damaged archive) from a sound one.
+    pub blocks_in_order: Vec<(i32, BlockInfo)>,
     /// Position just after the TOC.
     pub toc_end: u64,
 }
@@ -149,6 +152,7 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
 
     // Walk the data blocks sequentially (works with and without offsets).
     let mut blocks = HashMap::new();
+    let mut blocks_in_order = Vec::new();
     while let Some(block_type) = r.try_byte().map_err(io)? {
         let position = r.pos - 1;
         let id = r.int().map_err(io)? as i32;
@@ -186,11 +190,13 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
             }
         }
         blocks.insert(id, info);
+        blocks_in_order.push((id, info));
     }
     Ok(Archive {
         header: h,
         entries,
         blocks,
+        blocks_in_order,
         toc_end,
     })
 }

@@ -22,8 +22,10 @@ use super::{ArtifactOutput, DataBatch, OutputError, SealedFile, Sink, SinkError}
 use crate::dump::ident::quote_ident;
 use crate::dump::{Entry, Preamble};
 use format::*;
-pub use format::{SECTION_DATA, SECTION_POST_DATA, SECTION_PRE_DATA};
-pub use inspect::{inspect, read_archive, read_table_data, ArchiveHeader, InspectError};
+pub use format::{BLK_DATA, NO_DATA, POS_SET, SECTION_DATA, SECTION_POST_DATA, SECTION_PRE_DATA};
+pub use inspect::{
+    inspect, read_archive, read_table_data, Archive, ArchiveHeader, BlockInfo, InspectError,
+};
 pub use toc::TocEntry;
 use toc::{dependency_refs, drop_stmt, is_none_section, section_for, split_body, Ref, Resolver};
 
