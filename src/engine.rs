@@ -434,7 +434,7 @@ fn drive<R: Read>(
                     excluded_from_masked += 1;
                     push(&mut queue, Slot::OriginalOnly(msg), threads)?;
                     if let MaskedEntry::Rewritten(m) = masked {
-                        let slot = Slot::MaskedOnly(Msg::Entry(Arc::new(m)));
+                        let slot = Slot::MaskedOnly(Msg::Entry(Arc::new(*m)));
                         push(&mut queue, slot, threads)?;
                     }
                 }

@@ -37,7 +37,7 @@ pub enum MaskedEntry {
     /// Nothing of it.
     LeftOut,
     /// The entry without some of its statements.
-    Rewritten(Entry),
+    Rewritten(Box<Entry>),
 }
 
 /// What the masked view leaves out, learnt from the entries of one dump in order (the extension's
@@ -86,7 +86,7 @@ impl AnonPolicy {
             .filter_map(|e| match self.masked_entry(e) {
                 MaskedEntry::Same => Some(e.clone()),
                 MaskedEntry::LeftOut => None,
-                MaskedEntry::Rewritten(r) => Some(r),
+                MaskedEntry::Rewritten(r) => Some(*r),
             })
             .collect()
     }
@@ -180,7 +180,7 @@ impl AnonPolicy {
             .map(|r| shift(r.start)..shift(r.end));
         out.body_range = body_range;
         out.text = text;
-        MaskedEntry::Rewritten(out)
+        MaskedEntry::Rewritten(Box::new(out))
     }
 
     /// `SECURITY LABEL FOR p ON …` of one of PostgreSQL Anonymizer's providers.
