@@ -336,7 +336,8 @@ fn header(name: &str, desc: &str, schema: &str) -> String {
 }
 
 #[test]
-fn the_masked_plain_dump_leaves_out_the_extension_settings_and_its_providers_labels() {
+fn the_masked_artifacts_of_a_plain_dump_leave_out_the_extension_settings_and_its_providers_labels()
+{
     let c = cluster();
     let db = people_db();
     c.psql(
@@ -382,8 +383,8 @@ fn the_masked_plain_dump_leaves_out_the_extension_settings_and_its_providers_lab
             out_dir.to_str().unwrap(),
             "--name",
             "shop",
-            "--outputs",
-            "plain,anon",
+            "--custom-data",
+            "anon",
         ]),
         None,
         "pgveil dump --input",
@@ -393,6 +394,7 @@ fn the_masked_plain_dump_leaves_out_the_extension_settings_and_its_providers_lab
     };
     let full = read("shop.gz");
     let masked = read("shop.anon.gz");
+    let archive = restore_script(&out_dir.join("shop.dump"));
     for gone in [
         "SECURITY LABEL",
         "k_anonymity",
@@ -406,8 +408,13 @@ fn the_masked_plain_dump_leaves_out_the_extension_settings_and_its_providers_lab
             !masked.contains(gone),
             "the masked dump has {gone}:\n{masked}"
         );
+        assert!(
+            !archive.contains(gone),
+            "the masked archive has {gone}:\n{archive}"
+        );
     }
     assert!(masked.contains(&work_mem), "{masked}");
+    assert!(archive.contains(&work_mem), "{archive}");
     // The masked dump restores on a server without the extension (it creates the database).
     c.psql_bytes("postgres", masked.as_bytes());
     let settings = c.psql(
