@@ -30,6 +30,8 @@ pub enum SourceError {
     PgDump { status: String, stderr: String },
     #[error(transparent)]
     ConnInfo(#[from] ConnInfoError),
+    #[error("{0} among the pg_dump arguments: give the database with pgveil's own --dbname (its password then stays off pg_dump's command line)")]
+    DbnameInExtra(&'static str),
 }
 
 /// How to connect and what to pass to a spawned pg_dump.
@@ -52,6 +54,15 @@ impl PgDumpArgs {
         cmd.arg("--format=plain");
         if self.schema_only {
             cmd.arg("--schema-only");
+        }
+        // A connection string among the pg_dump arguments would reach its command line as given.
+        if let Some(a) = self.extra.iter().find(|a| {
+            let a = a.to_string_lossy();
+            a.starts_with("--dbname") || (a.starts_with("-d") && !a.starts_with("--"))
+        }) {
+            let flag = a.to_string_lossy();
+            let flag = if flag.starts_with("--") { "--dbname" } else { "-d" };
+            return Err(SourceError::DbnameInExtra(flag));
         }
         let conn = ConnInfo::parse_opt(self.dbname.as_deref())?;
         if let Some(conn) = &conn {
@@ -330,6 +341,24 @@ mod tests {
             redact_password("host=h password=secret"),
             "host=h password=****"
         );
+    }
+
+    #[test]
+    fn a_connection_string_among_the_pg_dump_arguments_is_refused() {
+        for extra in [
+            &["-d", "postgresql://u:pw@h/db"][..],
+            &["--dbname=host=h password=pw"],
+            &["-dpostgresql://u:pw@h/db"],
+            &["--dbname", "x"],
+        ] {
+            let args = PgDumpArgs {
+                extra: extra.iter().map(Into::into).collect(),
+                ..PgDumpArgs::default()
+            };
+            let err = args.run_to_vec().unwrap_err();
+            assert!(matches!(err, SourceError::DbnameInExtra(_)), "{extra:?}: {err}");
+            assert!(!err.to_string().contains("pw"), "{err}");
+        }
     }
 
     #[test]
