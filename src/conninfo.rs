@@ -10,8 +10,10 @@
 //!   string on their command line (`/proc/PID/cmdline` is world-readable) and the password through
 //!   `PGPASSWORD` in their environment (readable only by the same user). libpq gives a password in
 //!   the connection string precedence over `PGPASSWORD`, and `PGPASSWORD` over a password file, so
-//!   moving it there changes nothing else. `sslpassword` has no environment variable: it is refused
-//!   (it belongs in a service file);
+//!   moving it there changes nothing else. `sslpassword` has no environment variable: it goes into a
+//!   private service file (a 0600 file in a 0700 folder, removed with the [`ConnInfo`]) named by
+//!   `PGSERVICEFILE`, with `service=pgveil` on the command line; with a service of the user's own
+//!   (`service=`, `PGSERVICE`) that is impossible, and it is refused;
 //! - [`redact`] shows a connection string with every secret value replaced by `****`, for
 //!   manifests and messages;
 //! - [`ConnInfo::scrub`] removes the secret values from what a child printed (libpq echoes a
@@ -20,7 +22,9 @@
 //! A string pgveil cannot parse is an error that does not repeat the string: libpq would refuse it
 //! too, and its message could carry the password.
 
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 
 /// Parameters whose values are secrets.
 const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
@@ -28,13 +32,58 @@ const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
 /// What replaces a secret value.
 pub const MASK: &str = "****";
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// The service pgveil's private service file defines.
+const SERVICE: &str = "pgveil";
+
+#[derive(Debug, thiserror::Error)]
 pub enum ConnInfoError {
     /// The connection string does not parse; `.0` says why without repeating any of it.
     #[error("the connection string is malformed ({0}); it is not shown here because it may hold a password")]
     Malformed(&'static str),
-    #[error("the connection string holds an sslpassword, which would be visible on the command line of pg_dump/psql: put it in a service file (PGSERVICEFILE) and give service=NAME instead")]
-    SslPassword,
+    #[error("an sslpassword in the connection string together with a service (service= or PGSERVICE) cannot be kept off the command line of pg_dump/psql: put the sslpassword in that service's entry")]
+    SslPasswordWithService,
+    #[error("an sslpassword that ends in white space or holds a line break cannot be passed in a service file")]
+    SslPasswordValue,
+    #[error("writing a private service file for the sslpassword")]
+    ServiceFile(#[source] std::io::Error),
+}
+
+/// A private service file holding `[pgveil] sslpassword=…`, removed (with its folder) on drop.
+#[derive(Debug)]
+struct ServiceFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl ServiceFile {
+    fn write(sslpassword: &str) -> std::io::Result<ServiceFile> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let dir = std::env::temp_dir().join(format!(
+            ".pgveil-service-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let file = ServiceFile {
+            path: dir.join("pg_service.conf"),
+            dir,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file.path)?;
+        f.write_all(format!("[{SERVICE}]\nsslpassword={sslpassword}\n").as_bytes())?;
+        f.sync_all()?;
+        Ok(file)
+    }
+}
+
+impl Drop for ServiceFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// One parameter: its key, its value (unescaped / percent-decoded) and where its value is written
@@ -47,11 +96,14 @@ struct Param {
 }
 
 /// A parsed `--dbname`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     form: Form,
-    /// The secret parameters taken out, in order (a later one overrides an earlier one, as in libpq).
+    /// The secret parameters taken out, in order (a later one overrides an earlier one, as in libpq):
+    /// key, value, value as written.
     secrets: Vec<(String, String, String)>,
+    /// The private service file holding the sslpassword, if there is one.
+    service: Option<Arc<ServiceFile>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +429,18 @@ pub fn redact(conn: &str) -> String {
     }
 }
 
+/// The database a connection string names (`dbname`, or the plain name), without side effects.
+pub fn database_name(conn: &str) -> Option<String> {
+    match parse_params(conn).ok()? {
+        None => Some(conn.to_string()),
+        Some(params) => params
+            .into_iter()
+            .rev()
+            .find(|p| p.key == "dbname")
+            .map(|p| p.value),
+    }
+}
+
 /// Quote a value for a `key='value'` connection string.
 fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -398,6 +462,7 @@ impl ConnInfo {
             return Ok(ConnInfo {
                 form: Form::Name(conn.to_string()),
                 secrets: Vec::new(),
+                service: None,
             });
         };
         let mut secrets = Vec::new();
@@ -413,12 +478,31 @@ impl ConnInfo {
                 public.push((p.key, p.value));
             }
         }
-        if secrets.iter().any(|(k, _, _)| k == "sslpassword") {
-            return Err(ConnInfoError::SslPassword);
-        }
+        let sslpassword = secrets
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == "sslpassword")
+            .map(|(_, v, _)| v.as_str())
+            .filter(|v| !v.is_empty());
+        let service = match sslpassword {
+            None => None,
+            Some(_) if public.iter().any(|(k, _)| k == "service") => {
+                return Err(ConnInfoError::SslPasswordWithService)
+            }
+            Some(_) if std::env::var_os("PGSERVICE").is_some_and(|s| !s.is_empty()) => {
+                return Err(ConnInfoError::SslPasswordWithService)
+            }
+            Some(v) if v.contains(['\n', '\r']) || v.ends_with(|c: char| c.is_ascii_whitespace()) => {
+                return Err(ConnInfoError::SslPasswordValue)
+            }
+            Some(v) => Some(Arc::new(
+                ServiceFile::write(v).map_err(ConnInfoError::ServiceFile)?,
+            )),
+        };
         Ok(ConnInfo {
             form: Form::Params(public),
             secrets,
+            service,
         })
     }
 
@@ -429,10 +513,11 @@ impl ConnInfo {
 
     /// A plain database name.
     pub fn name(db: &str) -> ConnInfo {
-        ConnInfo::parse(db).unwrap_or_else(|_| ConnInfo {
+        ConnInfo {
             form: Form::Name(db.to_string()),
             secrets: Vec::new(),
-        })
+            service: None,
+        }
     }
 
     /// What goes on a command line: the connection string without its secrets (`None` when there
@@ -459,9 +544,21 @@ impl ConnInfo {
             .map(|(_, v, _)| v.as_str())
     }
 
-    /// Give `cmd` this connection: `FLAG PUBLIC` as arguments, the password as `PGPASSWORD`.
+    /// Give `cmd` this connection: `FLAG PUBLIC` as arguments, the password as `PGPASSWORD`, an
+    /// sslpassword through the private service file (`PGSERVICEFILE`, `service=pgveil`).
     pub fn apply(&self, cmd: &mut Command, flag: &str) {
-        if let Some(public) = self.public() {
+        let public = match (&self.service, self.public()) {
+            (None, public) => public,
+            (Some(file), public) => {
+                cmd.env("PGSERVICEFILE", &file.path);
+                let service = format!("service={}", quote(SERVICE));
+                Some(match public {
+                    Some(p) => format!("{p} {service}"),
+                    None => service,
+                })
+            }
+        };
+        if let Some(public) = public {
             cmd.arg(flag).arg(public);
         }
         // libpq ignores an empty password in a connection string; so must we.
@@ -493,6 +590,7 @@ impl ConnInfo {
         ConnInfo {
             form: Form::Params(ps),
             secrets: self.secrets.clone(),
+            service: self.service.clone(),
         }
     }
 
@@ -606,10 +704,42 @@ mod tests {
     }
 
     #[test]
-    fn sslpassword_is_redacted_and_refused_on_a_command_line() {
+    fn sslpassword_is_redacted_and_goes_into_a_private_service_file() {
+        use std::os::unix::fs::PermissionsExt;
         let conn = "host=h sslpassword='k e y' dbname=db";
         assert_eq!(redact(conn), "host=h sslpassword=**** dbname=db");
-        assert_eq!(ConnInfo::parse(conn), Err(ConnInfoError::SslPassword));
+        let c = ConnInfo::parse(conn).unwrap();
+        let mut cmd = Command::new("true");
+        c.apply(&mut cmd, "-d");
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args, ["-d", "host='h' dbname='db' service='pgveil'"]);
+        let file = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "PGSERVICEFILE")
+            .and_then(|(_, v)| v)
+            .map(PathBuf::from)
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "[pgveil]\nsslpassword=k e y\n"
+        );
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        let copy = c.clone();
+        drop(c);
+        assert!(file.exists(), "a clone keeps the file");
+        drop(copy);
+        assert!(!file.exists() && !file.parent().unwrap().exists());
+        // Impossible with a service of the user's own, or a value a service file cannot hold.
+        assert!(matches!(
+            ConnInfo::parse("service=prod sslpassword=k"),
+            Err(ConnInfoError::SslPasswordWithService)
+        ));
+        assert!(matches!(
+            ConnInfo::parse("host=h sslpassword='k '"),
+            Err(ConnInfoError::SslPasswordValue)
+        ));
         assert_eq!(
             redact("postgresql://h/db?sslpassword=k3y&sslmode=require"),
             "postgresql://h/db?sslpassword=****&sslmode=require"
@@ -661,6 +791,7 @@ mod tests {
     fn dbname_and_maintenance_database() {
         let c = ConnInfo::parse("postgresql://u:pw@h/shop").unwrap();
         assert_eq!(c.dbname(), Some("shop"));
+        assert!(c.service.is_none());
         let m = c.with_dbname("postgres");
         assert_eq!(m.public().unwrap(), "user='u' host='h' dbname='postgres'");
         assert_eq!(m.password(), Some("pw"));

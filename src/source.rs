@@ -99,10 +99,7 @@ pub fn dbname_of(conn: Option<&str>) -> Option<String> {
                 .or_else(|| std::env::var("PGUSER").ok())
         }
     };
-    ConnInfo::parse(conn)
-        .ok()
-        .and_then(|c| c.dbname().map(str::to_string))
-        .filter(|n| !n.is_empty())
+    crate::conninfo::database_name(conn).filter(|n| !n.is_empty())
 }
 
 /// An open source of plain-dump bytes.

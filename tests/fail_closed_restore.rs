@@ -173,6 +173,17 @@ fn a_password_in_any_form_stays_out_of_the_manifest_and_output() {
             "Pw5key",
             "Pw5%6Bey",
         ),
+        // (Without SSL the server never asks for it; the string is accepted all the same.)
+        (
+            format!("host='{sock}' port={port} dbname={db} sslpassword='Pw5 ssl'"),
+            "Pw5 ssl",
+            "Pw5 ssl",
+        ),
+        (
+            format!("postgresql://{user}@/{db}?host={enc}&port={port}&sslpassword=Pw5sslq"),
+            "Pw5sslq",
+            "Pw5sslq",
+        ),
     ];
     for (conn, secret, written) in &forms {
         let out_dir = tempfile::tempdir().unwrap();
@@ -255,7 +266,12 @@ impl CmdlineWatch {
         let hits = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::new(Mutex::new(0));
         let secret = secret.to_string();
-        let pgveil_exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_pgveil")).unwrap();
+        let pgveil_exe = std::fs::canonicalize(
+            std::env::var_os("PGVEIL_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pgveil"))),
+        )
+        .unwrap();
         let me = std::process::id();
         let thread = {
             let (stop, hits, seen) = (stop.clone(), hits.clone(), seen.clone());
@@ -346,6 +362,11 @@ fn no_child_has_the_password_on_its_command_line() {
             c.args(["rules", "init", "--dbname", &conn]);
             c
         }),
+        ("rules init (sslpassword)", {
+            let mut c = with_path(pgveil());
+            c.args(["rules", "init", "--dbname", &format!("{conn}&sslpassword={SECRET}")]);
+            c
+        }),
         ("rules import-labels", {
             let mut c = with_path(pgveil());
             c.args(["rules", "import-labels", "--dbname", &conn]);
@@ -405,6 +426,10 @@ fn no_child_has_the_password_on_its_command_line() {
     for l in &argv {
         assert!(!l.contains(SECRET), "password on a command line: {l}");
     }
+    assert!(
+        argv.iter().any(|l| l.contains("service='pgveil'")),
+        "the sslpassword went through the service file: {calls}"
+    );
     assert!(
         cluster().table_counts(&restored).len() == 4,
         "the restore through the URI worked"
