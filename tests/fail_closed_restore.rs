@@ -391,6 +391,12 @@ fn no_child_has_the_password_on_its_command_line() {
     );
     outputs.push(("restore --custom --create", restore));
     let (hits, seen) = watch.finish();
+    assert!(seen, "the poller never saw pgveil run");
+    assert!(hits.is_empty(), "command lines with the password: {hits:#?}");
+    for (what, out) in &outputs {
+        assert!(!contains(&out.stderr, SECRET), "{what}: {}", text(&out.stderr));
+        assert!(!contains(&out.stdout, SECRET), "{what}");
+    }
     for (what, out) in &outputs {
         // import-labels fails (the fixture has no labels) after pg_dump ran: fine here.
         if *what != "rules import-labels" {
@@ -403,11 +409,7 @@ fn no_child_has_the_password_on_its_command_line() {
                 what,
             );
         }
-        assert!(!contains(&out.stderr, SECRET), "{what}: {}", text(&out.stderr));
-        assert!(!contains(&out.stdout, SECRET), "{what}");
     }
-    assert!(seen, "the poller never saw pgveil run");
-    assert!(hits.is_empty(), "command lines with the password: {hits:#?}");
 
     // Every child's arguments, as the wrappers logged them: none has the password, and it
     // reached them through PGPASSWORD.
@@ -471,24 +473,32 @@ fn a_malformed_uri_with_the_password_gets_a_redacted_error() {
 // ---------------------------------------------------------------------------------------------
 // Item 7: a tampered artifact is refused before any of it runs.
 
-/// A gzip (stored, level 0) of `sql` padded with an SQL comment to exactly `size` bytes.
+/// A valid gzip file of exactly `size` bytes whose text is `sql` (one line), then an SQL comment of
+/// several MB (so that psql must have read, and run, the first line before a writer can hand it
+/// the whole text: far more than a pipe holds), then a comment padding the file to `size`. Two gzip
+/// members: the SQL and the long comment compressed, then a stored (level 0) one whose size is
+/// exact.
 fn same_size_gzip(sql: &str, size: usize) -> Vec<u8> {
-    let gz = |pad: usize| {
-        let body = format!("{sql}\n-- {}\n", "x".repeat(pad));
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
-        enc.write_all(body.as_bytes()).unwrap();
+    let gz = |text: &str, level: flate2::Compression| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
+        enc.write_all(text.as_bytes()).unwrap();
         enc.finish().unwrap()
     };
+    let head = gz(
+        &format!("{sql}\n-- {}\n", "x".repeat(4 << 20)),
+        flate2::Compression::best(),
+    );
     let mut pad = 0usize;
     for _ in 0..50 {
-        let g = gz(pad);
-        if g.len() == size {
-            return g;
+        let tail = gz(&format!("-- {}\n", "y".repeat(pad)), flate2::Compression::none());
+        let len = head.len() + tail.len();
+        if len == size {
+            return [head, tail].concat();
         }
-        if g.len() < size {
-            pad += size - g.len();
+        if len < size {
+            pad += size - len;
         } else {
-            pad = pad.checked_sub(g.len() - size).expect("artifact too small");
+            pad = pad.checked_sub(len - size).expect("artifact too small");
         }
     }
     panic!("no padding gives {size} bytes");
@@ -512,7 +522,8 @@ fn tamper_custom(path: &Path) {
     let mut bytes = std::fs::read(path).unwrap();
     let start = memchr::memmem::find(&bytes, b"COMMENT ON TABLE public.t IS").expect("comment");
     let end = start + memchr::memmem::find(&bytes[start..], b"';").unwrap() + 2;
-    let head = "CREATE TABLE a(); COMMIT; CREATE TABLE b(); BEGIN; SELECT '";
+    // (pg_restore runs with an empty search_path, as pg_dump's SQL expects.)
+    let head = "CREATE TABLE public.a(); COMMIT; CREATE TABLE public.b(); BEGIN; SELECT '";
     let body = format!("{head}{}';", "y".repeat(end - start - head.len() - 2));
     assert_eq!(body.len(), end - start);
     bytes[start..end].copy_from_slice(body.as_bytes());
