@@ -776,3 +776,53 @@ fn restore_custom_is_all_or_nothing() {
     fails(&out, "restore --create into an existing name");
     assert!(database_exists(&target), "createdb failed: nothing of ours to drop");
 }
+
+#[test]
+fn a_failed_restore_with_create_drops_the_database_it_made() {
+    // A set that fails to restore once the database exists: its custom archive names an owner the
+    // server lacks (pg_restore fails on `ALTER … OWNER TO`), its plain dump (taken with pg_dump's
+    // --create) starts with CREATE DATABASE, which psql cannot run in one transaction.
+    let c = cluster();
+    let role = c.unique_name("gone_owner");
+    let src = c.create_db("owned_src");
+    c.psql(
+        &src,
+        &format!(
+            "CREATE ROLE {role}; CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1);\n\
+             ALTER TABLE public.t OWNER TO {role};"
+        ),
+    );
+    let sets = tempfile::tempdir().unwrap();
+    ok(
+        run(
+            pgveil()
+                .args(["dump", "--dbname", &src, "--name", "owned", "--set", "--out-dir"])
+                .arg(sets.path())
+                .args(["--", "--create"]),
+            None,
+        ),
+        "dump --set",
+    );
+    c.drop_db(&src);
+    c.psql("postgres", &format!("DROP ROLE {role};"));
+    let loc = sets.path().to_str().unwrap();
+    for args in [
+        &["--plain"][..],
+        &["--custom"],
+        &["--custom", "--jobs", "2"],
+    ] {
+        let target = c.unique_name("dropped_again");
+        let out = run(
+            pgveil()
+                .args(["restore", loc, "--create", "--dbname", &target])
+                .args(args),
+            None,
+        );
+        let err = fails(&out, &format!("restore {args:?} --create"));
+        assert!(err.contains("dropped again"), "{args:?}: {err}");
+        assert!(
+            !database_exists(&target),
+            "{args:?}: the database --create made is still there"
+        );
+    }
+}

@@ -351,7 +351,8 @@ pub struct VerifyArgs {
     /// Also restore into a scratch database and compare row counts with the manifest.
     #[arg(long)]
     restore_check: bool,
-    /// Where a custom archive from a bucket is downloaded for the restore check.
+    /// Where an artifact from a bucket is downloaded and checked for the restore check (default:
+    /// the temp dir).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
 }
