@@ -227,7 +227,11 @@ fn uri_decode(s: &str) -> Result<String, ConnInfoError> {
                 out.push(c);
                 i += 3;
             }
-            _ => return Err(ConnInfoError::Malformed("an invalid percent-encoded token in the URI")),
+            _ => {
+                return Err(ConnInfoError::Malformed(
+                    "an invalid percent-encoded token in the URI",
+                ))
+            }
         }
     }
     String::from_utf8(out).map_err(|_| ConnInfoError::Malformed("a value that is not UTF-8"))
@@ -281,7 +285,9 @@ fn parse_uri(s: &str, prefix: usize) -> Result<Vec<Param>, ConnInfoError> {
                 ));
             }
             if p == start {
-                return Err(ConnInfoError::Malformed("an empty IPv6 host address in the URI"));
+                return Err(ConnInfoError::Malformed(
+                    "an empty IPv6 host address in the URI",
+                ));
             }
             host = start..p;
             p += 1;
@@ -316,7 +322,8 @@ fn parse_uri(s: &str, prefix: usize) -> Result<Vec<Param>, ConnInfoError> {
         p += 1;
     }
     let join = |parts: &[std::ops::Range<usize>]| -> Result<String, ConnInfoError> {
-        let decoded: Result<Vec<String>, _> = parts.iter().map(|r| uri_decode(&s[r.clone()])).collect();
+        let decoded: Result<Vec<String>, _> =
+            parts.iter().map(|r| uri_decode(&s[r.clone()])).collect();
         Ok(decoded?.join(","))
     };
     let (host_text, port_text) = (join(&hosts)?, join(&ports)?);
@@ -492,7 +499,9 @@ impl ConnInfo {
             Some(_) if std::env::var_os("PGSERVICE").is_some_and(|s| !s.is_empty()) => {
                 return Err(ConnInfoError::SslPasswordWithService)
             }
-            Some(v) if v.contains(['\n', '\r']) || v.ends_with(|c: char| c.is_ascii_whitespace()) => {
+            Some(v)
+                if v.contains(['\n', '\r']) || v.ends_with(|c: char| c.is_ascii_whitespace()) =>
+            {
                 return Err(ConnInfoError::SslPasswordValue)
             }
             Some(v) => Some(Arc::new(
@@ -618,7 +627,8 @@ impl ConnInfo {
 
     /// How to show this connection in a message.
     pub fn describe(&self) -> String {
-        self.public().unwrap_or_else(|| "the default database".into())
+        self.public()
+            .unwrap_or_else(|| "the default database".into())
     }
 }
 
@@ -637,7 +647,10 @@ mod tests {
     const SECRET: &str = "s3cr3t";
 
     fn pw(conn: &str) -> Option<String> {
-        ConnInfo::parse(conn).unwrap().password().map(str::to_string)
+        ConnInfo::parse(conn)
+            .unwrap()
+            .password()
+            .map(str::to_string)
     }
 
     fn public(conn: &str) -> String {
@@ -662,7 +675,10 @@ mod tests {
             ("postgresql://u:p%40ss%3Aw%2Fd@h/db", "p@ss:w/d"),
             ("postgresql://u:s3:cr?3t@h/db", "s3:cr?3t"),
             ("postgresql://u@h/db?password=s3cr3t", "s3cr3t"),
-            ("postgresql://u@h/db?sslmode=disable&password=s3cr3t&application_name=x", "s3cr3t"),
+            (
+                "postgresql://u@h/db?sslmode=disable&password=s3cr3t&application_name=x",
+                "s3cr3t",
+            ),
             ("postgresql://h/db?pass%77ord=s3cr3t", "s3cr3t"),
             ("postgresql://u@h/db?password=s3%20cr%2B3t", "s3 cr+3t"),
             ("postgresql:///db?host=/tmp&password=s3cr3t", "s3cr3t"),
@@ -678,7 +694,10 @@ mod tests {
                 for text in [&shown, &argv] {
                     assert!(!text.contains(secret), "{conn} -> {text}");
                     // Nor any piece of the secret as written (percent-encoded).
-                    assert!(!text.contains("s3%63r3t") && !text.contains("3t"), "{conn} -> {text}");
+                    assert!(
+                        !text.contains("s3%63r3t") && !text.contains("3t"),
+                        "{conn} -> {text}"
+                    );
                 }
                 assert!(shown.contains(MASK), "{conn} -> {shown}");
             }
@@ -695,7 +714,10 @@ mod tests {
             public("postgresql://u:pw@[::1]:5432,h2:5433/my%20db?sslmode=require&ssl=true"),
             "user='u' host='::1,h2' port='5432,5433' dbname='my db' sslmode='require' sslmode='require'"
         );
-        assert_eq!(public("postgresql:///db?host=/tmp/s%20k"), "dbname='db' host='/tmp/s k'");
+        assert_eq!(
+            public("postgresql:///db?host=/tmp/s%20k"),
+            "dbname='db' host='/tmp/s k'"
+        );
         assert_eq!(public("postgresql://"), "");
         assert_eq!(public("host=h dbname='a\\'b'"), "host='h' dbname='a\\'b'");
         assert_eq!(public("shop"), "shop");
@@ -711,7 +733,10 @@ mod tests {
         let c = ConnInfo::parse(conn).unwrap();
         let mut cmd = Command::new("true");
         c.apply(&mut cmd, "-d");
-        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(args, ["-d", "host='h' dbname='db' service='pgveil'"]);
         let file = cmd
             .get_envs()
@@ -748,12 +773,18 @@ mod tests {
 
     #[test]
     fn redaction_keeps_the_form() {
-        assert_eq!(redact("postgresql://u:s3cr3t@h/db"), "postgresql://u:****@h/db");
+        assert_eq!(
+            redact("postgresql://u:s3cr3t@h/db"),
+            "postgresql://u:****@h/db"
+        );
         assert_eq!(
             redact("postgresql://u@h/db?password=s3cr3t&sslmode=disable"),
             "postgresql://u@h/db?password=****&sslmode=disable"
         );
-        assert_eq!(redact("host=h password = 's3 cr3t'"), "host=h password = ****");
+        assert_eq!(
+            redact("host=h password = 's3 cr3t'"),
+            "host=h password = ****"
+        );
         assert_eq!(redact("host=h password=s3cr3t"), "host=h password=****");
         assert_eq!(redact("shop"), "shop");
     }
@@ -773,7 +804,10 @@ mod tests {
             "postgresql://u@h/db?password=s3=cr3t",
         ] {
             let err = ConnInfo::parse(conn).unwrap_err().to_string();
-            assert!(!err.contains(SECRET) && !err.contains("s3cr3t"), "{conn}: {err}");
+            assert!(
+                !err.contains(SECRET) && !err.contains("s3cr3t"),
+                "{conn}: {err}"
+            );
             assert!(!redact(conn).contains("s3cr3t"), "{conn}");
         }
     }

@@ -229,7 +229,10 @@ pub fn pg_restore(
         cmd.arg(format!("--table={t}"));
     }
     // `--`: an archive path starting with `-` is not an option.
-    cmd.arg("--").arg(archive).stdin(Stdio::null()).stderr(Stdio::piped());
+    cmd.arg("--")
+        .arg(archive)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
     let child = spawn(&mut cmd, "pg_restore")?;
     wait(child, "pg_restore", db)
 }

@@ -61,7 +61,11 @@ impl PgDumpArgs {
             a.starts_with("--dbname") || (a.starts_with("-d") && !a.starts_with("--"))
         }) {
             let flag = a.to_string_lossy();
-            let flag = if flag.starts_with("--") { "--dbname" } else { "-d" };
+            let flag = if flag.starts_with("--") {
+                "--dbname"
+            } else {
+                "-d"
+            };
             return Err(SourceError::DbnameInExtra(flag));
         }
         let conn = ConnInfo::parse_opt(self.dbname.as_deref())?;
@@ -353,7 +357,10 @@ mod tests {
                 ..PgDumpArgs::default()
             };
             let err = args.run_to_vec().unwrap_err();
-            assert!(matches!(err, SourceError::DbnameInExtra(_)), "{extra:?}: {err}");
+            assert!(
+                matches!(err, SourceError::DbnameInExtra(_)),
+                "{extra:?}: {err}"
+            );
             assert!(!err.to_string().contains("pw"), "{err}");
         }
     }

@@ -190,7 +190,15 @@ fn a_password_in_any_form_stays_out_of_the_manifest_and_output() {
         let out = ok(
             run(
                 pgveil()
-                    .args(["dump", "--dbname", conn, "--name", "shop", "-v", "--out-dir"])
+                    .args([
+                        "dump",
+                        "--dbname",
+                        conn,
+                        "--name",
+                        "shop",
+                        "-v",
+                        "--out-dir",
+                    ])
                     .arg(out_dir.path()),
                 None,
             ),
@@ -218,7 +226,11 @@ fn a_password_in_any_form_stays_out_of_the_manifest_and_output() {
             }
             for f in files_under(out_dir.path()) {
                 let bytes = std::fs::read(&f).unwrap();
-                assert!(!contains(&bytes, needle), "{conn}: {} holds it", f.display());
+                assert!(
+                    !contains(&bytes, needle),
+                    "{conn}: {} holds it",
+                    f.display()
+                );
             }
         }
     }
@@ -301,9 +313,7 @@ impl CmdlineWatch {
                             *seen.lock().unwrap() += 1;
                             continue;
                         }
-                        hits.lock()
-                            .unwrap()
-                            .push(text(&cmdline).replace('\0', " "));
+                        hits.lock().unwrap().push(text(&cmdline).replace('\0', " "));
                     }
                 }
             })
@@ -364,7 +374,12 @@ fn no_child_has_the_password_on_its_command_line() {
         }),
         ("rules init (sslpassword)", {
             let mut c = with_path(pgveil());
-            c.args(["rules", "init", "--dbname", &format!("{conn}&sslpassword={SECRET}")]);
+            c.args([
+                "rules",
+                "init",
+                "--dbname",
+                &format!("{conn}&sslpassword={SECRET}"),
+            ]);
             c
         }),
         ("rules import-labels", {
@@ -392,9 +407,16 @@ fn no_child_has_the_password_on_its_command_line() {
     outputs.push(("restore --custom --create", restore));
     let (hits, seen) = watch.finish();
     assert!(seen, "the poller never saw pgveil run");
-    assert!(hits.is_empty(), "command lines with the password: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "command lines with the password: {hits:#?}"
+    );
     for (what, out) in &outputs {
-        assert!(!contains(&out.stderr, SECRET), "{what}: {}", text(&out.stderr));
+        assert!(
+            !contains(&out.stderr, SECRET),
+            "{what}: {}",
+            text(&out.stderr)
+        );
         assert!(!contains(&out.stdout, SECRET), "{what}");
     }
     for (what, out) in &outputs {
@@ -417,7 +439,8 @@ fn no_child_has_the_password_on_its_command_line() {
     let argv: Vec<&str> = calls.lines().filter(|l| l.starts_with("ARGV ")).collect();
     for program in ["pg_dump", "psql", "pg_restore", "createdb"] {
         assert!(
-            argv.iter().any(|l| l.starts_with(&format!("ARGV {program} "))),
+            argv.iter()
+                .any(|l| l.starts_with(&format!("ARGV {program} "))),
             "{program} never ran: {calls}"
         );
         assert!(
@@ -462,7 +485,12 @@ fn a_malformed_uri_with_the_password_gets_a_redacted_error() {
         assert!(!err.contains(SECRET), "{conn}: {err}");
         assert!(err.contains("malformed"), "{conn}: {err}");
         let out = run(
-            pgveil().args(["restore", out_dir.path().to_str().unwrap(), "--dbname", &conn]),
+            pgveil().args([
+                "restore",
+                out_dir.path().to_str().unwrap(),
+                "--dbname",
+                &conn,
+            ]),
             None,
         );
         let err = fails(&out, &conn);
@@ -490,7 +518,10 @@ fn same_size_gzip(sql: &str, size: usize) -> Vec<u8> {
     );
     let mut pad = 0usize;
     for _ in 0..50 {
-        let tail = gz(&format!("-- {}\n", "y".repeat(pad)), flate2::Compression::none());
+        let tail = gz(
+            &format!("-- {}\n", "y".repeat(pad)),
+            flate2::Compression::none(),
+        );
         let len = head.len() + tail.len();
         if len == size {
             return [head, tail].concat();
@@ -563,7 +594,15 @@ fn a_tampered_plain_artifact_never_reaches_psql() {
     let out = ok(
         run(
             pgveil()
-                .args(["dump", "--dbname", &db, "--name", "shop", "--set", "--out-dir"])
+                .args([
+                    "dump",
+                    "--dbname",
+                    &db,
+                    "--name",
+                    "shop",
+                    "--set",
+                    "--out-dir",
+                ])
                 .arg(&sets),
             None,
         ),
@@ -574,9 +613,15 @@ fn a_tampered_plain_artifact_never_reaches_psql() {
     let loc = sets.to_str().unwrap();
 
     let target = cluster().create_db("tampered_local");
-    let out = run(pgveil().args(["restore", loc, "--anon", "--dbname", &target]), None);
+    let out = run(
+        pgveil().args(["restore", loc, "--anon", "--dbname", &target]),
+        None,
+    );
     let err = fails(&out, "restore of a tampered artifact");
-    assert!(err.contains("shop.anon.gz") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains("shop.anon.gz") && err.contains("corrupt"),
+        "{err}"
+    );
     assert_nothing_ran(&target, &touched, "restore from a folder");
 
     // --create: the database is not even created.
@@ -589,7 +634,10 @@ fn a_tampered_plain_artifact_never_reaches_psql() {
     assert!(!database_exists(&fresh));
     assert!(!touched.exists());
 
-    let out = run(pgveil().args(["restore", loc, "--anon", "--to-stdout"]), None);
+    let out = run(
+        pgveil().args(["restore", loc, "--anon", "--to-stdout"]),
+        None,
+    );
     fails(&out, "restore --to-stdout of a tampered artifact");
     assert!(out.stdout.is_empty(), "SQL printed: {}", text(&out.stdout));
 
@@ -597,24 +645,47 @@ fn a_tampered_plain_artifact_never_reaches_psql() {
     let server = S3Server::start(BUCKET);
     let out = ok(
         run(
-            pgveil_s3(&server).args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+            pgveil_s3(&server).args([
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "shop",
+                "--upload",
+                &url(),
+            ]),
             None,
         ),
         "dump --upload",
     );
     let id = text(&out.stdout).trim().to_string();
-    let object = server.root().join(BUCKET).join("db").join(&id).join("shop.anon.gz");
+    let object = server
+        .root()
+        .join(BUCKET)
+        .join("db")
+        .join(&id)
+        .join("shop.anon.gz");
     tamper_plain(&object, &touched);
     let target = cluster().create_db("tampered_bucket");
     let work = tempfile::tempdir().unwrap();
     let out = run(
         pgveil_s3(&server)
-            .args(["restore", &url(), "--anon", "--dbname", &target, "--work-dir"])
+            .args([
+                "restore",
+                &url(),
+                "--anon",
+                "--dbname",
+                &target,
+                "--work-dir",
+            ])
             .arg(work.path()),
         None,
     );
     let err = fails(&out, "restore of a tampered object");
-    assert!(err.contains("shop.anon.gz") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains("shop.anon.gz") && err.contains("corrupt"),
+        "{err}"
+    );
     assert_nothing_ran(&target, &touched, "restore from a bucket");
     assert_eq!(
         std::fs::read_dir(work.path()).unwrap().count(),
@@ -638,7 +709,15 @@ fn a_tampered_custom_archive_never_reaches_pg_restore() {
     let out = ok(
         run(
             pgveil_s3(&server)
-                .args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()])
+                .args([
+                    "dump",
+                    "--dbname",
+                    &db,
+                    "--name",
+                    "shop",
+                    "--upload",
+                    &url(),
+                ])
                 .arg("--out-dir")
                 .arg(sets.path()),
             None,
@@ -646,7 +725,12 @@ fn a_tampered_custom_archive_never_reaches_pg_restore() {
         "dump --upload --out-dir",
     );
     let id = text(&out.stdout).trim().to_string();
-    let object = server.root().join(BUCKET).join("db").join(&id).join("shop.dump");
+    let object = server
+        .root()
+        .join(BUCKET)
+        .join("db")
+        .join(&id)
+        .join("shop.dump");
     assert!(
         std::fs::metadata(&object).unwrap().len() > 128 * 1024,
         "the archive must be larger than what streaming used to hold back"
@@ -662,7 +746,10 @@ fn a_tampered_custom_archive_never_reaches_pg_restore() {
         None,
     );
     let err = fails(&out, "restore --custom of a tampered object");
-    assert!(err.contains("shop.dump") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains("shop.dump") && err.contains("corrupt"),
+        "{err}"
+    );
     assert_nothing_ran(&target, &nowhere, "restore --custom from a bucket");
 
     let out = run(
@@ -699,7 +786,15 @@ fn restore_custom_is_all_or_nothing() {
     ok(
         run(
             pgveil()
-                .args(["dump", "--dbname", &db, "--name", "shop", "--set", "--out-dir"])
+                .args([
+                    "dump",
+                    "--dbname",
+                    &db,
+                    "--name",
+                    "shop",
+                    "--set",
+                    "--out-dir",
+                ])
                 .arg(sets.path()),
             None,
         ),
@@ -725,7 +820,9 @@ fn restore_custom_is_all_or_nothing() {
     // Parallel workers commit separately: refused into an existing database…
     let existing = cluster().create_db("jobs_existing");
     let out = run(
-        pgveil().args(["restore", loc, "--custom", "--jobs", "2", "--dbname", &existing]),
+        pgveil().args([
+            "restore", loc, "--custom", "--jobs", "2", "--dbname", &existing,
+        ]),
         None,
     );
     let err = fails(&out, "restore --jobs into an existing database");
@@ -765,7 +862,10 @@ fn restore_custom_is_all_or_nothing() {
         ),
         "restore --jobs --create",
     );
-    assert_eq!(cluster().table_counts(&created), cluster().table_counts(&db));
+    assert_eq!(
+        cluster().table_counts(&created),
+        cluster().table_counts(&db)
+    );
     cluster().drop_db(&created);
 
     // --create into a name that exists: createdb fails, and the database (not pgveil's) stays.
@@ -774,7 +874,10 @@ fn restore_custom_is_all_or_nothing() {
         None,
     );
     fails(&out, "restore --create into an existing name");
-    assert!(database_exists(&target), "createdb failed: nothing of ours to drop");
+    assert!(
+        database_exists(&target),
+        "createdb failed: nothing of ours to drop"
+    );
 }
 
 #[test]
@@ -796,7 +899,15 @@ fn a_failed_restore_with_create_drops_the_database_it_made() {
     ok(
         run(
             pgveil()
-                .args(["dump", "--dbname", &src, "--name", "owned", "--set", "--out-dir"])
+                .args([
+                    "dump",
+                    "--dbname",
+                    &src,
+                    "--name",
+                    "owned",
+                    "--set",
+                    "--out-dir",
+                ])
                 .arg(sets.path())
                 .args(["--", "--create"]),
             None,

@@ -15,9 +15,7 @@ use anyhow::{bail, Context};
 use pgveil::conninfo::ConnInfo;
 use pgveil::manifest::{Manifest, ManifestArtifact};
 use pgveil::restore::{self, PgRestoreOptions, PlainTarget};
-use pgveil::store::check::{
-    check_set, read_manifest, sha256_of, Depth, SetState,
-};
+use pgveil::store::check::{check_set, read_manifest, sha256_of, Depth, SetState};
 use pgveil::store::local::LocalStore;
 use pgveil::store::{select_set, SetId, Store};
 
