@@ -12,8 +12,9 @@
 //!   the connection string precedence over `PGPASSWORD`, and `PGPASSWORD` over a password file, so
 //!   moving it there changes nothing else. `sslpassword` has no environment variable: it goes into a
 //!   private service file (a 0600 file in a 0700 folder, removed with the [`ConnInfo`]) named by
-//!   `PGSERVICEFILE`, with `service=pgveil` on the command line; with a service of the user's own
-//!   (`service=`, `PGSERVICE`) that is impossible, and it is refused;
+//!   `PGSERVICEFILE`, with `service=pgveil` on the command line. With a service of the user's own
+//!   (`service=`, `PGSERVICE`) a secret in the connection string is refused: the service's entry
+//!   outranks `PGPASSWORD`, and there can be only one service;
 //! - [`redact`] shows a connection string with every secret value replaced by `****`, for
 //!   manifests and messages;
 //! - [`ConnInfo::scrub`] removes the secret values from what a child printed (libpq echoes a
@@ -40,8 +41,10 @@ pub enum ConnInfoError {
     /// The connection string does not parse; `.0` says why without repeating any of it.
     #[error("the connection string is malformed ({0}); it is not shown here because it may hold a password")]
     Malformed(&'static str),
-    #[error("an sslpassword in the connection string together with a service (service= or PGSERVICE) cannot be kept off the command line of pg_dump/psql: put the sslpassword in that service's entry")]
-    SslPasswordWithService,
+    /// A service's entry outranks `PGPASSWORD` (and cannot be combined with pgveil's own), so
+    /// moving the secret out of the connection string would change which one applies.
+    #[error("a {0} in the connection string together with a service (service= or PGSERVICE) cannot be kept off the command line of pg_dump/psql without changing which {0} applies: put it in that service's entry (or the password in PGPASSWORD or a password file)")]
+    SecretWithService(&'static str),
     #[error("an sslpassword that ends in white space or holds a line break cannot be passed in a service file")]
     SslPasswordValue,
     #[error("writing a private service file for the sslpassword")]
@@ -485,20 +488,23 @@ impl ConnInfo {
                 public.push((p.key, p.value));
             }
         }
-        let sslpassword = secrets
-            .iter()
-            .rev()
-            .find(|(k, _, _)| k == "sslpassword")
-            .map(|(_, v, _)| v.as_str())
-            .filter(|v| !v.is_empty());
-        let service = match sslpassword {
+        let last = |key: &str| {
+            secrets
+                .iter()
+                .rev()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, v, _)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let with_service = public.iter().any(|(k, _)| k == "service")
+            || std::env::var_os("PGSERVICE").is_some_and(|s| !s.is_empty());
+        for key in SECRET_KEYS {
+            if with_service && last(key).is_some() {
+                return Err(ConnInfoError::SecretWithService(key));
+            }
+        }
+        let service = match last("sslpassword") {
             None => None,
-            Some(_) if public.iter().any(|(k, _)| k == "service") => {
-                return Err(ConnInfoError::SslPasswordWithService)
-            }
-            Some(_) if std::env::var_os("PGSERVICE").is_some_and(|s| !s.is_empty()) => {
-                return Err(ConnInfoError::SslPasswordWithService)
-            }
             Some(v)
                 if v.contains(['\n', '\r']) || v.ends_with(|c: char| c.is_ascii_whitespace()) =>
             {
@@ -759,7 +765,11 @@ mod tests {
         // Impossible with a service of the user's own, or a value a service file cannot hold.
         assert!(matches!(
             ConnInfo::parse("service=prod sslpassword=k"),
-            Err(ConnInfoError::SslPasswordWithService)
+            Err(ConnInfoError::SecretWithService("sslpassword"))
+        ));
+        assert!(matches!(
+            ConnInfo::parse("postgresql://u:pw@h/db?service=prod"),
+            Err(ConnInfoError::SecretWithService("password"))
         ));
         assert!(matches!(
             ConnInfo::parse("host=h sslpassword='k '"),
