@@ -436,3 +436,25 @@ fn restore_check(chosen: &Chosen, work_dir: Option<&PathBuf>) -> anyhow::Result<
     dropped.with_context(|| format!("dropping scratch database {scratch_name}"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WorkDir;
+
+    #[test]
+    fn the_work_folder_is_private_and_removed_with_its_contents() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir();
+        let work = WorkDir::create(Some(&base)).unwrap();
+        let path = work.0.clone();
+        assert!(path.starts_with(&base));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        std::fs::write(path.join("artifact"), b"x").unwrap();
+        // Two restores at once get two folders.
+        let other = WorkDir::create(Some(&base)).unwrap();
+        assert_ne!(other.0, path);
+        drop(work);
+        assert!(!path.exists());
+    }
+}
