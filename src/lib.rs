@@ -5,6 +5,7 @@
 //!
 //! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s.
 
+pub mod conninfo;
 pub mod copy;
 pub mod dump;
 pub mod engine;

@@ -1,18 +1,19 @@
-//! Restoring artifacts into a database: plain SQL (`.gz`) streamed into `psql -v ON_ERROR_STOP=1`,
-//! custom archives given to `pg_restore`. The connection comes from the usual libpq settings (a
-//! conninfo / URI given as the database, PG* variables).
+//! Restoring artifacts into a database: plain SQL (`.gz`) streamed into `psql -v ON_ERROR_STOP=1
+//! --single-transaction`, custom archives given to `pg_restore --single-transaction`. The connection
+//! comes from the usual libpq settings (a conninfo / URI given as the database, PG* variables); its
+//! password reaches the child through its environment, never its command line
+//! ([`crate::conninfo`]), and is scrubbed from the child's messages.
 //!
-//! A plain artifact streams into `psql --single-transaction` while its SHA-256 is computed; psql's
-//! stdin is closed (which commits) only when the checksum matched the manifest. On a mismatch psql
-//! is killed, the transaction never commits, and the error names the artifact: a corrupt artifact
-//! leaves nothing behind, and the artifact is read only once (no local copy of an S3 object). A
-//! custom archive from a bucket streams the same way into `pg_restore --single-transaction`, its
-//! last bytes held back until the checksum matched; with `--jobs` (pg_restore must seek) it is
-//! downloaded and checked first.
+//! The caller hands over artifacts whose SHA-256 it has already checked (a bucket's object
+//! downloaded and checked first): SQL can `COMMIT` and run `\!` shell commands by itself, so no byte
+//! of an unchecked artifact may reach psql or pg_restore. A plain artifact is still hashed again as
+//! it streams, and psql is killed before its input ends (which would commit) on a mismatch.
 
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use crate::conninfo::ConnInfo;
 
 use sha2::{Digest, Sha256};
 
@@ -40,6 +41,8 @@ pub enum RestoreError {
         expected: String,
         actual: String,
     },
+    #[error("{0} names no database")]
+    NoDatabase(String),
 }
 
 /// Reads through, computing SHA-256 and length.
@@ -81,7 +84,7 @@ fn spawn(cmd: &mut Command, program: &str) -> Result<Child, RestoreError> {
     })
 }
 
-fn wait(child: Child, program: &str) -> Result<(), RestoreError> {
+fn wait(child: Child, program: &str, conn: Option<&ConnInfo>) -> Result<(), RestoreError> {
     let out = child
         .wait_with_output()
         .map_err(|source| RestoreError::Spawn {
@@ -94,20 +97,21 @@ fn wait(child: Child, program: &str) -> Result<(), RestoreError> {
         Err(RestoreError::Failed {
             program: program.into(),
             status: out.status,
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: crate::conninfo::scrub(conn, String::from_utf8_lossy(&out.stderr).trim()),
         })
     }
 }
 
 /// Where decompressed plain SQL goes.
 pub enum PlainTarget<'a> {
-    /// `psql -d DBNAME` in one transaction.
-    Database(&'a str),
+    /// `psql -d CONNINFO` in one transaction.
+    Database(&'a ConnInfo),
     /// Our stdout (e.g. `| psql devdb`): the checksum is checked at the end, so verify first.
     Stdout,
 }
 
-/// Stream a gzip'ed plain artifact into `target`, checking its SHA-256 (`what` names it).
+/// Stream a gzip'ed plain artifact (already checked by the caller) into `target`, checking its
+/// SHA-256 again on the way (`what` names it).
 pub fn restore_plain(
     source: Box<dyn Read + Send>,
     what: &str,
@@ -131,11 +135,12 @@ pub fn restore_plain(
             check(what, expected_sha256, actual)
         }
         PlainTarget::Database(db) => {
+            let mut cmd = Command::new("psql");
+            cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
+                .args(["-o", "/dev/null", "-f", "-"]);
+            db.apply(&mut cmd, "-d");
             let mut child = spawn(
-                Command::new("psql")
-                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
-                    .args(["-o", "/dev/null", "-f", "-", "-d", db])
-                    .stdin(Stdio::piped())
+                cmd.stdin(Stdio::piped())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped()),
                 "psql",
@@ -149,7 +154,7 @@ pub fn restore_plain(
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                     // psql stopped (an SQL error): its status and message tell why.
                     drop(stdin);
-                    return wait(child, "psql");
+                    return wait(child, "psql", Some(db));
                 }
                 Err(e) => Err(io(e)),
             };
@@ -160,7 +165,7 @@ pub fn restore_plain(
                 return Err(e);
             }
             drop(stdin);
-            wait(child, "psql")
+            wait(child, "psql", Some(db))
         }
     }
 }
@@ -185,19 +190,32 @@ pub struct PgRestoreOptions {
     pub no_owner: bool,
 }
 
-/// `pg_restore` a custom archive file into `db` (or to stdout as SQL when `db` is `None`).
+impl PgRestoreOptions {
+    /// Parallel jobs asked for (more than one): pg_restore cannot then restore in one transaction.
+    pub fn parallel(&self) -> Option<u32> {
+        self.jobs.filter(|j| *j > 1)
+    }
+}
+
+/// `pg_restore` a (checked) custom archive file into `db` (or to stdout as SQL when `db` is
+/// `None`). Without parallel jobs the restore is one transaction: an error (a conflicting object,
+/// a missing role) leaves the database as it was. With jobs, each worker commits its own part:
+/// the caller must only allow that into a database it can drop on failure (or when told to accept
+/// a partial restore).
 pub fn pg_restore(
     archive: &Path,
-    db: Option<&str>,
+    db: Option<&ConnInfo>,
     options: &PgRestoreOptions,
 ) -> Result<(), RestoreError> {
     let mut cmd = Command::new("pg_restore");
     match db {
         Some(db) => {
-            cmd.args(["--exit-on-error", "-d", db]);
-            if let Some(j) = options.jobs.filter(|j| *j > 1) {
-                cmd.arg(format!("--jobs={j}"));
-            }
+            cmd.arg("--exit-on-error");
+            match options.parallel() {
+                Some(j) => cmd.arg(format!("--jobs={j}")),
+                None => cmd.arg("--single-transaction"),
+            };
+            db.apply(&mut cmd, "--dbname");
             cmd.stdout(Stdio::null());
         }
         None => {
@@ -210,134 +228,56 @@ pub fn pg_restore(
     for t in &options.tables {
         cmd.arg(format!("--table={t}"));
     }
-    cmd.arg(archive).stdin(Stdio::null()).stderr(Stdio::piped());
+    // `--`: an archive path starting with `-` is not an option.
+    cmd.arg("--")
+        .arg(archive)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
     let child = spawn(&mut cmd, "pg_restore")?;
-    wait(child, "pg_restore")
+    wait(child, "pg_restore", db)
 }
 
-/// How much of a streamed custom archive is held back until its checksum is known.
-const HELD_BACK: u64 = 64 * 1024;
-
-/// Stream a custom archive (`expected_len` bytes, SHA-256 `expected_sha256`) from `source` into
-/// `pg_restore --single-transaction -d db`, with no local copy (pg_restore reads a piped archive
-/// in order; `--jobs` needs a file). The checksum is known only once everything is read, so the
-/// last bytes are held back until it matches the manifest: a whole restore cannot finish, and so
-/// cannot commit, without them, and on a mismatch pg_restore is killed with nothing restored. (A
-/// `--table` restore may finish early: the caller checks those first.)
-pub fn pg_restore_stream(
-    source: Box<dyn Read + Send>,
-    what: &str,
-    expected_sha256: &str,
-    expected_len: u64,
-    db: &str,
-    options: &PgRestoreOptions,
-) -> Result<(), RestoreError> {
-    let io = |source: std::io::Error| RestoreError::Io {
-        what: what.to_string(),
-        source,
-    };
-    let mut cmd = Command::new("pg_restore");
-    cmd.args(["--exit-on-error", "--single-transaction", "-d", db]);
-    if options.no_owner {
-        cmd.args(["--no-owner", "--no-acl"]);
+/// `createdb` / `dropdb --if-exists` of the database `conn` names. A plain name uses the PG*
+/// settings; a connection string's other parameters reach the server through `--maintenance-db`
+/// (the `postgres` database there).
+fn db_command(program: &str, conn: &ConnInfo, extra: &[&str]) -> Result<(), RestoreError> {
+    let name = conn
+        .dbname()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| RestoreError::NoDatabase(conn.describe()))?
+        .to_string();
+    let mut cmd = Command::new(program);
+    cmd.args(extra);
+    if !conn.is_plain_name() {
+        conn.with_dbname("postgres")
+            .apply(&mut cmd, "--maintenance-db");
     }
-    for t in &options.tables {
-        cmd.arg(format!("--table={t}"));
-    }
-    cmd.stdin(Stdio::piped())
+    cmd.arg("--")
+        .arg(&name)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = spawn(&mut cmd, "pg_restore")?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let mut hashing = HashingReader::new(source);
-    let head = expected_len.saturating_sub(HELD_BACK);
-    let streamed = std::io::copy(&mut (&mut hashing).take(head), &mut stdin);
-    let mut tail = Vec::new();
-    let read = streamed.and_then(|_| hashing.read_to_end(&mut tail).map(|_| ()));
-    let verdict = |hashing: HashingReader<Box<dyn Read + Send>>| {
-        let (actual, len) = hashing.finish().map_err(io)?;
-        check(what, expected_sha256, actual)?;
-        if len == expected_len {
-            Ok(())
-        } else {
-            Err(RestoreError::Checksum {
-                what: what.to_string(),
-                expected: format!("{expected_sha256}, {expected_len} bytes"),
-                actual: format!("{len} bytes"),
-            })
-        }
-    };
-    match read {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            // pg_restore stopped. A corrupt artifact explains more than pg_restore's message (it
-            // rolled back either way): read the rest to tell.
-            drop(stdin);
-            let failed = wait(child, "pg_restore");
-            verdict(hashing)?;
-            return failed;
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io(e));
-        }
-        Ok(()) => {}
-    }
-    if let Err(e) = verdict(hashing) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e);
-    }
-    let written = stdin.write_all(&tail);
-    drop(stdin);
-    let finished = wait(child, "pg_restore");
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe && finished.is_ok() => Err(io(e)),
-        _ => finished,
-    }
+    let child = spawn(&mut cmd, program)?;
+    wait(child, program, Some(conn))
 }
 
-/// `createdb NAME` / `dropdb --if-exists NAME` (connection from PG* settings).
-pub fn createdb(name: &str) -> Result<(), RestoreError> {
-    let child = spawn(
-        Command::new("createdb")
-            .arg(name)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-        "createdb",
-    )?;
-    wait(child, "createdb")
+pub fn createdb(conn: &ConnInfo) -> Result<(), RestoreError> {
+    db_command("createdb", conn, &[])
 }
 
-pub fn dropdb(name: &str) -> Result<(), RestoreError> {
-    let child = spawn(
-        Command::new("dropdb")
-            .args(["--if-exists", name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-        "dropdb",
-    )?;
-    wait(child, "dropdb")
+pub fn dropdb(conn: &ConnInfo) -> Result<(), RestoreError> {
+    db_command("dropdb", conn, &["--if-exists"])
 }
 
 /// `SELECT count(*)` of one table.
-pub fn count_rows(db: &str, schema: &str, table: &str) -> Result<i64, RestoreError> {
+pub fn count_rows(db: &ConnInfo, schema: &str, table: &str) -> Result<i64, RestoreError> {
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let sql = format!("SELECT count(*) FROM {}.{}", q(schema), q(table));
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            db,
-            "-c",
-            &sql,
-        ])
+    let mut cmd = Command::new("psql");
+    cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
+    db.apply(&mut cmd, "-d");
+    let out = cmd
+        .args(["-c", &sql])
         .stdin(Stdio::null())
         .output()
         .map_err(|source| RestoreError::Spawn {
@@ -348,7 +288,7 @@ pub fn count_rows(db: &str, schema: &str, table: &str) -> Result<i64, RestoreErr
         return Err(RestoreError::Failed {
             program: "psql".into(),
             status: out.status,
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: db.scrub(String::from_utf8_lossy(&out.stderr).trim()),
         });
     }
     String::from_utf8_lossy(&out.stdout)

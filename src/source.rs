@@ -1,6 +1,9 @@
 //! Where the plain dump comes from: a file, stdin, either possibly gzip'ed (detected by its magic
 //! bytes), or a `pg_dump -Fp` child process that pgveil spawns with libpq's usual connection settings.
 //!
+//! The connection string's secrets reach pg_dump through its environment, never its command line,
+//! and are scrubbed from its messages ([`crate::conninfo`]).
+//!
 //! A spawned pg_dump is checked when the stream ends: a non-zero exit fails the pass with pg_dump's own
 //! message, so a dump cut short by pg_dump can never be published.
 
@@ -15,6 +18,8 @@ use std::thread::JoinHandle;
 
 use flate2::read::MultiGzDecoder;
 
+use crate::conninfo::{scrub, ConnInfo, ConnInfoError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("opening {path}: {source}")]
@@ -23,6 +28,10 @@ pub enum SourceError {
     Spawn(io::Error),
     #[error("pg_dump failed ({status}): {stderr}")]
     PgDump { status: String, stderr: String },
+    #[error(transparent)]
+    ConnInfo(#[from] ConnInfoError),
+    #[error("{0} among the pg_dump arguments: give the database with pgveil's own --dbname (its password then stays off pg_dump's command line)")]
+    DbnameInExtra(&'static str),
 }
 
 /// How to connect and what to pass to a spawned pg_dump.
@@ -37,31 +46,47 @@ pub struct PgDumpArgs {
 }
 
 impl PgDumpArgs {
-    fn command(&self) -> Command {
+    /// The command, and the connection it was given (to scrub secrets from pg_dump's messages).
+    /// The connection string's secrets never reach the command line (see [`crate::conninfo`]).
+    fn command(&self) -> Result<(Command, Option<ConnInfo>), SourceError> {
         let mut cmd =
             Command::new(std::env::var_os("PGVEIL_PG_DUMP").unwrap_or_else(|| "pg_dump".into()));
         cmd.arg("--format=plain");
         if self.schema_only {
             cmd.arg("--schema-only");
         }
-        if let Some(db) = &self.dbname {
-            cmd.arg("--dbname").arg(db);
+        // A connection string among the pg_dump arguments would reach its command line as given.
+        if let Some(a) = self.extra.iter().find(|a| {
+            let a = a.to_string_lossy();
+            a.starts_with("--dbname") || (a.starts_with("-d") && !a.starts_with("--"))
+        }) {
+            let flag = a.to_string_lossy();
+            let flag = if flag.starts_with("--") {
+                "--dbname"
+            } else {
+                "-d"
+            };
+            return Err(SourceError::DbnameInExtra(flag));
+        }
+        let conn = ConnInfo::parse_opt(self.dbname.as_deref())?;
+        if let Some(conn) = &conn {
+            conn.apply(&mut cmd, "--dbname");
         }
         cmd.args(&self.extra);
-        cmd
+        Ok((cmd, conn))
     }
 
     /// Run pg_dump to completion and return its output (used for the small schema-only dump).
     pub fn run_to_vec(&self) -> Result<Vec<u8>, SourceError> {
-        let out = self
-            .command()
+        let (mut cmd, conn) = self.command()?;
+        let out = cmd
             .stdin(Stdio::null())
             .output()
             .map_err(SourceError::Spawn)?;
         if !out.status.success() {
             return Err(SourceError::PgDump {
                 status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                stderr: scrub(conn.as_ref(), String::from_utf8_lossy(&out.stderr).trim()),
             });
         }
         Ok(out.stdout)
@@ -78,27 +103,13 @@ pub fn dbname_of(conn: Option<&str>) -> Option<String> {
                 .or_else(|| std::env::var("PGUSER").ok())
         }
     };
-    if let Some(rest) = conn
-        .strip_prefix("postgresql://")
-        .or_else(|| conn.strip_prefix("postgres://"))
-    {
-        let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("");
-        let name = path.split(['?', '#']).next().unwrap_or("");
-        return (!name.is_empty()).then(|| name.to_string());
-    }
-    if conn.contains('=') {
-        return conn
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix("dbname="))
-            .map(|v| v.trim_matches('\'').to_string());
-    }
-    Some(conn.to_string())
+    crate::conninfo::database_name(conn).filter(|n| !n.is_empty())
 }
 
 /// An open source of plain-dump bytes.
 pub struct Source {
     reader: Box<dyn Read + Send>,
-    child: Option<(Child, JoinHandle<String>)>,
+    child: Option<(Child, JoinHandle<String>, Option<ConnInfo>)>,
     bytes_read: Arc<AtomicU64>,
     description: String,
 }
@@ -134,8 +145,8 @@ impl Source {
 
     /// Spawn `pg_dump -Fp` and read its standard output.
     pub fn spawn_pg_dump(args: &PgDumpArgs) -> Result<Source, SourceError> {
-        let mut child = args
-            .command()
+        let (mut cmd, conn) = args.command()?;
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -160,14 +171,14 @@ impl Source {
         Ok(Source::from_reader(
             Box::new(stdout),
             description,
-            Some((child, handle)),
+            Some((child, handle, conn)),
         ))
     }
 
     fn from_reader(
         raw: Box<dyn Read + Send>,
         description: String,
-        child: Option<(Child, JoinHandle<String>)>,
+        child: Option<(Child, JoinHandle<String>, Option<ConnInfo>)>,
     ) -> Source {
         let bytes_read = Arc::new(AtomicU64::new(0));
         let counting = Counting {
@@ -209,13 +220,13 @@ impl Source {
     pub fn finish(self) -> Result<(), SourceError> {
         let Source { reader, child, .. } = self;
         drop(reader);
-        if let Some((mut child, stderr)) = child {
+        if let Some((mut child, stderr, conn)) = child {
             let status = child.wait().map_err(SourceError::Spawn)?;
             let stderr = stderr.join().unwrap_or_default();
             if !status.success() {
                 return Err(SourceError::PgDump {
                     status: status.to_string(),
-                    stderr: stderr.trim().to_string(),
+                    stderr: scrub(conn.as_ref(), stderr.trim()),
                 });
             }
         }
@@ -247,26 +258,10 @@ fn enlarge_pipe(pipe: &ChildStdout) {
     let _ = pipe;
 }
 
-/// Hide a password in a URI or `password=` setting for logs and manifests.
+/// A connection string with every secret (`password`, `sslpassword`, in any form libpq accepts)
+/// replaced by `****`, for logs and manifests (see [`crate::conninfo::redact`]).
 pub fn redact_password(conn: &str) -> String {
-    if let Some((scheme, rest)) = conn.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
-            if let Some((user, _)) = userinfo.split_once(':') {
-                return format!("{scheme}://{user}:****@{host}");
-            }
-        }
-        return conn.to_string();
-    }
-    conn.split_whitespace()
-        .map(|kv| {
-            if kv.starts_with("password=") {
-                "password=****".to_string()
-            } else {
-                kv.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::conninfo::redact(conn)
 }
 
 /// A transaction kept open in a `psql` session so that several pg_dump runs (the schema-only dump for
@@ -284,8 +279,8 @@ impl SnapshotHolder {
         let psql = std::env::var_os("PGVEIL_PSQL").unwrap_or_else(|| "psql".into());
         let mut cmd = Command::new(psql);
         cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
-        if let Some(db) = dbname {
-            cmd.arg("--dbname").arg(db);
+        if let Some(conn) = ConnInfo::parse_opt(dbname).ok()? {
+            conn.apply(&mut cmd, "--dbname");
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -347,6 +342,27 @@ mod tests {
             redact_password("host=h password=secret"),
             "host=h password=****"
         );
+    }
+
+    #[test]
+    fn a_connection_string_among_the_pg_dump_arguments_is_refused() {
+        for extra in [
+            &["-d", "postgresql://u:pw@h/db"][..],
+            &["--dbname=host=h password=pw"],
+            &["-dpostgresql://u:pw@h/db"],
+            &["--dbname", "x"],
+        ] {
+            let args = PgDumpArgs {
+                extra: extra.iter().map(Into::into).collect(),
+                ..PgDumpArgs::default()
+            };
+            let err = args.run_to_vec().unwrap_err();
+            assert!(
+                matches!(err, SourceError::DbnameInExtra(_)),
+                "{extra:?}: {err}"
+            );
+            assert!(!err.to_string().contains("pw"), "{err}");
+        }
     }
 
     #[test]

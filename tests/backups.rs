@@ -163,28 +163,31 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     );
     assert_eq!(cluster().table_counts(&target), source_counts);
 
-    // Without --jobs the archive streams from the bucket into pg_restore: no local copy, so a
-    // work folder that cannot exist is never needed.
+    // Without --jobs: downloaded into a private work folder, checked, restored in one transaction;
+    // the folder is removed afterwards.
     let streamed = cluster().unique_name("streamed_custom");
+    let work = tempfile::tempdir().unwrap();
     ok(
         run(
-            pgveil_s3(&server).args([
-                "restore",
-                &url(),
-                "--backup",
-                &id,
-                "--custom",
-                "--create",
-                "--work-dir",
-                "/nonexistent/pgveil-work",
-                "--dbname",
-                &streamed,
-            ]),
+            pgveil_s3(&server)
+                .args([
+                    "restore",
+                    &url(),
+                    "--backup",
+                    &id,
+                    "--custom",
+                    "--create",
+                    "--dbname",
+                    &streamed,
+                    "--work-dir",
+                ])
+                .arg(work.path()),
             None,
         ),
-        "restore --custom (streamed)",
+        "restore --custom (downloaded first)",
     );
     assert_eq!(cluster().table_counts(&streamed), source_counts);
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
 
     // pull only the anonymized dump, then restore it from the local copy.
     let local = tempfile::tempdir().unwrap();
@@ -438,8 +441,7 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
         err.contains(&format!("s3://{BUCKET}/db/{id}/shop.dump")),
         "{err}"
     );
-    // Streamed into pg_restore (no --jobs): the mismatch is found at the end, and the single
-    // transaction leaves the new database empty.
+    // Checked before pg_restore sees any of it: the database is not even created.
     let target = cluster().unique_name("refused_custom");
     let err = fails(
         run(
@@ -460,9 +462,14 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
         "{err}"
     );
     assert_eq!(
-        cluster().table_counts(&target),
-        vec![],
-        "nothing restored from a corrupt archive"
+        cluster()
+            .psql(
+                "postgres",
+                &format!("SELECT count(*) FROM pg_database WHERE datname = '{target}';"),
+            )
+            .trim(),
+        "0",
+        "nothing created for a corrupt archive"
     );
 }
 

@@ -1,13 +1,21 @@
 //! `pgveil pull`, `pgveil restore`, `pgveil verify`: take one backup set (from a folder or a bucket)
 //! and copy it here, load it into a database, or check it against its manifest. Every artifact is
 //! checked against the manifest's SHA-256 before it counts; a mismatch names the artifact.
+//!
+//! `restore` checks the artifact before any byte of it reaches psql or pg_restore (SQL can commit
+//! and run shell commands by itself, so checking at the end is too late): a local file is read and
+//! checked first; an object in a bucket is downloaded into a private work folder, checked, and
+//! restored from there. A database that `--create` made is dropped again when the restore fails.
 
+use std::fs::File;
+use std::io::Seek;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use pgveil::conninfo::ConnInfo;
 use pgveil::manifest::{Manifest, ManifestArtifact};
 use pgveil::restore::{self, PgRestoreOptions, PlainTarget};
-use pgveil::store::check::{check_set, read_manifest, verify_artifact, Depth, SetState};
+use pgveil::store::check::{check_set, read_manifest, sha256_of, Depth, SetState};
 use pgveil::store::local::LocalStore;
 use pgveil::store::{select_set, SetId, Store};
 
@@ -68,15 +76,84 @@ impl Chosen {
         self.store.location(&self.set, &a.info.file)
     }
 
-    /// Read the whole artifact and check its size and SHA-256 against the manifest.
-    fn verify(&self, a: &ManifestArtifact) -> Result<(), pgveil::store::StoreError> {
-        verify_artifact(
-            &*self.store,
-            &self.set,
-            &a.info.file,
-            a.info.bytes,
-            &a.info.sha256,
-        )
+    /// The artifact as a local file whose size and SHA-256 match the manifest: a local set's own
+    /// file, read and checked; an object downloaded (and checked on the way) into a private work
+    /// folder under `work_dir` (default: the temp dir), removed when the result is dropped. The
+    /// returned handle is the one that was checked, rewound.
+    fn verified_file(
+        &self,
+        a: &ManifestArtifact,
+        work_dir: Option<&PathBuf>,
+    ) -> anyhow::Result<Verified> {
+        let from = self.location(a);
+        let (path, mut file, work) = match self.store.local_path(&self.set, &a.info.file) {
+            Some(path) => {
+                let file = File::open(&path).with_context(|| format!("opening {from}"))?;
+                (path, file, None)
+            }
+            None => {
+                let work = WorkDir::create(work_dir)?;
+                let path = work.0.join(&a.info.file);
+                let mut file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                let mut reader = self.store.open(&self.set, &a.info.file)?;
+                std::io::copy(&mut reader, &mut file)
+                    .with_context(|| format!("downloading {from} to {}", path.display()))?;
+                (path, file, Some(work))
+            }
+        };
+        file.rewind()?;
+        let (sha, len) = sha256_of(&mut file).with_context(|| format!("reading {from}"))?;
+        if sha != a.info.sha256 || len != a.info.bytes {
+            bail!(
+                "{from}: SHA-256 {sha} ({len} bytes) does not match the manifest ({}, {} bytes): the artifact is corrupt; nothing was restored",
+                a.info.sha256,
+                a.info.bytes
+            );
+        }
+        file.rewind()?;
+        Ok(Verified {
+            path,
+            file,
+            _work: work,
+        })
+    }
+}
+
+/// A checked local copy of an artifact (see [`Chosen::verified_file`]).
+struct Verified {
+    path: PathBuf,
+    file: File,
+    _work: Option<WorkDir>,
+}
+
+/// A private (0700) folder for downloaded artifacts, removed with its contents on drop.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create(base: Option<&PathBuf>) -> anyhow::Result<WorkDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = base.cloned().unwrap_or_else(std::env::temp_dir);
+        let path = base.join(format!(
+            ".pgveil-restore-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("creating the work folder {}", path.display()))?;
+        Ok(WorkDir(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -159,71 +236,33 @@ pub struct RestoreArgs {
         required_unless_present = "to_stdout"
     )]
     dbname: Option<String>,
-    /// Create the target database first (`createdb NAME`).
+    /// Create the target database first (`createdb`); it is dropped again if the restore fails.
     #[arg(long)]
     create: bool,
     /// Print the SQL instead (e.g. `| psql devdb`); the artifact is verified first.
     #[arg(long, conflicts_with_all = ["dbname", "create"])]
     to_stdout: bool,
-    /// Parallel pg_restore jobs (custom archive).
+    /// Parallel pg_restore jobs (custom archive). Parallel workers commit separately, so a failure
+    /// leaves part of the archive behind: allowed with --create (the new database is dropped on
+    /// failure) or with --allow-partial.
     #[arg(short = 'j', long)]
     jobs: Option<u32>,
+    /// Accept that a failed --jobs restore into an existing database leaves part of it behind.
+    #[arg(long)]
+    allow_partial: bool,
     /// Restore only this table (custom archive); repeatable.
     #[arg(short = 't', long = "table", value_name = "TABLE")]
     tables: Vec<String>,
     /// Skip ownership and privileges (pg_restore --no-owner --no-acl).
     #[arg(long)]
     no_owner: bool,
-    /// Where a custom archive from a bucket is downloaded for pg_restore --jobs or --to-stdout
-    /// (default: the temp dir); without them it streams into pg_restore.
+    /// Where an artifact from a bucket is downloaded and checked before it is restored (default:
+    /// the temp dir). It needs room for the artifact; the copy is removed afterwards.
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
 }
 
-/// A downloaded copy removed on drop.
-struct TempCopy(PathBuf);
-
-impl Drop for TempCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// The custom archive as a local, verified file (pg_restore needs to seek in it).
-fn custom_archive_file(
-    chosen: &Chosen,
-    a: &ManifestArtifact,
-    work_dir: Option<&PathBuf>,
-) -> anyhow::Result<(PathBuf, Option<TempCopy>)> {
-    if let Some(path) = chosen.store.local_path(&chosen.set, &a.info.file) {
-        chosen.verify(a)?;
-        return Ok((path, None));
-    }
-    let dir = work_dir.cloned().unwrap_or_else(std::env::temp_dir);
-    let path = dir.join(format!(
-        ".pgveil-restore-{}-{}",
-        std::process::id(),
-        a.info.file
-    ));
-    let guard = TempCopy(path.clone());
-    let from = chosen.location(a);
-    let mut file =
-        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let mut reader = restore::HashingReader::new(chosen.store.open(&chosen.set, &a.info.file)?);
-    std::io::copy(&mut reader, &mut file).with_context(|| format!("downloading {from}"))?;
-    let (sha, len) = reader.finish()?;
-    if sha != a.info.sha256 || len != a.info.bytes {
-        bail!(
-            "{from}: SHA-256 {sha} ({len} bytes) does not match the manifest ({}, {} bytes): the artifact is corrupt; nothing was restored",
-            a.info.sha256,
-            a.info.bytes
-        );
-    }
-    Ok((path, Some(guard)))
-}
-
 pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
-    let chosen = args.set.choose()?;
     let kind = if args.custom {
         "custom"
     } else if args.plain {
@@ -234,55 +273,72 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     if kind != "custom" && (!args.tables.is_empty() || args.jobs.is_some()) {
         bail!("--table and --jobs need --custom (pg_restore)");
     }
-    let a = chosen.artifact(kind)?;
-    if args.create {
-        let db = args.dbname.as_deref().expect("clap");
-        restore::createdb(db).with_context(|| format!("creating database {db}"))?;
-    }
-    let what = chosen.location(a);
-    if kind == "custom" {
-        let options = PgRestoreOptions {
-            jobs: args.jobs,
-            tables: args.tables.clone(),
-            no_owner: args.no_owner,
-        };
-        let in_bucket = chosen.store.local_path(&chosen.set, &a.info.file).is_none();
-        match args.dbname.as_deref() {
-            // From a bucket into a database, one connection, everything: streamed, no local copy.
-            // (pg_restore can finish a --table restore before the end of the archive, so before
-            // the checksum is known: that one is downloaded and checked first.)
-            Some(db) if in_bucket && args.jobs.unwrap_or(1) <= 1 && args.tables.is_empty() => {
-                let source = chosen.store.open(&chosen.set, &a.info.file)?;
-                restore::pg_restore_stream(
-                    source,
-                    &what,
-                    &a.info.sha256,
-                    a.info.bytes,
-                    db,
-                    &options,
-                )
-                .with_context(|| format!("restoring {what}"))?;
-            }
-            db => {
-                let (path, _guard) = custom_archive_file(&chosen, a, args.work_dir.as_ref())?;
-                restore::pg_restore(&path, db, &options)
-                    .with_context(|| format!("restoring {what}"))?;
-            }
+    let conn = ConnInfo::parse_opt(args.dbname.as_deref())?;
+    let options = PgRestoreOptions {
+        jobs: args.jobs,
+        tables: args.tables.clone(),
+        no_owner: args.no_owner,
+    };
+    if let (Some(j), Some(conn)) = (options.parallel(), &conn) {
+        if !args.create && !args.allow_partial {
+            bail!(
+                "refusing --jobs {j} into the existing database {}: parallel workers commit separately, so a failure would leave part of the archive behind; restore without --jobs (one transaction), into a new database with --create (dropped on failure), or accept a partial restore with --allow-partial",
+                conn.describe()
+            );
         }
-    } else if args.to_stdout {
-        // Refuse before printing anything: check the whole artifact first.
-        chosen.verify(a)?;
-        let source = chosen.store.open(&chosen.set, &a.info.file)?;
-        restore::restore_plain(source, &what, &a.info.sha256, PlainTarget::Stdout)?;
+    }
+    let chosen = args.set.choose()?;
+    let a = chosen.artifact(kind)?;
+    let what = chosen.location(a);
+    // Nothing of the artifact reaches psql or pg_restore (nor the new database exists) before it
+    // matched the manifest.
+    let verified = chosen.verified_file(a, args.work_dir.as_ref())?;
+    let Some(conn) = conn else {
+        // --to-stdout
+        if kind == "custom" {
+            restore::pg_restore(&verified.path, None, &options)
+                .with_context(|| format!("restoring {what}"))?;
+        } else {
+            restore::restore_plain(
+                Box::new(verified.file),
+                &what,
+                &a.info.sha256,
+                PlainTarget::Stdout,
+            )?;
+        }
+        return Ok(());
+    };
+    if args.create {
+        restore::createdb(&conn)
+            .with_context(|| format!("creating database {}", conn.describe()))?;
+    }
+    let restored = if kind == "custom" {
+        restore::pg_restore(&verified.path, Some(&conn), &options)
     } else {
-        let db = args.dbname.as_deref().expect("clap");
-        let source = chosen.store.open(&chosen.set, &a.info.file)?;
-        restore::restore_plain(source, &what, &a.info.sha256, PlainTarget::Database(db))
-            .with_context(|| format!("restoring {what}"))?;
+        restore::restore_plain(
+            Box::new(verified.file),
+            &what,
+            &a.info.sha256,
+            PlainTarget::Database(&conn),
+        )
+    };
+    if let Err(e) = restored {
+        let mut err = anyhow::Error::new(e).context(format!("restoring {what}"));
+        if args.create {
+            err = match restore::dropdb(&conn) {
+                Ok(()) => err.context(format!(
+                    "the database {} that --create made was dropped again",
+                    conn.describe()
+                )),
+                Err(d) => err.context(format!(
+                    "the database {} that --create made could not be dropped ({d}); it may hold part of the restore",
+                    conn.describe()
+                )),
+            };
+        }
+        return Err(err);
     }
-    if !args.to_stdout {
-        eprintln!("pgveil: restored {what}");
-    }
+    eprintln!("pgveil: restored {what}");
     Ok(())
 }
 
@@ -293,7 +349,8 @@ pub struct VerifyArgs {
     /// Also restore into a scratch database and compare row counts with the manifest.
     #[arg(long)]
     restore_check: bool,
-    /// Where a custom archive from a bucket is downloaded for the restore check.
+    /// Where an artifact from a bucket is downloaded and checked for the restore check (default:
+    /// the temp dir).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
 }
@@ -323,18 +380,20 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 }
 
 fn restore_check(chosen: &Chosen, work_dir: Option<&PathBuf>) -> anyhow::Result<()> {
-    let scratch = format!("pgveil_verify_{}", std::process::id());
-    restore::createdb(&scratch).with_context(|| format!("creating scratch database {scratch}"))?;
+    let scratch_name = format!("pgveil_verify_{}", std::process::id());
+    let scratch = ConnInfo::name(&scratch_name);
+    restore::createdb(&scratch)
+        .with_context(|| format!("creating scratch database {scratch_name}"))?;
     let result = (|| -> anyhow::Result<()> {
         let custom = chosen.artifact("custom").ok();
         match custom {
             Some(a) => {
-                let (path, _guard) = custom_archive_file(chosen, a, work_dir)?;
+                let verified = chosen.verified_file(a, work_dir)?;
                 let options = PgRestoreOptions {
                     no_owner: true,
                     ..Default::default()
                 };
-                restore::pg_restore(&path, Some(&scratch), &options)
+                restore::pg_restore(&verified.path, Some(&scratch), &options)
                     .with_context(|| format!("restoring {}", chosen.location(a)))?;
             }
             None => {
@@ -342,9 +401,9 @@ fn restore_check(chosen: &Chosen, work_dir: Option<&PathBuf>) -> anyhow::Result<
                     .artifact("plain")
                     .or_else(|_| chosen.artifact("anon"))?;
                 let what = chosen.location(a);
-                let source = chosen.store.open(&chosen.set, &a.info.file)?;
+                let verified = chosen.verified_file(a, work_dir)?;
                 restore::restore_plain(
-                    source,
+                    Box::new(verified.file),
                     &what,
                     &a.info.sha256,
                     PlainTarget::Database(&scratch),
@@ -374,6 +433,28 @@ fn restore_check(chosen: &Chosen, work_dir: Option<&PathBuf>) -> anyhow::Result<
     })();
     let dropped = restore::dropdb(&scratch);
     result?;
-    dropped.with_context(|| format!("dropping scratch database {scratch}"))?;
+    dropped.with_context(|| format!("dropping scratch database {scratch_name}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkDir;
+
+    #[test]
+    fn the_work_folder_is_private_and_removed_with_its_contents() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir();
+        let work = WorkDir::create(Some(&base)).unwrap();
+        let path = work.0.clone();
+        assert!(path.starts_with(&base));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        std::fs::write(path.join("artifact"), b"x").unwrap();
+        // Two restores at once get two folders.
+        let other = WorkDir::create(Some(&base)).unwrap();
+        assert_ne!(other.0, path);
+        drop(work);
+        assert!(!path.exists());
+    }
 }

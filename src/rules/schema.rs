@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
+use crate::conninfo::{scrub, ConnInfo, ConnInfoError};
 use crate::copy::{for_each_field, unescape_into};
 use crate::dump::facts::{parse_create_table, SchemaFacts};
 use crate::dump::ident::quote_qualified;
@@ -29,6 +30,8 @@ pub enum SchemaError {
     },
     #[error("unexpected catalog row from psql: {0:?}")]
     BadRow(String),
+    #[error(transparent)]
+    ConnInfo(#[from] ConnInfoError),
 }
 
 /// One table that holds data, its data columns in COPY order, and up to `sample_rows` raw COPY rows.
@@ -194,8 +197,10 @@ fn psql_script(dbname: Option<&str>, script: &str, what: &str) -> Result<Vec<u8>
     use std::io::Write;
     let mut cmd = Command::new(std::env::var_os("PGVEIL_PSQL").unwrap_or_else(|| "psql".into()));
     cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
-    if let Some(db) = dbname {
-        cmd.arg("-d").arg(db);
+    // The connection's secrets go through the environment, never the command line.
+    let conn = ConnInfo::parse_opt(dbname)?;
+    if let Some(conn) = &conn {
+        conn.apply(&mut cmd, "-d");
     }
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -215,7 +220,7 @@ fn psql_script(dbname: Option<&str>, script: &str, what: &str) -> Result<Vec<u8>
         return Err(SchemaError::Psql {
             status: out.status.to_string(),
             what: what.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: scrub(conn.as_ref(), String::from_utf8_lossy(&out.stderr).trim()),
         });
     }
     Ok(out.stdout)
