@@ -97,6 +97,7 @@ pub fn dump_reader(data: &[u8]) {
         batch_bytes: 256,
         queue_depth: 4,
         keep_large_objects: true,
+        ..PassOptions::default()
     };
     let mut facts = SchemaFacts::unknown();
     let result = run_pass(
