@@ -129,35 +129,47 @@ pub fn dump_reader(data: &[u8]) {
     }
 }
 
-/// Email addresses with [`MARKER_DOMAIN`] on COPY data lines, by the simple line model above.
+/// Email addresses with [`MARKER_DOMAIN`] that the input holds only on COPY data lines, by the simple
+/// line model above. An address that also sits in SQL text (a mutation can copy it anywhere) is left
+/// out: rules mask data, not statements.
 fn addresses_in_copy_data(data: &[u8]) -> Vec<Vec<u8>> {
-    let mut found = Vec::new();
+    let mut in_data = std::collections::BTreeSet::new();
+    let mut elsewhere = std::collections::BTreeSet::new();
     let mut in_copy = false;
     for line in data.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if in_copy {
-            if line == b"\\." {
-                in_copy = false;
-                continue;
-            }
-            let mut from = 0;
-            while let Some(at) = memchr::memmem::find(&line[from..], MARKER_DOMAIN) {
-                let at = from + at;
-                let start = line[..at]
-                    .iter()
-                    .rposition(|b| !(b.is_ascii_alphanumeric() || b"._%+-".contains(b)))
-                    .map_or(0, |p| p + 1);
-                if start < at {
-                    found.push(line[start..at + MARKER_DOMAIN.len()].to_vec());
-                }
-                from = at + MARKER_DOMAIN.len();
-            }
-        } else {
+        if in_copy && line == b"\\." {
+            in_copy = false;
+            continue;
+        }
+        let found = if in_copy { &mut in_data } else { &mut elsewhere };
+        for address in marker_addresses(line) {
+            found.insert(address);
+        }
+        if !in_copy {
             let lower = line.to_ascii_lowercase();
             let trimmed = lower.trim_ascii();
             in_copy = (trimmed.starts_with(b"copy ") || trimmed.starts_with(b"\\copy "))
                 && (trimmed.ends_with(b" stdin;") || trimmed.ends_with(b" stdin"));
         }
+    }
+    in_data.difference(&elsewhere).cloned().collect()
+}
+
+/// The addresses ending in [`MARKER_DOMAIN`] on one line.
+fn marker_addresses(line: &[u8]) -> Vec<Vec<u8>> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&line[from..], MARKER_DOMAIN) {
+        let at = from + at;
+        let start = line[..at]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"._%+-".contains(b)))
+            .map_or(0, |p| p + 1);
+        if start < at {
+            found.push(line[start..at + MARKER_DOMAIN.len()].to_vec());
+        }
+        from = at + MARKER_DOMAIN.len();
     }
     found
 }
