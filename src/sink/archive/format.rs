@@ -69,10 +69,16 @@ impl<R: Read> ArchiveReader<R> {
         }
     }
 
+    /// The next `n` bytes. The buffer grows with the bytes actually read, so a length field of a
+    /// hostile or damaged archive cannot make it allocate memory that the file does not back.
     pub fn bytes(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0; n];
-        self.inner.read_exact(&mut buf)?;
-        self.pos += n as u64;
+        const UPFRONT: usize = 1 << 20;
+        let mut buf = Vec::with_capacity(n.min(UPFRONT));
+        (&mut self.inner).take(n as u64).read_to_end(&mut buf)?;
+        self.pos += buf.len() as u64;
+        if buf.len() != n {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         Ok(buf)
     }
 
@@ -114,7 +120,8 @@ impl<R: Read> ArchiveReader<R> {
                 v |= i64::from(*b) << (8 * i);
             }
         }
-        Ok(if sign != 0 { -v } else { v })
+        // A hostile archive may hold i64::MIN: wrapping, not overflowing (the caller checks ranges).
+        Ok(if sign != 0 { v.wrapping_neg() } else { v })
     }
 
     pub fn str(&mut self) -> io::Result<Option<String>> {
