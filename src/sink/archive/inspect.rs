@@ -117,7 +117,8 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
     if count < 0 {
         return Err(bad(format!("negative TOC count {count}")));
     }
-    let mut entries = Vec::with_capacity(count as usize);
+    // The count comes from the file: it may not be backed by entries (a hostile archive).
+    let mut entries = Vec::with_capacity((count as usize).min(1 << 12));
     for _ in 0..count {
         let mut e = TocEntry {
             dump_id: r.int().map_err(io)? as i32,
