@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    #[error("running {program}: {source}")]
+    #[error("running {program}")]
     Spawn {
         program: String,
         source: std::io::Error,
@@ -30,7 +30,7 @@ pub enum RestoreError {
         status: std::process::ExitStatus,
         stderr: String,
     },
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         source: std::io::Error,

@@ -32,7 +32,7 @@ pub enum ScanError {
     Dump(#[from] DumpError),
     #[error(transparent)]
     Archive(#[from] InspectError),
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: String,
         source: std::io::Error,

@@ -22,7 +22,7 @@ use crate::conninfo::{scrub, ConnInfo, ConnInfoError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("opening {path}: {source}")]
+    #[error("opening {path}")]
     Open { path: PathBuf, source: io::Error },
     #[error("starting pg_dump: {0} (is PostgreSQL's client installed and on PATH?)")]
     Spawn(io::Error),

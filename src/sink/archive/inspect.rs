@@ -12,7 +12,7 @@ use super::toc::TocEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: String,
         source: std::io::Error,
