@@ -43,8 +43,13 @@ pub enum EngineError {
         table: String,
         message: String,
     },
-    #[error("{artifact}: {source}")]
-    Sink { artifact: String, source: SinkError },
+    /// The cause is the source (printed once, by the chain).
+    #[error("{artifact}")]
+    Sink {
+        artifact: String,
+        #[source]
+        source: SinkError,
+    },
     #[error("{0} stopped unexpectedly")]
     SinkThread(String),
 }
