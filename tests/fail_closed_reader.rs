@@ -501,3 +501,89 @@ fn copy_naming_another_table_than_its_entry_cannot_go_into_the_archive() {
     let anon = gunzip(&std::fs::read(out_dir.path().join("x.anon.gz")).unwrap());
     assert_no_original_emails(&anon, &emails_in(text.as_bytes()), "x.anon.gz");
 }
+
+// ------------------------------------------------------------------------------------------------
+// Item 12: memory for one huge field
+// ------------------------------------------------------------------------------------------------
+
+/// A plain dump of one table `big (id, email, note)` whose first row's `note` is `field` bytes of
+/// word-like text (compressible about as well as prose).
+fn dump_with_huge_field(field: usize) -> Vec<u8> {
+    let mut out = b"--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\nSELECT pg_catalog.set_config('search_path', '', false);\n\n--\n-- Name: big; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.big (\n    id integer,\n    email text,\n    note text\n);\n\n\n--\n-- Data for Name: big; Type: TABLE DATA; Schema: public; Owner: -\n--\n\nCOPY public.big (id, email, note) FROM stdin;\n1\talice@corp-mail.org\t".to_vec();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let start = out.len();
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    while out.len() - start < field {
+        let len = 2 + next() as usize % 8;
+        for _ in 0..len {
+            out.push(b'a' + (next() % 26) as u8);
+        }
+        out.push(b' ');
+    }
+    out.truncate(start + field);
+    out.extend_from_slice(
+        b"\n2\tbob@corp-mail.org\tshort\n\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n",
+    );
+    out
+}
+
+/// Peak RSS in bytes of `pgveil dump --input` (all three artifacts) of `dump`.
+fn peak_rss_of_dump_input(dump: &[u8]) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.sql");
+    std::fs::write(&input, dump).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = run(
+        std::process::Command::new("/usr/bin/time")
+            .args(["-f", "peak %M"])
+            .arg(
+                std::env::var_os("PGVEIL_BIN")
+                    .unwrap_or_else(|| env!("CARGO_BIN_EXE_pgveil").into()),
+            )
+            .args(["dump", "--input"])
+            .arg(&input)
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .args(["--name", "big"])
+            .env("PGVEIL_KEY", support::TEST_KEY),
+        None,
+    );
+    assert!(out.status.success(), "dump --input\n{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kb: u64 = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in:\n{stderr}"));
+    kb * 1024
+}
+
+#[test]
+fn one_huge_field_needs_at_most_three_times_its_size() {
+    const FIELD: usize = 60 << 20;
+    let base = peak_rss_of_dump_input(&dump_with_huge_field(1 << 10));
+    let peak = peak_rss_of_dump_input(&dump_with_huge_field(FIELD));
+    let mb = |b: u64| b as f64 / (1 << 20) as f64;
+    eprintln!(
+        "one {} MB field: peak RSS {:.0} MB, {:.0} MB over a tiny dump's {:.0} MB ({:.2}× the field)",
+        FIELD >> 20,
+        mb(peak),
+        mb(peak.saturating_sub(base)),
+        mb(base),
+        peak.saturating_sub(base) as f64 / FIELD as f64
+    );
+    assert!(
+        peak <= base + 3 * FIELD as u64,
+        "peak RSS {:.0} MB exceeds 3× the {} MB field over the {:.0} MB of a tiny dump",
+        mb(peak),
+        FIELD >> 20,
+        mb(base)
+    );
+}

@@ -137,6 +137,13 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     Ok(())
 }
 
+/// Whether `escape_into` would change `value`.
+pub fn needs_escape(value: &[u8]) -> bool {
+    value
+        .iter()
+        .any(|&b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r' | 0x08 | 0x0c | 0x0b))
+}
+
 /// Encode a value as COPY text, appending to `out` (PostgreSQL's `CopyAttributeOutText`).
 pub fn escape_into(value: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;

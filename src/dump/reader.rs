@@ -44,6 +44,8 @@ pub enum DumpError {
     AfterTrailer { line: u64 },
     #[error(transparent)]
     Lex(#[from] LexError),
+    #[error("line {line}: client encoding {encoding}: psql splits statements by it and pgveil does not; dump with pg_dump -E UTF8")]
+    ClientEncoding { line: u64, encoding: String },
     #[error("line {line}: a NUL byte (PostgreSQL text cannot hold one, and psql would cut the line there)")]
     NulByte { line: u64 },
     #[error("line {line}: where a string literal ends here depends on standard_conforming_strings (a backslash before a quote); pgveil cannot tell which statements psql would run")]
@@ -130,6 +132,17 @@ const KNOWN_DESCS: &[&str] = &[
     "TYPE",
     "USER MAPPING",
     "VIEW",
+];
+
+/// Client encodings whose multibyte characters may hold ASCII bytes (`\\`, `'`).
+const CLIENT_ONLY_ENCODINGS: &[&str] = &[
+    "SJIS",
+    "SHIFT_JIS_2004",
+    "BIG5",
+    "GBK",
+    "GB18030",
+    "UHC",
+    "JOHAB",
 ];
 
 /// A line that only an entry header holds.
@@ -277,6 +290,8 @@ pub struct DumpReader<R: Read> {
     lex: [Lexer; 2],
     /// Where in `text` the line that began an open COPY statement starts.
     copy_start: Option<usize>,
+    /// Where the rows of the last `CopyRows` event lie in `buf` (see `take_last_rows`).
+    last_rows: Range<usize>,
 }
 
 /// The longest statement read across lines (names with newlines: COPY, ALTER TABLE … TRIGGER ALL).
@@ -340,12 +355,35 @@ impl<R: Read> DumpReader<R> {
             cr_end_marker: memmem::Finder::new(b"\n\\.\r\n").into_owned(),
             lex: [Lexer::new(true), Lexer::new(false)],
             copy_start: None,
+            last_rows: 0..0,
         }
     }
 
     /// The number of input lines consumed so far.
     pub fn line(&self) -> u64 {
         self.line
+    }
+
+    /// The rows of the last `CopyRows` event, owned (until the next event). Rows that fill most of
+    /// a buffer grown for them (one huge row) take the buffer itself instead of a copy, so that the
+    /// row is held once, not twice, while it is masked; the reader goes on with a fresh buffer.
+    pub fn take_last_rows(&mut self) -> Vec<u8> {
+        let rows = std::mem::replace(&mut self.last_rows, 0..0);
+        let base = (self.batch_bytes * 2).max(64 * 1024);
+        if self.buf.len() <= base || rows.len() * 2 < self.buf.len() {
+            return self.buf[rows].to_vec();
+        }
+        let rest = self.end - self.pos;
+        let mut fresh = vec![0u8; base.max(rest.next_power_of_two())];
+        fresh[..rest].copy_from_slice(&self.buf[self.pos..self.end]);
+        let mut taken = std::mem::replace(&mut self.buf, fresh);
+        self.pos = 0;
+        self.end = rest;
+        taken.truncate(rows.end);
+        taken.drain(..rows.start);
+        // Give back what was read past the rows (glibc shrinks a large block in place).
+        taken.shrink_to_fit();
+        taken
     }
 
     /// Make at least `want` unread bytes available, unless the input ends first. Returns what is available.
@@ -407,6 +445,21 @@ impl<R: Read> DumpReader<R> {
         if memchr::memchr(0, line).is_some() {
             return Err(DumpError::NulByte { line: lineno });
         }
+        if line.starts_with(b"SET client_encoding = '") {
+            // In these encodings a byte of a multibyte character can look like a quote or a
+            // backslash; psql lexes them by the encoding, pgveil does not.
+            let text = String::from_utf8_lossy(line);
+            let value = text.trim_end()["SET client_encoding = '".len()..]
+                .trim_end_matches(';')
+                .trim_end_matches('\'')
+                .to_ascii_uppercase();
+            if CLIENT_ONLY_ENCODINGS.contains(&value.as_str()) {
+                return Err(DumpError::ClientEncoding {
+                    line: lineno,
+                    encoding: value,
+                });
+            }
+        }
         if self.lex.iter().all(Lexer::idle) && psql_lex::is_allowed_meta_line(line) {
             return Ok(LineScan::default());
         }
@@ -454,6 +507,7 @@ impl<R: Read> DumpReader<R> {
                 State::Copy => {
                     if let Some(range) = self.next_copy_rows()? {
                         self.pos = range.end;
+                        self.last_rows = range.clone();
                         let rows = &self.buf[range];
                         // psql also ends the data at `\.\r\n`: what follows would run as SQL.
                         let cr_end = if rows.starts_with(b"\\.\r\n") {
@@ -1123,6 +1177,67 @@ mod tests {
             let expected_other: Vec<(String, Vec<u8>)> = expected.into_iter().filter(|(k, _)| k != "rows").collect();
             proptest::prop_assert_eq!(got, expected_other);
             proptest::prop_assert_eq!(rows, expected_rows);
+        }
+    }
+
+    #[test]
+    fn lexes_like_psql_and_fails_closed() {
+        // A function body holding a header and a COPY is one statement.
+        let body = SAMPLE.replace(
+            "ALTER TABLE public.t OWNER TO pg;\n",
+            "ALTER TABLE public.t OWNER TO pg;\nCREATE FUNCTION f() AS $x$\n--\n-- Name: y; Type: TABLE; Schema: s; Owner: o\n--\n\nCOPY public.t (id) FROM stdin;\n$x$;\n",
+        );
+        let kinds: Vec<String> = collect(body.as_bytes(), 7)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k != "rows")
+            .collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| k.starts_with("entry TABLE"))
+                .count(),
+            1
+        );
+        // A COPY in an entry's body is a stray data entry, masked by its statement.
+        let stray = SAMPLE.replace(
+            "ALTER TABLE public.t OWNER TO pg;\n",
+            "ALTER TABLE public.t OWNER TO pg;\nCOPY public.t (id, note) FROM stdin;\n9\tx\n\\.\n",
+        );
+        let mut r = DumpReader::new(stray.as_bytes());
+        let mut strays = Vec::new();
+        while let Some(ev) = r.next_event().unwrap() {
+            if let Event::DataBegin(e) = ev {
+                strays.push((e.stray, e.line, String::from_utf8(e.text).unwrap()));
+            }
+        }
+        assert_eq!(strays[0].0, true);
+        assert_eq!(strays[0].2, "COPY public.t (id, note) FROM stdin;\n");
+        assert_eq!(strays[1].0, false);
+        for (bad, what) in [
+            (
+                "SET client_encoding = 'UTF8';",
+                "SET client_encoding = 'SJIS';",
+            ),
+            ("Type: ACL;", "Type: AC\0L;"),
+            ("Type: ACL;", "Type: ACLX;"),
+            (
+                "SELECT pg_catalog.set_config",
+                "SELECT 'a\\'; SELECT pg_catalog.set_config",
+            ),
+            (
+                "COPY public.t (id, note) FROM stdin;",
+                "COPY t (id, note) FROM stdin;",
+            ),
+            ("\n\\.\n", "\n\\.\r\n\\.\n"),
+        ] {
+            let input = SAMPLE.replace(bad, what);
+            assert_ne!(input, SAMPLE);
+            assert!(
+                collect(input.as_bytes(), 10).is_err(),
+                "{what} was accepted"
+            );
         }
     }
 

@@ -224,7 +224,19 @@ fn place_copy(entry: &Entry, copy: &crate::dump::CopyStmt) -> Result<(), SinkErr
             copy.display_name()
         )));
     }
-    if copy.schema != h.namespace || copy.table.replace('\n', " ") != h.tag {
+    // With `pg_dump --load-via-partition-root` a partition's rows go into the root table the
+    // entry's comment names.
+    let root = entry
+        .data_comment
+        .as_deref()
+        .and_then(|c| c.strip_prefix("-- load via partition root "))
+        .and_then(crate::dump::ident::parse_qualified)
+        .filter(|(_, _, rest)| rest.trim().is_empty());
+    let placed = match root {
+        Some((schema, table, _)) => copy.schema == schema && copy.table == table,
+        None => copy.schema == h.namespace && copy.table.replace('\n', " ") == h.tag,
+    };
+    if !placed {
         return Err(SinkError::Invalid(format!(
             "line {}: the TABLE DATA entry of {}.{} holds a COPY of {}; the custom archive cannot place it",
             entry.line,
