@@ -48,6 +48,8 @@ pub enum LexError {
     },
     #[error("line {line}: {what} after a COPY … FROM stdin statement on the same line (psql would run it after the data)")]
     AfterCopy { line: u64, what: &'static str },
+    #[error("line {line}: psql would replace :{name} with the value of its variable {name} and lex that as SQL; pgveil cannot tell what psql would run")]
+    Variable { line: u64, name: String },
     #[error("line {line}: a COPY statement longer than {max} bytes")]
     CopyTooLong { line: u64, max: usize },
 }
@@ -253,6 +255,34 @@ impl Lexer {
                         }
                     }
                 }
+                b':' if line.get(i + 1) == Some(&b':') => {
+                    // A `::` cast.
+                    word = None;
+                    i += 2;
+                }
+                b':' => {
+                    // `:NAME` is a psql variable, interpolated and lexed again: psql's own
+                    // variables are upper case (`LAST_ERROR_MESSAGE`, `DBNAME`, …), which pg_dump
+                    // never writes unquoted. `:'NAME'` / `:"NAME"` quote the value: harmless.
+                    let name_end = line[i + 1..]
+                        .iter()
+                        .position(|&c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_'))
+                        .map_or(n, |p| i + 1 + p);
+                    let name = &line[i + 1..name_end];
+                    let whole = !line.get(name_end).is_some_and(|&c| is_ident_cont(c));
+                    if whole
+                        && name
+                            .first()
+                            .is_some_and(|c| c.is_ascii_uppercase() || *c == b'_')
+                    {
+                        return Err(LexError::Variable {
+                            line: lineno,
+                            name: String::from_utf8_lossy(name).into_owned(),
+                        });
+                    }
+                    word = None;
+                    i += 1;
+                }
                 b'(' => {
                     self.paren += 1;
                     word = None;
@@ -455,9 +485,11 @@ mod tests {
             "SELECT 1 \\; COPY public.t (a) FROM stdin;\n",
             "\\i other.sql\n",
             "\\connect db \\copy t from stdin\n",
+            "SELECT :LAST_ERROR_MESSAGE;\n",
         ] {
             assert!(lex_all(bad, true).is_err(), "{bad}");
         }
+        assert!(lex_all("SELECT a[1:2], x::text, f(a := 1), :'X', b[lo:hi];\n", true).is_ok());
         assert!(lex_all(
             "\\connect -reuse-previous=on \"dbname='x'\"\n\\restrict abc\nSELECT 1;\n",
             true

@@ -1212,9 +1212,9 @@ mod tests {
                 strays.push((e.stray, e.line, String::from_utf8(e.text).unwrap()));
             }
         }
-        assert_eq!(strays[0].0, true);
+        assert!(strays[0].0);
         assert_eq!(strays[0].2, "COPY public.t (id, note) FROM stdin;\n");
-        assert_eq!(strays[1].0, false);
+        assert!(!strays[1].0);
         for (bad, what) in [
             (
                 "SET client_encoding = 'UTF8';",
