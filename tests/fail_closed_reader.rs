@@ -587,3 +587,26 @@ fn one_huge_field_needs_at_most_three_times_its_size() {
         mb(base)
     );
 }
+
+#[test]
+fn foreign_key_in_a_form_pgveil_does_not_parse_still_restores() {
+    // psql runs the statement however it is spelled; facts that cannot read it must not treat
+    // the referencing column as unkeyed (masked to one constant, it would break the key).
+    let stmt = "ALTER TABLE ONLY public.child\n    ADD CONSTRAINT child_parent_fk FOREIGN KEY";
+    let stmt = if dump().contains(stmt) {
+        stmt.to_string()
+    } else {
+        stmt.replace("ONLY ", "")
+    };
+    assert!(dump().contains(&stmt), "no FK statement in the dump");
+    let text = dump().replace(&stmt, &stmt.to_lowercase().replace("\n    ", "\n  "));
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_input(dir.path(), text.as_bytes());
+    let target = dir.path().join("anon.sql");
+    let out = anonymize(&input, &target);
+    assert!(out.status.success(), "anonymize\n{}", describe(&out));
+    let c = cluster();
+    let db = c.create_db("fcreader_fk2");
+    c.psql_bytes(&db, &std::fs::read(&target).unwrap());
+    c.drop_db(&db);
+}

@@ -60,7 +60,14 @@ impl SchemaFacts {
         let ns = entry.header.namespace.clone().unwrap_or_default();
         match entry.header.desc.as_str() {
             "TABLE" => self.observe_create_table(&body),
-            "CONSTRAINT" | "FK CONSTRAINT" => self.observe_constraint(&body),
+            // A key pgveil cannot read (a statement not in pg_dump's form, which psql still runs)
+            // must not silently count as no key: the restore would then fail on it. Every
+            // column then counts as keyed, which is always safe.
+            "CONSTRAINT" | "FK CONSTRAINT" => {
+                if !self.observe_constraint(&body, entry.header.desc == "FK CONSTRAINT") {
+                    self.complete = false;
+                }
+            }
             "INDEX" => self.observe_index(&body),
             "TABLE ATTACH" => self.observe_attach(&body),
             _ => {}
@@ -101,29 +108,36 @@ impl SchemaFacts {
         self.table_mut(key).columns = columns;
     }
 
-    fn observe_constraint(&mut self, body: &str) {
+    /// Whether the constraint was read (a key, or a constraint that is none: CHECK, EXCLUDE).
+    fn observe_constraint(&mut self, body: &str, foreign: bool) -> bool {
         let Some((key, rest)) = alter_table_target(body) else {
-            return;
+            return false;
         };
         let Some(add) = rest.find(" ADD CONSTRAINT ") else {
-            return;
+            return false;
         };
         let rest = &rest[add + " ADD CONSTRAINT ".len()..];
         let Some((_name, rest)) = parse_ident(rest) else {
-            return;
+            return false;
         };
         let rest = rest.trim_start();
-        let list = if let Some(r) = rest.strip_prefix("PRIMARY KEY ") {
+        let list = if let Some(r) = rest.strip_prefix("FOREIGN KEY ") {
+            r
+        } else if foreign {
+            return false;
+        } else if let Some(r) = rest.strip_prefix("PRIMARY KEY ") {
             r
         } else if let Some(r) = rest.strip_prefix("UNIQUE ") {
             r.strip_prefix("NULLS NOT DISTINCT ").unwrap_or(r)
-        } else if let Some(r) = rest.strip_prefix("FOREIGN KEY ") {
-            r
         } else {
-            return;
+            return rest.starts_with("CHECK ") || rest.starts_with("EXCLUDE ");
         };
-        if let Some((cols, _)) = parse_ident_list(list) {
-            self.table_mut(key).keyed.extend(cols);
+        match parse_ident_list(list) {
+            Some((cols, _)) => {
+                self.table_mut(key).keyed.extend(cols);
+                true
+            }
+            None => false,
         }
     }
 
