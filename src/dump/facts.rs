@@ -68,7 +68,15 @@ impl SchemaFacts {
                     self.complete = false;
                 }
             }
-            "INDEX" => self.observe_index(&body),
+            "INDEX" => {
+                // Likewise a unique index pgveil cannot read.
+                let upper = body.to_ascii_uppercase();
+                let words: Vec<&str> = upper.split_whitespace().collect();
+                let unique = words.windows(2).any(|w| w == ["UNIQUE", "INDEX"]);
+                if unique && !self.observe_index(&body) {
+                    self.complete = false;
+                }
+            }
             "TABLE ATTACH" => self.observe_attach(&body),
             _ => {}
         }
@@ -141,22 +149,28 @@ impl SchemaFacts {
         }
     }
 
-    fn observe_index(&mut self, body: &str) {
+    /// Whether a unique index was read.
+    fn observe_index(&mut self, body: &str) -> bool {
         let Some(pos) = body.find("CREATE UNIQUE INDEX ") else {
-            return;
+            return false;
         };
         let rest = &body[pos..];
-        let Some(on) = rest.find(" ON ") else { return };
+        let Some(on) = rest.find(" ON ") else {
+            return false;
+        };
         let rest = &rest[on + 4..];
         let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
         let Some((Some(schema), table, rest)) = parse_qualified(rest) else {
-            return;
+            return false;
         };
-        let Some(open) = rest.find('(') else { return };
+        let Some(open) = rest.find('(') else {
+            return false;
+        };
         // Column list or expressions: every identifier-looking token counts (lower(email) → email).
         let inner = &rest[open..];
         let tokens = identifier_tokens(inner);
         self.table_mut((schema, table)).keyed.extend(tokens);
+        true
     }
 
     fn observe_attach(&mut self, body: &str) {
@@ -320,6 +334,29 @@ mod tests {
     use crate::dump::{DumpReader, Event};
 
     const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n--\n-- Name: users; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.users (\n    id integer NOT NULL,\n    email public.citext COLLATE pg_catalog.\"C\",\n    \"Nick Name\" character varying(40) DEFAULT 'x'::character varying,\n    CONSTRAINT users_check CHECK ((id > 0))\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.orders_2024 (\n    user_email text,\n    note text\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE ATTACH; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.orders ATTACH PARTITION public.orders_2024 FOR VALUES FROM (1) TO (2);\n\n\n--\n-- Name: users users_email_key; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_email_key UNIQUE (email);\n\n\n--\n-- Name: nick; Type: INDEX; Schema: public; Owner: -\n--\n\nCREATE UNIQUE INDEX nick ON public.users USING btree (lower((\"Nick Name\")::text));\n\n\n--\n-- Name: orders orders_fk; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE public.orders\n    ADD CONSTRAINT orders_fk FOREIGN KEY (user_email) REFERENCES public.users(email);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+
+    #[test]
+    fn keys_it_cannot_read_make_every_column_keyed() {
+        for (from, to) in [
+            (
+                "ALTER TABLE public.orders\n    ADD CONSTRAINT orders_fk",
+                "alter table public.orders\n    add constraint orders_fk",
+            ),
+            ("CREATE UNIQUE INDEX nick ON", "create unique index nick on"),
+        ] {
+            let dump = DUMP.replace(from, to);
+            assert_ne!(dump, DUMP);
+            let mut facts = SchemaFacts::new();
+            let mut r = DumpReader::new(dump.as_bytes());
+            while let Some(ev) = r.next_event().unwrap() {
+                if let Event::Entry(e) = ev {
+                    facts.observe(&e);
+                }
+            }
+            assert!(!facts.is_complete(), "{to}");
+            assert!(facts.is_keyed("public", "orders_2024", "note"));
+        }
+    }
 
     #[test]
     fn learns_types_keys_and_partitions() {
