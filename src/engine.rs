@@ -637,7 +637,6 @@ fn process_batch(
         Vec::with_capacity(rows.len() + rows.len() / 8)
     };
     let mut decoded = Vec::new();
-    let mut masked = Vec::new();
     let mut changed = false;
     let mut start = 0;
     for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
@@ -679,6 +678,7 @@ fn process_batch(
                 // would otherwise be held once more).
                 let value: &[u8] = if copy::needs_unescape(raw) {
                     decoded.clear();
+                    decoded.reserve(raw.len());
                     if let Err(e) = copy::unescape_into(raw, &mut decoded) {
                         failure = Some(format!("column {}: {e}", job.columns[i]));
                         return;
@@ -701,12 +701,7 @@ fn process_batch(
                         changed = true;
                     }
                     MaskOutcome::Value => {
-                        if copy::needs_escape(&out[before..]) {
-                            masked.clear();
-                            masked.extend_from_slice(&out[before..]);
-                            out.truncate(before);
-                            copy::escape_into(&masked, &mut out);
-                        }
+                        copy::escape_in_place(&mut out, before);
                         changed |= out[before..] != *raw;
                     }
                 }
