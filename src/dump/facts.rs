@@ -63,10 +63,10 @@ impl SchemaFacts {
             // A key pgveil cannot read (a statement not in pg_dump's form, which psql still runs)
             // must not silently count as no key: the restore would then fail on it. Every
             // column then counts as keyed, which is always safe.
-            "CONSTRAINT" | "FK CONSTRAINT" => {
-                if !self.observe_constraint(&body, entry.header.desc == "FK CONSTRAINT") {
-                    self.complete = false;
-                }
+            "CONSTRAINT" | "FK CONSTRAINT"
+                if !self.observe_constraint(&body, entry.header.desc == "FK CONSTRAINT") =>
+            {
+                self.complete = false;
             }
             "INDEX" => {
                 // Likewise a unique index pgveil cannot read.
