@@ -43,8 +43,13 @@ pub enum EngineError {
         table: String,
         message: String,
     },
-    #[error("{artifact}: {source}")]
-    Sink { artifact: String, source: SinkError },
+    /// The cause is the source (printed once, by the chain).
+    #[error("{artifact}")]
+    Sink {
+        artifact: String,
+        #[source]
+        source: SinkError,
+    },
     #[error("{0} stopped unexpectedly")]
     SinkThread(String),
 }
@@ -204,25 +209,34 @@ enum Slot {
     },
 }
 
-/// The deflate levels the sinks of each view asked for.
+/// The deflate levels the sinks of each view asked for, and whether a sink of the view writes the
+/// rows themselves (one without a level): otherwise a batch's bytes go once compressed.
 #[derive(Debug, Default, Clone)]
 struct Levels {
     original: Vec<u32>,
     masked: Vec<u32>,
+    original_bytes: bool,
+    masked_bytes: bool,
 }
 
 impl Levels {
     fn of(sinks: &[SinkSpec]) -> Levels {
         let mut levels = Levels::default();
         for s in sinks {
-            if let Some(level) = s.sink.deflate_level() {
-                let list = match s.view {
-                    DataView::Original => &mut levels.original,
-                    DataView::Masked => &mut levels.masked,
-                };
-                if !list.contains(&level) {
-                    list.push(level);
+            match s.sink.deflate_level() {
+                Some(level) => {
+                    let list = match s.view {
+                        DataView::Original => &mut levels.original,
+                        DataView::Masked => &mut levels.masked,
+                    };
+                    if !list.contains(&level) {
+                        list.push(level);
+                    }
                 }
+                None => match s.view {
+                    DataView::Original => levels.original_bytes = true,
+                    DataView::Masked => levels.masked_bytes = true,
+                },
             }
         }
         levels
@@ -398,6 +412,8 @@ fn drive<R: Read>(
     let mut data_original_only = false;
     let mut excluded_from_masked = 0u64;
     let depth = options.queue_depth.max(1);
+    // Without a sink of the masked view, rows are checked, not masked (no masked copy of them).
+    let any_masked = threads.iter().any(|t| t.view == DataView::Masked);
 
     let push = |queue: &mut VecDeque<Slot>,
                 slot: Slot,
@@ -473,6 +489,13 @@ fn drive<R: Read>(
                         seconds: 0.0,
                     });
                     table_started = Some(Instant::now());
+                    let plan = if any_masked {
+                        plan
+                    } else {
+                        TablePlan {
+                            columns: vec![None; plan.columns.len()],
+                        }
+                    };
                     current = Some(Arc::new(TableJob {
                         name: copy.display_name(),
                         columns: copy.columns.clone(),
@@ -498,7 +521,7 @@ fn drive<R: Read>(
                     t.bytes += rows.len() as u64;
                 }
                 progress.rows(row_count, rows.len() as u64);
-                let original = rows.to_vec();
+                let original = reader.take_last_rows();
                 let (tx, rx) = bounded(1);
                 let levels = levels.clone();
                 rayon::spawn(move || {
@@ -564,14 +587,18 @@ fn drive<R: Read>(
 }
 
 /// Compress each view of a batch at the levels its sinks asked for. When masking changed nothing,
-/// the masked view is the original one, compressed once for both.
+/// the masked view is the original one, compressed once for both. A view's bytes are dropped once
+/// compressed when every sink of it takes the pieces, so that a huge row is not held in both forms
+/// longer than it takes to compress it.
 fn compress_views(
     original: Vec<u8>,
     masked: Option<Vec<u8>>,
     levels: &Levels,
 ) -> (Arc<DataBatch>, Option<Arc<DataBatch>>) {
     let mut original_levels = levels.original.clone();
+    let mut keep_original = levels.original_bytes;
     if masked.is_none() {
+        keep_original |= levels.masked_bytes;
         for l in &levels.masked {
             if !original_levels.contains(l) {
                 original_levels.push(*l);
@@ -584,15 +611,27 @@ fn compress_views(
             .map(|l| compress_piece(bytes, *l))
             .collect::<Vec<_>>()
     };
+    let original_pieces = pieces(&original, &original_levels);
+    // Dropped here, not at the end of the function: before the masked view is compressed.
+    let original_bytes = if keep_original {
+        original
+    } else {
+        drop(original);
+        Vec::new()
+    };
+    let original = Arc::new(DataBatch {
+        pieces: original_pieces,
+        bytes: original_bytes,
+    });
     let masked = masked.map(|bytes| {
         Arc::new(DataBatch {
             pieces: pieces(&bytes, &levels.masked),
-            bytes,
+            bytes: if levels.masked_bytes {
+                bytes
+            } else {
+                Vec::new()
+            },
         })
-    });
-    let original = Arc::new(DataBatch {
-        pieces: pieces(&original, &original_levels),
-        bytes: original,
     });
     (original, masked)
 }
@@ -611,7 +650,6 @@ fn process_batch(
         Vec::with_capacity(rows.len() + rows.len() / 8)
     };
     let mut decoded = Vec::new();
-    let mut masked = Vec::new();
     let mut changed = false;
     let mut start = 0;
     for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
@@ -649,21 +687,34 @@ fn process_batch(
                         return;
                     }
                 };
-                decoded.clear();
-                if let Err(e) = copy::unescape_into(raw, &mut decoded) {
-                    failure = Some(format!("column {}: {e}", job.columns[i]));
-                    return;
-                }
-                masked.clear();
-                match masker.mask(&decoded, &mut masked) {
-                    MaskOutcome::Unchanged => out.extend_from_slice(raw),
+                // A field without escapes is its own value: no decoded copy of it (a huge field
+                // would otherwise be held once more).
+                let value: &[u8] = if copy::needs_unescape(raw) {
+                    decoded.clear();
+                    decoded.reserve(raw.len());
+                    if let Err(e) = copy::unescape_into(raw, &mut decoded) {
+                        failure = Some(format!("column {}: {e}", job.columns[i]));
+                        return;
+                    }
+                    &decoded
+                } else {
+                    raw
+                };
+                // The masker writes straight into the row; only a value that needs escaping
+                // goes through a scratch buffer.
+                let before = out.len();
+                match masker.mask(value, &mut out) {
+                    MaskOutcome::Unchanged => {
+                        out.truncate(before);
+                        out.extend_from_slice(raw);
+                    }
                     MaskOutcome::Null => {
+                        out.truncate(before);
                         out.extend_from_slice(copy::NULL);
                         changed = true;
                     }
                     MaskOutcome::Value => {
-                        let before = out.len();
-                        copy::escape_into(&masked, &mut out);
+                        copy::escape_in_place(&mut out, before);
                         changed |= out[before..] != *raw;
                     }
                 }

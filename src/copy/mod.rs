@@ -137,6 +137,51 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     Ok(())
 }
 
+/// The escape letter of a byte `escape_into` escapes.
+#[inline]
+fn escape_letter(b: u8) -> Option<u8> {
+    Some(match b {
+        b'\\' => b'\\',
+        b'\t' => b't',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        0x08 => b'b',
+        0x0c => b'f',
+        0x0b => b'v',
+        _ => return None,
+    })
+}
+
+/// Escape `buf[from..]` in place, as `escape_into` would (no second buffer: a huge masked value
+/// is not held twice).
+pub fn escape_in_place(buf: &mut Vec<u8>, from: usize) {
+    let extra = buf[from..]
+        .iter()
+        .filter(|&&b| escape_letter(b).is_some())
+        .count();
+    if extra == 0 {
+        return;
+    }
+    let old_len = buf.len();
+    buf.resize(old_len + extra, 0);
+    let (mut r, mut w) = (old_len, old_len + extra);
+    while r > from {
+        r -= 1;
+        let b = buf[r];
+        match escape_letter(b) {
+            Some(letter) => {
+                buf[w - 1] = letter;
+                buf[w - 2] = b'\\';
+                w -= 2;
+            }
+            None => {
+                buf[w - 1] = b;
+                w -= 1;
+            }
+        }
+    }
+}
+
 /// Encode a value as COPY text, appending to `out` (PostgreSQL's `CopyAttributeOutText`).
 pub fn escape_into(value: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
@@ -229,6 +274,24 @@ mod tests {
             let decoded: Vec<Vec<u8>> = fields(&row).iter().map(|f| unescape(f)).collect();
             prop_assert_eq!(decoded, values);
             prop_assert!(check_row_end(&row).is_ok());
+        }
+    }
+
+    #[test]
+    fn escape_in_place_equals_escape_into() {
+        for value in [
+            &b""[..],
+            b"plain",
+            b"a\tb\nc\\d\re\x08f\x0cg\x0bh",
+            b"\\\\\n",
+            b"\n",
+        ] {
+            let mut expected = b"prefix".to_vec();
+            escape_into(value, &mut expected);
+            let mut got = b"prefix".to_vec();
+            got.extend_from_slice(value);
+            escape_in_place(&mut got, 6);
+            assert_eq!(got, expected, "{value:?}");
         }
     }
 }

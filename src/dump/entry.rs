@@ -7,8 +7,6 @@
 
 use std::ops::Range;
 
-use super::ident::{parse_ident_list, parse_qualified};
-
 /// The fields of a `-- Name: …` header line and the optional `-v` lines before it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EntryHeader {
@@ -105,25 +103,172 @@ pub struct CopyStmt {
     pub columns: Vec<String>,
 }
 
-impl CopyStmt {
-    /// Parse the statement line (with or without its newline).
-    pub fn parse(line: &str) -> Option<CopyStmt> {
-        let rest = line.trim_end().strip_prefix("COPY ")?;
-        let (schema, table, rest) = parse_qualified(rest)?;
-        let rest = rest.trim_start();
-        let (columns, rest) = if rest.starts_with('(') {
-            parse_ident_list(rest)?
+/// A token of a COPY statement, as PostgreSQL's lexer sees it (comments and whitespace skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// An unquoted word, folded to lower case as PostgreSQL folds identifiers and keywords.
+    Word(String),
+    /// A double-quoted identifier.
+    Quoted(String),
+    Punct(u8),
+    /// Anything else (a string literal, a number, an operator).
+    Other,
+}
+
+/// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes (at a character boundary).
+fn truncate_identifier(mut name: String) -> String {
+    const MAX: usize = 63;
+    if name.len() > MAX {
+        let mut end = MAX;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
+}
+
+/// The tokens of a statement, or `None` when it is not UTF-8 or a quote is not closed.
+fn tokens(text: &[u8]) -> Option<Vec<Token>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if text[i..].starts_with("--") {
+            i = text[i..].find('\n').map_or(b.len(), |p| i + p);
+        } else if text[i..].starts_with("/*") {
+            let mut depth = 0;
+            loop {
+                if text[i..].starts_with("/*") {
+                    depth += 1;
+                    i += 2;
+                } else if text[i..].starts_with("*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else if i >= b.len() {
+                    return None;
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c == b'"' {
+            let mut name = String::new();
+            let mut j = i + 1;
+            loop {
+                let k = text[j..].find('"')? + j;
+                name.push_str(&text[j..k]);
+                if b.get(k + 1) == Some(&b'"') {
+                    name.push('"');
+                    j = k + 2;
+                } else {
+                    i = k + 1;
+                    break;
+                }
+            }
+            out.push(Token::Quoted(truncate_identifier(name)));
+        } else if c == b'\'' {
+            // Only a word may matter here; a literal is skipped whole (backslashes escape in
+            // `E''` strings, and either way `''` is a quote).
+            let mut j = i + 1;
+            loop {
+                match b.get(j)? {
+                    b'\'' if b.get(j + 1) == Some(&b'\'') => j += 2,
+                    b'\'' => break,
+                    b'\\' => j += 2,
+                    _ => j += 1,
+                }
+            }
+            i = j + 1;
+            out.push(Token::Other);
+        } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+            let end = text[i..]
+                .find(|ch: char| {
+                    !(ch.is_alphanumeric() || ch == '_' || ch == '$' || !ch.is_ascii())
+                })
+                .map_or(b.len(), |p| i + p);
+            let word = text[i..end].to_ascii_lowercase();
+            i = end;
+            out.push(Token::Word(truncate_identifier(word)));
+        } else if matches!(c, b'(' | b')' | b',' | b'.' | b';') {
+            out.push(Token::Punct(c));
+            i += 1;
         } else {
-            (Vec::new(), rest)
-        };
-        if rest.trim() != "FROM stdin;" {
+            out.push(Token::Other);
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    Some(out)
+}
+
+fn name_of(t: Option<&Token>) -> Option<String> {
+    match t? {
+        Token::Word(w) | Token::Quoted(w) => Some(w.clone()),
+        _ => None,
+    }
+}
+
+impl CopyStmt {
+    /// Parse the statement (with or without its newline): `COPY [schema.]table [(col, …)] FROM
+    /// stdin;` in any case, spacing and comments PostgreSQL accepts. Names are folded and
+    /// truncated as PostgreSQL does. `None` for any other statement (options, formats, `TO`).
+    pub fn parse(line: &str) -> Option<CopyStmt> {
+        CopyStmt::parse_statement(line.as_bytes())
+    }
+
+    pub fn parse_statement(text: &[u8]) -> Option<CopyStmt> {
+        let toks = tokens(text)?;
+        let mut it = toks.iter().peekable();
+        if it.next()? != &Token::Word("copy".into()) {
             return None;
         }
-        Some(CopyStmt {
+        let first = name_of(it.next())?;
+        let (schema, table) = if it.peek() == Some(&&Token::Punct(b'.')) {
+            it.next();
+            (Some(first), name_of(it.next())?)
+        } else {
+            (None, first)
+        };
+        let mut columns = Vec::new();
+        if it.peek() == Some(&&Token::Punct(b'(')) {
+            it.next();
+            loop {
+                columns.push(name_of(it.next())?);
+                match it.next()? {
+                    Token::Punct(b',') => {}
+                    Token::Punct(b')') => break,
+                    _ => return None,
+                }
+            }
+        }
+        let rest: Vec<&Token> = it.collect();
+        let from_stdin = [&Token::Word("from".into()), &Token::Word("stdin".into())];
+        let ok = rest.len() >= 2
+            && rest[..2] == from_stdin
+            && rest[2..].iter().all(|t| **t == Token::Punct(b';'))
+            && rest.len() <= 3;
+        ok.then_some(CopyStmt {
             schema,
             table,
             columns,
         })
+    }
+
+    /// Whether a COPY statement may make psql read data from the script: it names STDIN (a
+    /// keyword, so an unquoted word). Such a statement that [`CopyStmt::parse_statement`] does not
+    /// accept cannot be masked.
+    pub fn reads_stdin(text: &[u8]) -> bool {
+        match tokens(text) {
+            Some(toks) => toks.contains(&Token::Word("stdin".into())),
+            // Unreadable: assume the worst.
+            None => true,
+        }
     }
 
     /// `schema.table` for messages.
@@ -158,6 +303,11 @@ pub struct Entry {
     pub current_tableam: Option<String>,
     /// For TABLE DATA entries: the parsed COPY statement (the line itself ends `text`).
     pub copy: Option<CopyStmt>,
+    /// A COPY statement outside a TABLE DATA entry of its own (in the preamble, in another entry's
+    /// body, a second COPY after an entry's data): `text` is the statement alone, the header is
+    /// made from it and was not in the input. Masked by the statement in plain outputs; the custom
+    /// archive has no entry to place it in.
+    pub stray: bool,
     /// For TABLE DATA entries of `pg_dump --load-via-partition-root`: the `-- load via partition
     /// root …` comment before the COPY statement (without newline; it is in `text`, before the body).
     pub data_comment: Option<String>,
@@ -207,6 +357,10 @@ impl Entry {
     /// Write the entry as `pg_dump --no-owner --no-acl` would have printed it: ACL entries vanish,
     /// headers say `Owner: -`, and the trailing `ALTER … OWNER TO` statement is dropped.
     pub fn write_portable(&self, out: &mut Vec<u8>) {
+        if self.stray {
+            out.extend_from_slice(&self.text);
+            return;
+        }
         if self.is_acl() {
             return;
         }

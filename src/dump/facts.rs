@@ -60,8 +60,23 @@ impl SchemaFacts {
         let ns = entry.header.namespace.clone().unwrap_or_default();
         match entry.header.desc.as_str() {
             "TABLE" => self.observe_create_table(&body),
-            "CONSTRAINT" | "FK CONSTRAINT" => self.observe_constraint(&body),
-            "INDEX" => self.observe_index(&body),
+            // A key pgveil cannot read (a statement not in pg_dump's form, which psql still runs)
+            // must not silently count as no key: the restore would then fail on it. Every
+            // column then counts as keyed, which is always safe.
+            "CONSTRAINT" | "FK CONSTRAINT"
+                if !self.observe_constraint(&body, entry.header.desc == "FK CONSTRAINT") =>
+            {
+                self.complete = false;
+            }
+            "INDEX" => {
+                // Likewise a unique index pgveil cannot read.
+                let upper = body.to_ascii_uppercase();
+                let words: Vec<&str> = upper.split_whitespace().collect();
+                let unique = words.windows(2).any(|w| w == ["UNIQUE", "INDEX"]);
+                if unique && !self.observe_index(&body) {
+                    self.complete = false;
+                }
+            }
             "TABLE ATTACH" => self.observe_attach(&body),
             _ => {}
         }
@@ -101,48 +116,61 @@ impl SchemaFacts {
         self.table_mut(key).columns = columns;
     }
 
-    fn observe_constraint(&mut self, body: &str) {
+    /// Whether the constraint was read (a key, or a constraint that is none: CHECK, EXCLUDE).
+    fn observe_constraint(&mut self, body: &str, foreign: bool) -> bool {
         let Some((key, rest)) = alter_table_target(body) else {
-            return;
+            return false;
         };
         let Some(add) = rest.find(" ADD CONSTRAINT ") else {
-            return;
+            return false;
         };
         let rest = &rest[add + " ADD CONSTRAINT ".len()..];
         let Some((_name, rest)) = parse_ident(rest) else {
-            return;
+            return false;
         };
         let rest = rest.trim_start();
-        let list = if let Some(r) = rest.strip_prefix("PRIMARY KEY ") {
+        let list = if let Some(r) = rest.strip_prefix("FOREIGN KEY ") {
+            r
+        } else if foreign {
+            return false;
+        } else if let Some(r) = rest.strip_prefix("PRIMARY KEY ") {
             r
         } else if let Some(r) = rest.strip_prefix("UNIQUE ") {
             r.strip_prefix("NULLS NOT DISTINCT ").unwrap_or(r)
-        } else if let Some(r) = rest.strip_prefix("FOREIGN KEY ") {
-            r
         } else {
-            return;
+            return rest.starts_with("CHECK ") || rest.starts_with("EXCLUDE ");
         };
-        if let Some((cols, _)) = parse_ident_list(list) {
-            self.table_mut(key).keyed.extend(cols);
+        match parse_ident_list(list) {
+            Some((cols, _)) => {
+                self.table_mut(key).keyed.extend(cols);
+                true
+            }
+            None => false,
         }
     }
 
-    fn observe_index(&mut self, body: &str) {
+    /// Whether a unique index was read.
+    fn observe_index(&mut self, body: &str) -> bool {
         let Some(pos) = body.find("CREATE UNIQUE INDEX ") else {
-            return;
+            return false;
         };
         let rest = &body[pos..];
-        let Some(on) = rest.find(" ON ") else { return };
+        let Some(on) = rest.find(" ON ") else {
+            return false;
+        };
         let rest = &rest[on + 4..];
         let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
         let Some((Some(schema), table, rest)) = parse_qualified(rest) else {
-            return;
+            return false;
         };
-        let Some(open) = rest.find('(') else { return };
+        let Some(open) = rest.find('(') else {
+            return false;
+        };
         // Column list or expressions: every identifier-looking token counts (lower(email) → email).
         let inner = &rest[open..];
         let tokens = identifier_tokens(inner);
         self.table_mut((schema, table)).keyed.extend(tokens);
+        true
     }
 
     fn observe_attach(&mut self, body: &str) {
@@ -306,6 +334,29 @@ mod tests {
     use crate::dump::{DumpReader, Event};
 
     const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n--\n-- Name: users; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.users (\n    id integer NOT NULL,\n    email public.citext COLLATE pg_catalog.\"C\",\n    \"Nick Name\" character varying(40) DEFAULT 'x'::character varying,\n    CONSTRAINT users_check CHECK ((id > 0))\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.orders_2024 (\n    user_email text,\n    note text\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE ATTACH; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.orders ATTACH PARTITION public.orders_2024 FOR VALUES FROM (1) TO (2);\n\n\n--\n-- Name: users users_email_key; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_email_key UNIQUE (email);\n\n\n--\n-- Name: nick; Type: INDEX; Schema: public; Owner: -\n--\n\nCREATE UNIQUE INDEX nick ON public.users USING btree (lower((\"Nick Name\")::text));\n\n\n--\n-- Name: orders orders_fk; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE public.orders\n    ADD CONSTRAINT orders_fk FOREIGN KEY (user_email) REFERENCES public.users(email);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+
+    #[test]
+    fn keys_it_cannot_read_make_every_column_keyed() {
+        for (from, to) in [
+            (
+                "ALTER TABLE public.orders\n    ADD CONSTRAINT orders_fk",
+                "alter table public.orders\n    add constraint orders_fk",
+            ),
+            ("CREATE UNIQUE INDEX nick ON", "create unique index nick on"),
+        ] {
+            let dump = DUMP.replace(from, to);
+            assert_ne!(dump, DUMP);
+            let mut facts = SchemaFacts::new();
+            let mut r = DumpReader::new(dump.as_bytes());
+            while let Some(ev) = r.next_event().unwrap() {
+                if let Event::Entry(e) = ev {
+                    facts.observe(&e);
+                }
+            }
+            assert!(!facts.is_complete(), "{to}");
+            assert!(facts.is_keyed("public", "orders_2024", "note"));
+        }
+    }
 
     #[test]
     fn learns_types_keys_and_partitions() {

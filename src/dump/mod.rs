@@ -6,6 +6,7 @@ pub mod anon_policy;
 pub mod entry;
 pub mod facts;
 pub mod ident;
+pub mod psql_lex;
 pub mod reader;
 
 pub use entry::{CopyStmt, Entry, EntryHeader};

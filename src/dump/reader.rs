@@ -15,6 +15,7 @@ use memchr::memmem;
 use thiserror::Error;
 
 use super::entry::{find_owner_stmt, CopyStmt, Entry, EntryHeader};
+use super::psql_lex::{self, CopyIn, LexError, Lexer, LineScan};
 
 /// Default size of a batch of COPY rows handed out at once.
 pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
@@ -41,6 +42,115 @@ pub enum DumpError {
     NotCopyData { line: u64, table: String },
     #[error("line {line}: unexpected content after the dump trailer")]
     AfterTrailer { line: u64 },
+    #[error(transparent)]
+    Lex(#[from] LexError),
+    #[error("line {line}: client encoding {encoding}: psql splits statements by it and pgveil does not; dump with pg_dump -E UTF8")]
+    ClientEncoding { line: u64, encoding: String },
+    #[error("line {line}: a NUL byte (PostgreSQL text cannot hold one, and psql would cut the line there)")]
+    NulByte { line: u64 },
+    #[error("line {line}: where a string literal ends here depends on standard_conforming_strings (a backslash before a quote); pgveil cannot tell which statements psql would run")]
+    AmbiguousString { line: u64 },
+    #[error("line {line}: {why}")]
+    BadHeader { line: u64, why: String },
+    #[error("line {line}: psql reads the data of this COPY from the dump, but pgveil masks only `COPY schema.table (columns) FROM stdin;` in text format without options: {stmt}")]
+    UnmaskableCopy { line: u64, stmt: String },
+    #[error("line {line}: COPY of {table} names no schema; pgveil cannot tell which table's rules apply")]
+    UnqualifiedCopy { line: u64, table: String },
+    #[error("line {line}: a COPY … FROM stdin statement inside the data of a large-object entry")]
+    CopyInBlobs { line: u64 },
+    #[error("line {line}: COPY data of {table}: psql ends the data at this \\. followed by a carriage return and runs what follows as SQL; pgveil refuses such a dump")]
+    CopyEndWithCr { line: u64, table: String },
+}
+
+/// The entry types pg_dump writes in its headers (`Type: …`), PostgreSQL 9.2 to 17. A header
+/// naming another type is garbage (a NUL byte, an edited line) and must not become a silently
+/// different entry: the schema facts and the archive go by the type.
+const KNOWN_DESCS: &[&str] = &[
+    "ACCESS METHOD",
+    "ACL",
+    "AGGREGATE",
+    "BLOB",
+    "BLOB METADATA",
+    "BLOBS",
+    "CAST",
+    "CHECK CONSTRAINT",
+    "COLLATION",
+    "COMMENT",
+    "CONSTRAINT",
+    "CONVERSION",
+    "DATABASE",
+    "DATABASE PROPERTIES",
+    "DEFAULT",
+    "DEFAULT ACL",
+    "DOMAIN",
+    "ENCODING",
+    "EVENT TRIGGER",
+    "EXTENSION",
+    "FK CONSTRAINT",
+    "FOREIGN DATA WRAPPER",
+    "FOREIGN SERVER",
+    "FOREIGN TABLE",
+    "FUNCTION",
+    "INDEX",
+    "INDEX ATTACH",
+    "LARGE OBJECT",
+    "MATERIALIZED VIEW",
+    "MATERIALIZED VIEW DATA",
+    "OPERATOR",
+    "OPERATOR CLASS",
+    "OPERATOR FAMILY",
+    "POLICY",
+    "PROCEDURAL LANGUAGE",
+    "PROCEDURE",
+    "PUBLICATION",
+    "PUBLICATION TABLE",
+    "PUBLICATION TABLES IN SCHEMA",
+    "ROW SECURITY",
+    "RULE",
+    "SCHEMA",
+    "SEARCHPATH",
+    "SECURITY LABEL",
+    "SEQUENCE",
+    "SEQUENCE OWNED BY",
+    "SEQUENCE SET",
+    "SERVER",
+    "SHELL TYPE",
+    "STATISTICS",
+    "STATISTICS DATA",
+    "STDSTRINGS",
+    "SUBSCRIPTION",
+    "SUBSCRIPTION TABLE",
+    "TABLE",
+    "TABLE ATTACH",
+    "TABLE DATA",
+    "TEXT SEARCH CONFIGURATION",
+    "TEXT SEARCH DICTIONARY",
+    "TEXT SEARCH PARSER",
+    "TEXT SEARCH TEMPLATE",
+    "TRANSFORM",
+    "TRIGGER",
+    "TYPE",
+    "USER MAPPING",
+    "VIEW",
+];
+
+/// Client encodings whose multibyte characters may hold ASCII bytes (`\\`, `'`).
+const CLIENT_ONLY_ENCODINGS: &[&str] = &[
+    "SJIS",
+    "SHIFT_JIS_2004",
+    "BIG5",
+    "GBK",
+    "GB18030",
+    "UHC",
+    "JOHAB",
+];
+
+/// A line that only an entry header holds.
+fn is_header_like(line: &[u8]) -> bool {
+    line.starts_with(b"-- Name:")
+        || line.starts_with(b"-- Data for Name:")
+        || line.starts_with(b"-- TOC entry")
+        || line.starts_with(b"-- Dependencies:")
 }
 
 /// What the preamble says about the dump.
@@ -174,6 +284,14 @@ pub struct DumpReader<R: Read> {
     /// `schema.table` of the COPY block being read, for messages.
     copy_table: String,
     end_marker: memmem::Finder<'static>,
+    /// `\.\r\n` after a row: psql ends COPY data there too.
+    cr_end_marker: memmem::Finder<'static>,
+    /// psql's lexer, with standard_conforming_strings on and off (see `psql_lex`).
+    lex: [Lexer; 2],
+    /// Where in `text` the line that began an open COPY statement starts.
+    copy_start: Option<usize>,
+    /// Where the rows of the last `CopyRows` event lie in `buf` (see `take_last_rows`).
+    last_rows: Range<usize>,
 }
 
 /// The longest statement read across lines (names with newlines: COPY, ALTER TABLE … TRIGGER ALL).
@@ -234,12 +352,38 @@ impl<R: Read> DumpReader<R> {
             tableam: None,
             copy_table: String::new(),
             end_marker: memmem::Finder::new(b"\n\\.\n").into_owned(),
+            cr_end_marker: memmem::Finder::new(b"\n\\.\r\n").into_owned(),
+            lex: [Lexer::new(true), Lexer::new(false)],
+            copy_start: None,
+            last_rows: 0..0,
         }
     }
 
     /// The number of input lines consumed so far.
     pub fn line(&self) -> u64 {
         self.line
+    }
+
+    /// The rows of the last `CopyRows` event, owned (until the next event). Rows that fill most of
+    /// a buffer grown for them (one huge row) take the buffer itself instead of a copy, so that the
+    /// row is held once, not twice, while it is masked; the reader goes on with a fresh buffer.
+    pub fn take_last_rows(&mut self) -> Vec<u8> {
+        let rows = std::mem::replace(&mut self.last_rows, 0..0);
+        let base = (self.batch_bytes * 2).max(64 * 1024);
+        if self.buf.len() <= base || rows.len() * 2 < self.buf.len() {
+            return self.buf[rows].to_vec();
+        }
+        let rest = self.end - self.pos;
+        let mut fresh = vec![0u8; base.max(rest.next_power_of_two())];
+        fresh[..rest].copy_from_slice(&self.buf[self.pos..self.end]);
+        let mut taken = std::mem::replace(&mut self.buf, fresh);
+        self.pos = 0;
+        self.end = rest;
+        taken.truncate(rows.end);
+        taken.drain(..rows.start);
+        // Give back what was read past the rows (glibc shrinks a large block in place).
+        taken.shrink_to_fit();
+        taken
     }
 
     /// Make at least `want` unread bytes available, unless the input ends first. Returns what is available.
@@ -295,17 +439,54 @@ impl<R: Read> DumpReader<R> {
         }
     }
 
-    /// Append lines to `statement` until it ends with `end`: a quoted name in it may hold a
-    /// newline. Bounded (`MAX_STATEMENT`), so that a broken dump cannot make this read on and on.
-    fn read_statement_to(&mut self, statement: &mut Vec<u8>, end: &[u8]) -> Result<(), DumpError> {
-        let mut more = Vec::new();
-        while !statement.ends_with(end) && statement.len() < MAX_STATEMENT {
-            if !self.next_line(&mut more)? {
-                return Err(self.truncated());
-            }
-            statement.extend_from_slice(&more);
+    /// Run one line (just read: it is line `self.line`) through psql's lexer.
+    fn lex(&mut self, line: &[u8]) -> Result<LineScan, DumpError> {
+        let lineno = self.line;
+        if memchr::memchr(0, line).is_some() {
+            return Err(DumpError::NulByte { line: lineno });
         }
-        Ok(())
+        if line.starts_with(b"SET client_encoding = '") {
+            // In these encodings a byte of a multibyte character can look like a quote or a
+            // backslash; psql lexes them by the encoding, pgveil does not.
+            let text = String::from_utf8_lossy(line);
+            let value = text.trim_end()["SET client_encoding = '".len()..]
+                .trim_end_matches(';')
+                .trim_end_matches('\'')
+                .to_ascii_uppercase();
+            if CLIENT_ONLY_ENCODINGS.contains(&value.as_str()) {
+                return Err(DumpError::ClientEncoding {
+                    line: lineno,
+                    encoding: value,
+                });
+            }
+        }
+        if self.lex.iter().all(Lexer::idle) && psql_lex::is_allowed_meta_line(line) {
+            return Ok(LineScan::default());
+        }
+        let scan = self.lex[0].line(line, lineno)?;
+        let other = self.lex[1].line(line, lineno)?;
+        if !self.lex[0].same_state(&self.lex[1])
+            || scan.copy_in.is_some() != other.copy_in.is_some()
+        {
+            return Err(DumpError::AmbiguousString { line: lineno });
+        }
+        Ok(scan)
+    }
+
+    /// The COPY statement psql would run, as pgveil masks it.
+    fn parse_copy(ci: &CopyIn) -> Result<CopyStmt, DumpError> {
+        let copy =
+            CopyStmt::parse_statement(&ci.text).ok_or_else(|| DumpError::UnmaskableCopy {
+                line: ci.first_line,
+                stmt: String::from_utf8_lossy(&ci.text).into_owned(),
+            })?;
+        if copy.schema.is_none() {
+            return Err(DumpError::UnqualifiedCopy {
+                line: ci.first_line,
+                table: copy.table,
+            });
+        }
+        Ok(copy)
     }
 
     /// The next event, or `None` after the trailer.
@@ -326,7 +507,23 @@ impl<R: Read> DumpReader<R> {
                 State::Copy => {
                     if let Some(range) = self.next_copy_rows()? {
                         self.pos = range.end;
+                        self.last_rows = range.clone();
                         let rows = &self.buf[range];
+                        // psql also ends the data at `\.\r\n`: what follows would run as SQL.
+                        let cr_end = if rows.starts_with(b"\\.\r\n") {
+                            Some(0)
+                        } else {
+                            self.cr_end_marker.find(rows).map(|i| i + 1)
+                        };
+                        if let Some(at) = cr_end {
+                            let line = self.line
+                                + 1
+                                + memchr::memchr_iter(b'\n', &rows[..at]).count() as u64;
+                            return Err(DumpError::CopyEndWithCr {
+                                line,
+                                table: self.copy_table.clone(),
+                            });
+                        }
                         let row_count = memchr::memchr_iter(b'\n', rows).count() as u64;
                         let first_line = self.line + 1;
                         self.line += row_count;
@@ -409,6 +606,107 @@ impl<R: Read> DumpReader<R> {
 
     /// Handle one line outside COPY rows.
     fn top_level_line(&mut self, line: &[u8]) -> Result<(), DumpError> {
+        let quoted_before = self.lex[0].in_quote();
+        let idle_before = self.lex[0].idle();
+        let scan = self.lex(line)?;
+        if let Some(ci) = scan.copy_in {
+            return self.stray_copy(line, ci);
+        }
+        if idle_before && self.lex[0].idle() {
+            // Whole statements, comments or blank: maybe (part of) an entry header.
+            return self.classify_line(line);
+        }
+        // A line of a statement, string or function body that spans lines: text, never a header.
+        if !quoted_before && is_header_like(line) {
+            return Err(DumpError::BadHeader {
+                line: self.line,
+                why: "an entry header line inside an unterminated statement".into(),
+            });
+        }
+        self.flush_pending_checked(line)?;
+        if scan.copy_open_started_here {
+            self.copy_start = Some(self.text.len());
+        }
+        self.body_line(line);
+        Ok(())
+    }
+
+    /// A COPY … FROM stdin outside a TABLE DATA entry of its own (in the preamble, in an entry's
+    /// body, after the data of another COPY): psql runs it and reads the next lines as its data,
+    /// so pgveil masks them by the statement. What was read so far ends before the statement's
+    /// first line; the statement becomes the text of a stray data entry.
+    fn stray_copy(&mut self, line: &[u8], ci: CopyIn) -> Result<(), DumpError> {
+        let copy = Self::parse_copy(&ci)?;
+        if self.state == State::RawData {
+            return Err(DumpError::CopyInBlobs {
+                line: ci.first_line,
+            });
+        }
+        self.flush_pending_checked(line)?;
+        let start = if ci.first_line == self.line {
+            self.text.len()
+        } else {
+            self.copy_start.take().unwrap_or(0).min(self.text.len())
+        };
+        self.text.extend_from_slice(line);
+        let stmt = self.text.split_off(start);
+        self.close_current()?;
+        let header = EntryHeader {
+            has_data: true,
+            tag: copy.table.clone(),
+            desc: "TABLE DATA".into(),
+            namespace: copy.schema.clone(),
+            ..EntryHeader::default()
+        };
+        let len = stmt.len();
+        let entry = Entry {
+            header,
+            line: ci.first_line,
+            text: stmt,
+            header_range: 0..0,
+            name_line_range: 0..0,
+            body_range: 0..len,
+            owner_stmt_range: None,
+            current_tablespace: self.tablespace.clone(),
+            current_tableam: self.tableam.clone(),
+            data_comment: None,
+            stray: true,
+            copy: Some(copy),
+        };
+        self.copy_table = entry
+            .copy
+            .as_ref()
+            .map(CopyStmt::display_name)
+            .unwrap_or_default();
+        self.queued.push_back(Event::DataBegin(entry));
+        self.state = State::Copy;
+        Ok(())
+    }
+
+    /// Before lines held back as a possible header become text: a header that got as far as its
+    /// `-- Name:` line (or `-- TOC entry` line) and then broke off is garbage, not text.
+    fn flush_pending_checked(&mut self, line: &[u8]) -> Result<(), DumpError> {
+        let broken = match self.pending_state {
+            Pending::Named | Pending::Closed => true,
+            Pending::Open => self.header.dump_id.is_some() || !self.header.dependencies.is_empty(),
+            _ => false,
+        };
+        if broken {
+            return Err(DumpError::BadHeader {
+                line: self.line,
+                why: format!(
+                    "the entry header opened before this line is not closed as pg_dump closes it (\"--\" and a blank line after the \"-- Name:\" line); found {:?}",
+                    String::from_utf8_lossy(line).trim_end()
+                ),
+            });
+        }
+        self.flush_pending();
+        Ok(())
+    }
+
+    /// Handle one line between statements: state lines and header lines are held back until
+    /// they are known to form an entry header.
+    fn classify_line(&mut self, line: &[u8]) -> Result<(), DumpError> {
         use Pending::*;
         let verdict = match self.pending_state {
             Empty | StateLines if is_state_line(line) => Some(StateLines),
@@ -430,7 +728,7 @@ impl<R: Read> DumpReader<R> {
                         self.header.catalog_id = cat;
                         Some(Open)
                     }
-                    None => None,
+                    None => return Err(self.bad_header_line(line)),
                 }
             }
             Open if line.starts_with(b"-- Dependencies:") => {
@@ -439,7 +737,7 @@ impl<R: Read> DumpReader<R> {
                         self.header.dependencies = deps;
                         Some(Open)
                     }
-                    None => None,
+                    None => return Err(self.bad_header_line(line)),
                 }
             }
             Open if line == b"-- PostgreSQL database dump complete\n" => {
@@ -460,8 +758,18 @@ impl<R: Read> DumpReader<R> {
                     let start = self.pending.len();
                     self.name_line = start..start + line.len() - 1;
                     self.header_line = self.line;
+                    if !KNOWN_DESCS.contains(&self.header.desc.as_str()) {
+                        return Err(DumpError::BadHeader {
+                            line: self.line,
+                            why: format!(
+                                "entry header of an unknown type {:?} (not one pg_dump writes)",
+                                self.header.desc
+                            ),
+                        });
+                    }
                     Some(Named)
                 }
+                None if is_header_like(line) => return Err(self.bad_header_line(line)),
                 None => None,
             },
             Named if line == b"--\n" => Some(Closed),
@@ -480,15 +788,31 @@ impl<R: Read> DumpReader<R> {
                 // Not a header after all: what was held back is ordinary text. The current line may
                 // itself begin a header, so it is classified again from scratch.
                 let was_empty = self.pending_state == Empty;
-                self.flush_pending();
+                self.flush_pending_checked(line)?;
                 if was_empty {
+                    if is_header_like(line) {
+                        return Err(DumpError::BadHeader {
+                            line: self.line,
+                            why: "an entry header line out of place (pg_dump opens a header with a \"--\" line)".into(),
+                        });
+                    }
                     self.body_line(line);
                 } else {
-                    self.top_level_line(line)?;
+                    self.classify_line(line)?;
                 }
             }
         }
         Ok(())
+    }
+
+    fn bad_header_line(&self, line: &[u8]) -> DumpError {
+        DumpError::BadHeader {
+            line: self.line,
+            why: format!(
+                "cannot parse the entry header line {:?}",
+                String::from_utf8_lossy(line).trim_end()
+            ),
+        }
     }
 
     fn flush_pending(&mut self) {
@@ -573,14 +897,11 @@ impl<R: Read> DumpReader<R> {
             current_tableam: self.tableam.clone(),
             copy: None,
             data_comment: None,
+            stray: false,
             text,
             header,
         };
         if entry.header.has_data && entry.header.desc == "TABLE DATA" {
-            let mut line = Vec::new();
-            if !self.next_line(&mut line)? {
-                return Err(self.truncated());
-            }
             let table = match &entry.header.namespace {
                 Some(ns) => format!("{ns}.{}", entry.header.tag),
                 None => entry.header.tag.clone(),
@@ -588,58 +909,66 @@ impl<R: Read> DumpReader<R> {
             // What pg_dump's archiver prints between the header and the COPY statement: with
             // `--load-via-partition-root` a comment naming the root table the rows go into (the
             // entry's definition in a custom archive); with `--disable-triggers` the statements
-            // that turn the table's triggers off (pg_restore prints them again when asked). Each
-            // is followed by a blank line.
-            loop {
-                // A quoted table name may hold a newline: `ALTER TABLE` goes on to its `;`.
-                if line.starts_with(b"ALTER TABLE ") {
-                    self.read_statement_to(&mut line, b";\n")?;
+            // that turn the table's triggers off (pg_restore prints them again when asked); blank
+            // lines. Every line goes through psql's lexer: a statement is whole before it is
+            // judged (a quoted name may hold a newline), and one that hides a second statement
+            // is not taken for one of these.
+            let mut line = Vec::new();
+            let mut stmt: Vec<u8> = Vec::new();
+            let mut stmt_line = 0;
+            let copy_in = loop {
+                if !self.next_line(&mut line)? {
+                    return Err(self.truncated());
                 }
-                let text = line_str(&line);
-                let known = if let Some(root) = text.strip_prefix("-- load via partition root ") {
+                let scan = self.lex(&line)?;
+                if stmt.is_empty() {
+                    stmt_line = self.line;
+                }
+                stmt.extend_from_slice(&line);
+                if let Some(ci) = scan.copy_in {
+                    break ci;
+                }
+                if !self.lex[0].idle() {
+                    if stmt.len() > MAX_STATEMENT {
+                        return Err(DumpError::NotCopyData {
+                            line: stmt_line,
+                            table,
+                        });
+                    }
+                    continue;
+                }
+                let text = line_str(&stmt);
+                let known = if stmt == b"\n" {
+                    true
+                } else if let Some(root) = text.strip_prefix("-- load via partition root ") {
                     entry.data_comment =
                         Some(format!("-- load via partition root {}", root.trim_end()));
-                    true
+                    !root.contains('\n')
                 } else {
-                    text.starts_with("SET SESSION AUTHORIZATION ")
+                    (text.starts_with("SET SESSION AUTHORIZATION ") && !text.contains('\n'))
                         || (text.starts_with("ALTER TABLE ")
                             && text.trim_end().ends_with(" DISABLE TRIGGER ALL;"))
                 };
                 if !known {
-                    break;
-                }
-                entry.text.extend_from_slice(&line);
-                if !self.next_line(&mut line)? {
-                    return Err(self.truncated());
-                }
-                if line != b"\n" {
                     return Err(DumpError::NotCopyData {
-                        line: self.line,
+                        line: stmt_line,
                         table,
                     });
                 }
-                entry.text.extend_from_slice(&line);
+                entry.text.extend_from_slice(&stmt);
                 entry.body_range = entry.text.len()..entry.text.len();
-                if !self.next_line(&mut line)? {
-                    return Err(self.truncated());
-                }
-            }
-            if !line.starts_with(b"COPY ") {
-                return Err(DumpError::NotCopyData {
-                    line: self.line,
+                stmt.clear();
+            };
+            // The COPY statement is the whole of the entry's last statement, from its first line.
+            if copy_in.first_line != stmt_line || !stmt.starts_with(&copy_in.text) {
+                return Err(DumpError::BadCopy {
+                    line: copy_in.first_line,
                     table,
+                    stmt: String::from_utf8_lossy(&stmt).trim_end().to_string(),
                 });
             }
-            // A quoted column name may hold a newline: the statement then goes on to the line that
-            // ends it.
-            let first_line = self.line;
-            self.read_statement_to(&mut line, b" FROM stdin;\n")?;
-            let copy = CopyStmt::parse(line_str(&line)).ok_or_else(|| DumpError::BadCopy {
-                line: first_line,
-                table,
-                stmt: line_str(&line).to_string(),
-            })?;
-            entry.text.extend_from_slice(&line);
+            let copy = Self::parse_copy(&copy_in)?;
+            entry.text.extend_from_slice(&stmt);
             entry.body_range = entry.body_range.start..entry.text.len();
             self.copy_table = copy.display_name();
             entry.copy = Some(copy);
@@ -665,7 +994,9 @@ impl<R: Read> DumpReader<R> {
         self.close_current()?;
         let mut line = Vec::new();
         while self.next_line(&mut line)? {
-            let ok = line == b"--\n" || line == b"\n" || line.starts_with(b"\\unrestrict ");
+            let ok = line == b"--\n"
+                || line == b"\n"
+                || (line.starts_with(b"\\unrestrict ") && psql_lex::is_allowed_meta_line(&line));
             if !ok {
                 return Err(DumpError::AfterTrailer { line: self.line });
             }
@@ -846,6 +1177,67 @@ mod tests {
             let expected_other: Vec<(String, Vec<u8>)> = expected.into_iter().filter(|(k, _)| k != "rows").collect();
             proptest::prop_assert_eq!(got, expected_other);
             proptest::prop_assert_eq!(rows, expected_rows);
+        }
+    }
+
+    #[test]
+    fn lexes_like_psql_and_fails_closed() {
+        // A function body holding a header and a COPY is one statement.
+        let body = SAMPLE.replace(
+            "ALTER TABLE public.t OWNER TO pg;\n",
+            "ALTER TABLE public.t OWNER TO pg;\nCREATE FUNCTION f() AS $x$\n--\n-- Name: y; Type: TABLE; Schema: s; Owner: o\n--\n\nCOPY public.t (id) FROM stdin;\n$x$;\n",
+        );
+        let kinds: Vec<String> = collect(body.as_bytes(), 7)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k != "rows")
+            .collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| k.starts_with("entry TABLE"))
+                .count(),
+            1
+        );
+        // A COPY in an entry's body is a stray data entry, masked by its statement.
+        let stray = SAMPLE.replace(
+            "ALTER TABLE public.t OWNER TO pg;\n",
+            "ALTER TABLE public.t OWNER TO pg;\nCOPY public.t (id, note) FROM stdin;\n9\tx\n\\.\n",
+        );
+        let mut r = DumpReader::new(stray.as_bytes());
+        let mut strays = Vec::new();
+        while let Some(ev) = r.next_event().unwrap() {
+            if let Event::DataBegin(e) = ev {
+                strays.push((e.stray, e.line, String::from_utf8(e.text).unwrap()));
+            }
+        }
+        assert!(strays[0].0);
+        assert_eq!(strays[0].2, "COPY public.t (id, note) FROM stdin;\n");
+        assert!(!strays[1].0);
+        for (bad, what) in [
+            (
+                "SET client_encoding = 'UTF8';",
+                "SET client_encoding = 'SJIS';",
+            ),
+            ("Type: ACL;", "Type: AC\0L;"),
+            ("Type: ACL;", "Type: ACLX;"),
+            (
+                "SELECT pg_catalog.set_config",
+                "SELECT 'a\\'; SELECT pg_catalog.set_config",
+            ),
+            (
+                "COPY public.t (id, note) FROM stdin;",
+                "COPY t (id, note) FROM stdin;",
+            ),
+            ("\n\\.\n", "\n\\.\r\n\\.\n"),
+        ] {
+            let input = SAMPLE.replace(bad, what);
+            assert_ne!(input, SAMPLE);
+            assert!(
+                collect(input.as_bytes(), 10).is_err(),
+                "{what} was accepted"
+            );
         }
     }
 

@@ -214,6 +214,42 @@ fn real_tag(entry: &Entry) -> Option<String> {
     (real != h.tag && real.replace('\n', " ") == h.tag).then_some(real)
 }
 
+/// A COPY block goes into the archive only as the data of its own TABLE DATA entry for the same
+/// table: pg_restore restores a data entry by its COPY statement, and a COPY the archive cannot
+/// place (outside such an entry, or naming another table) must stop the pass, never be dropped.
+fn place_copy(entry: &Entry, copy: &crate::dump::CopyStmt) -> Result<(), SinkError> {
+    let h = &entry.header;
+    if entry.stray {
+        return Err(SinkError::Invalid(format!(
+            "line {}: COPY of {} is not the data of a TABLE DATA entry of its own; the custom archive has no entry to place it in",
+            entry.line,
+            copy.display_name()
+        )));
+    }
+    // With `pg_dump --load-via-partition-root` a partition's rows go into the root table the
+    // entry's comment names.
+    let root = entry
+        .data_comment
+        .as_deref()
+        .and_then(|c| c.strip_prefix("-- load via partition root "))
+        .and_then(crate::dump::ident::parse_qualified)
+        .filter(|(_, _, rest)| rest.trim().is_empty());
+    let placed = match root {
+        Some((schema, table, _)) => copy.schema == schema && copy.table == table,
+        None => copy.schema == h.namespace && copy.table.replace('\n', " ") == h.tag,
+    };
+    if !placed {
+        return Err(SinkError::Invalid(format!(
+            "line {}: the TABLE DATA entry of {}.{} holds a COPY of {}; the custom archive cannot place it",
+            entry.line,
+            h.namespace.as_deref().unwrap_or("-"),
+            h.tag,
+            copy.display_name()
+        )));
+    }
+    Ok(())
+}
+
 fn io_err(path: &Path, source: std::io::Error) -> SinkError {
     SinkError::Output(OutputError::Io {
         path: path.to_path_buf(),
@@ -530,6 +566,9 @@ impl Sink for ArchiveSink {
             return Err(SinkError::Invalid(
                 "data part started inside another".into(),
             ));
+        }
+        if let Some(copy) = &entry.copy {
+            place_copy(entry, copy)?;
         }
         let idx = self.add_entry(entry, true)?;
         let out = self.spool.file.take().expect("spool in use");
