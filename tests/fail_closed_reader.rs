@@ -39,7 +39,6 @@ COPY public.t (id, email, note) FROM stdin;
 END
 $body$;
 COMMENT ON TABLE public.t IS 'line one
-COPY public.t (id) FROM stdin;
 --
 -- Data for Name: t; Type: TABLE DATA; Schema: public; Owner: -
 --
@@ -265,6 +264,47 @@ fn legitimate_dump_with_copy_and_headers_in_function_body_and_comment_round_trip
     let out = dump_input(&input, out_dir.path(), "plain,anon,custom");
     assert!(out.status.success(), "dump --input\n{}", describe(&out));
     c.drop_db(&restored);
+}
+
+/// A string opened in the preamble and closed inside a table's rows (found by the dump_reader fuzz
+/// target): psql runs neither the entries nor the COPY it swallows, and their rows passed unmasked.
+#[test]
+fn a_string_left_open_in_the_preamble_is_an_error_naming_its_line() {
+    let text = edit_lines(|_, l| {
+        if l == "SET xmloption = content;" {
+            vec!["SET xmloption = 'content;".to_string()]
+        } else {
+            vec![l.to_string()]
+        }
+    });
+    let line = line_no(&text, "SET xmloption = 'content;", 0);
+    assert_fails_naming_line(text.as_bytes(), line, "quote left open in the preamble");
+}
+
+/// A whole COPY … FROM stdin line inside a string literal: psql does not run it, so the rows after
+/// it would be text that no rule masks.
+#[test]
+fn a_copy_line_inside_a_string_literal_is_an_error_naming_it() {
+    let h = data_header_line();
+    let copy = dump()
+        .lines()
+        .skip(h)
+        .find(|l| l.starts_with("COPY "))
+        .expect("a COPY line")
+        .to_string();
+    let text = edit_lines(|n, l| {
+        if n == h - 1 {
+            vec!["SELECT '".to_string(), l.to_string()]
+        } else {
+            vec![l.to_string()]
+        }
+    });
+    // Close the string after the rows' end marker, so that psql would restore the rest.
+    let at = text.find(&format!("\n{copy}\n")).expect("the COPY line");
+    let end = at + text[at..].find("\n\\.\n").expect("its end marker") + 4;
+    let text = format!("{}';\n{}", &text[..end], &text[end..]);
+    let line = line_no(&text, &copy, h);
+    assert_fails_naming_line(text.as_bytes(), line, "COPY line inside a string literal");
 }
 
 #[test]

@@ -138,15 +138,15 @@ fn tokens(text: &[u8]) -> Option<Vec<Token>> {
         let c = b[i];
         if c.is_ascii_whitespace() {
             i += 1;
-        } else if text[i..].starts_with("--") {
-            i = text[i..].find('\n').map_or(b.len(), |p| i + p);
-        } else if text[i..].starts_with("/*") {
+        } else if b[i..].starts_with(b"--") {
+            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+        } else if b[i..].starts_with(b"/*") {
             let mut depth = 0;
             loop {
-                if text[i..].starts_with("/*") {
+                if b[i..].starts_with(b"/*") {
                     depth += 1;
                     i += 2;
-                } else if text[i..].starts_with("*/") {
+                } else if b[i..].starts_with(b"*/") {
                     depth -= 1;
                     i += 2;
                     if depth == 0 {
@@ -427,6 +427,17 @@ pub fn find_owner_stmt(body: &[u8]) -> Option<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the archive_reader fuzz target: a block comment holding a multibyte character
+    /// made the tokenizer slice inside it.
+    #[test]
+    fn a_block_comment_with_multibyte_characters_is_skipped() {
+        let copy = CopyStmt::parse_statement("COPY /* é, ü */ public.t (a) FROM stdin;".as_bytes())
+            .expect("parsed");
+        assert_eq!(copy.table, "t");
+        assert_eq!(copy.columns, ["a"]);
+        assert!(CopyStmt::parse_statement("COPY /* é".as_bytes()).is_none());
+    }
 
     #[test]
     fn parses_header_lines() {

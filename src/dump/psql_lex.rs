@@ -107,6 +107,11 @@ impl Lexer {
         self.quote != Quote::None
     }
 
+    /// Inside a dollar quote (a function body, as pg_dump writes them).
+    pub fn in_dollar_quote(&self) -> bool {
+        matches!(self.quote, Quote::Dollar(_))
+    }
+
     /// A state to compare two lexers by (see the module doc).
     pub fn same_state(&self, other: &Lexer) -> bool {
         // The lexers differ in how a string escapes, not in where it is: compare where.

@@ -146,6 +146,14 @@ const CLIENT_ONLY_ENCODINGS: &[&str] = &[
 ];
 
 /// A line that only an entry header holds.
+/// A line that reads as a whole `COPY … FROM stdin;` (or `\copy … stdin`) statement, whatever psql
+/// would make of it where it stands.
+fn is_copy_like(line: &[u8]) -> bool {
+    let text = line.trim_ascii().to_ascii_lowercase();
+    (text.starts_with(b"copy ") || text.starts_with(b"\\copy "))
+        && (text.ends_with(b" stdin;") || text.ends_with(b" stdin"))
+}
+
 fn is_header_like(line: &[u8]) -> bool {
     line.starts_with(b"-- Name:")
         || line.starts_with(b"-- Data for Name:")
@@ -281,6 +289,8 @@ pub struct DumpReader<R: Read> {
     completed_start: Option<usize>,
     tablespace: Option<String>,
     tableam: Option<String>,
+    /// The line on which the string, comment or statement still open at the current line began.
+    open_since: u64,
     /// `schema.table` of the COPY block being read, for messages.
     copy_table: String,
     end_marker: memmem::Finder<'static>,
@@ -338,6 +348,7 @@ impl<R: Read> DumpReader<R> {
             line: 0,
             batch_bytes,
             state: State::Preamble,
+            open_since: 0,
             queued: VecDeque::new(),
             text: Vec::new(),
             current: None,
@@ -609,12 +620,37 @@ impl<R: Read> DumpReader<R> {
         let quoted_before = self.lex[0].in_quote();
         let idle_before = self.lex[0].idle();
         let scan = self.lex(line)?;
+        if idle_before && !self.lex[0].idle() {
+            self.open_since = self.line;
+        }
         if let Some(ci) = scan.copy_in {
             return self.stray_copy(line, ci);
         }
         if idle_before && self.lex[0].idle() {
             // Whole statements, comments or blank: maybe (part of) an entry header.
             return self.classify_line(line);
+        }
+        // pg_dump's preamble is one-line statements: a string or statement left open there would
+        // swallow what follows (entry headers, COPY statements and their rows) into text that
+        // psql does not run and pgveil would not mask.
+        if self.state == State::Preamble {
+            return Err(DumpError::BadHeader {
+                line: if idle_before { self.line } else { self.open_since },
+                why: "a string or statement of the preamble is not closed on its line (pg_dump writes one-line statements there); what follows would be read as text, not as entries and data".into(),
+            });
+        }
+        // A whole COPY … FROM stdin line inside a string, quoted name, comment or unfinished
+        // statement: psql does not run it, so the lines after it are text — unmasked rows, if they
+        // are rows. pg_dump only writes such lines inside function bodies (dollar quotes).
+        if is_copy_like(line) && !(quoted_before && self.lex[0].in_dollar_quote()) {
+            return Err(DumpError::BadHeader {
+                line: self.line,
+                why: format!(
+                    "a COPY … FROM stdin line inside {} that began on line {}: psql would not run it, and the lines after it would pass unmasked",
+                    if quoted_before { "a string, quoted name or comment" } else { "an unfinished statement" },
+                    self.open_since
+                ),
+            });
         }
         // A line of a statement, string or function body that spans lines: text, never a header.
         if !quoted_before && is_header_like(line) {
