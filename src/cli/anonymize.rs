@@ -49,7 +49,7 @@ pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
         PlainSink::file(&args.output, false)?
     };
     let specs = vec![SinkSpec {
-        name: args.output.display().to_string(),
+        name: "output".to_string(),
         view: DataView::Masked,
         sink: Box::new(sink),
     }];

@@ -22,7 +22,7 @@ pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Error)]
 pub enum DumpError {
-    #[error("reading the dump: {0}")]
+    #[error("reading the dump")]
     Io(#[from] std::io::Error),
     #[error("line 1: this is a custom-format archive (PGDMP); pgveil reads plain-format dumps (pg_dump -Fp)")]
     CustomFormat,

@@ -22,7 +22,7 @@ use crate::sink::{ArtifactOutput, OutputError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         source: std::io::Error,
