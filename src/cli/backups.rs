@@ -185,7 +185,17 @@ fn prune_incomplete(store: &dyn Store, age: std::time::Duration, dry_run: bool) 
     let pending = store
         .pending()
         .with_context(|| format!("listing unfinished uploads and files in {}", store.describe()))?;
-    for p in pending.iter().filter(|p| p.since <= cutoff) {
+    // An upload or file is as young as the later of its own time and its set's stamp: a server's
+    // clock or an upload's reported start (moto reports a fixed date) cannot make a running pass
+    // look abandoned.
+    let since = |p: &pgveil::store::Pending| {
+        let stamp = p
+            .set
+            .as_ref()
+            .and_then(|s| pgveil::store::stamp_time(&s.stamp));
+        stamp.map_or(p.since, |t| t.max(p.since))
+    };
+    for p in pending.iter().filter(|p| since(p) <= cutoff) {
         eprintln!("pgveil: {verb} unfinished {} ({} bytes)", p.location, p.bytes);
         if !dry_run {
             store

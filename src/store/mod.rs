@@ -5,8 +5,8 @@
 //! incomplete and never counts as a backup.
 //!
 //! A pass owns its set exclusively: it [`Store::claim`]s the set before writing (a local folder is
-//! created exclusively; in a bucket, which has no exclusive create, a claim object is written and
-//! the set is the pass's only if no other object is there afterwards), and takes the next second
+//! created exclusively; in a bucket, which has no exclusive create, a claim object `STAMP.claim-TOKEN`
+//! is written beside the set and the set is the pass's only if no other object is there afterwards), and takes the next second
 //! when the set is taken. Stamps stay one-second UTC times, so they sort and select as before.
 //!
 //! A [`Store`] is a location holding sets: a local folder ([`local::LocalStore`]) or an S3 prefix
@@ -116,11 +116,6 @@ pub struct SetListing {
     pub pending_bytes: u64,
 }
 
-/// The name of the object that claims a set in a bucket for one pass (hidden: never a set's file).
-pub fn claim_file(token: &str) -> String {
-    format!(".pgveil-claim-{token}")
-}
-
 /// Whether a file name in a set folder is one of the set's files (not hidden, not partial).
 pub fn is_set_file(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && !crate::sink::output::is_partial_name(name)
@@ -134,7 +129,7 @@ pub struct Pending {
     pub location: String,
     /// The set it belongs to, when it is inside one.
     pub set: Option<SetId>,
-    /// Bytes written so far (for an upload: its parts).
+    /// Bytes written so far (for an upload: its parts, 0 where the server cannot list them).
     pub bytes: u64,
     /// When the upload started, or when the file was last written.
     pub since: std::time::SystemTime,
@@ -290,7 +285,7 @@ mod tests {
     #[test]
     fn set_files_exclude_claims_and_partials() {
         assert!(is_set_file("shop.gz"));
-        assert!(!is_set_file(&claim_file("abc")));
+        assert!(!is_set_file(".hidden"));
         assert!(!is_set_file("shop.gz.123-0.partial"));
     }
 

@@ -11,10 +11,12 @@
 //! aborted, so no partial object appears. An open upload is also registered with
 //! [`crate::interrupt`], which aborts it on SIGINT/SIGTERM.
 //!
-//! A bucket has no exclusive create: a pass claims its set by writing a hidden claim object
-//! (`.pgveil-claim-TOKEN`) into it and listing the set afterwards; the set is the pass's only if
+//! A bucket has no exclusive create: a pass claims its set by writing a claim object beside it
+//! (`NAME/STAMP.claim-TOKEN`) and listing `NAME/STAMP` afterwards; the set is the pass's only if
 //! nothing else is there. Of two passes claiming one set, the later writer always sees the earlier
 //! claim (S3 lists are strongly consistent), so at most one owns it; the other takes the next stamp.
+//! The claim is removed once the manifest is written; a set with a claim and no manifest (a pass
+//! under way, or killed) is listed as incomplete.
 //!
 //! Errors are one line: the service's code and message (e.g. `access denied (InvalidAccessKeyId):
 //! …`), or the transport's reason, never the SDK's debug dump.
@@ -35,7 +37,7 @@ use aws_sdk_s3::Client;
 use sha2::{Digest, Sha256};
 
 use super::{
-    claim_file, is_set_file, is_stamp, is_valid_name, Pending, PendingHandle, SetId, SetListing,
+    is_set_file, is_stamp, is_valid_name, Pending, PendingHandle, SetId, SetListing,
     Store, StoreError,
 };
 use crate::interrupt::{self, Undo};
@@ -45,6 +47,8 @@ use crate::sink::{ArtifactInfo, ArtifactOutput, OutputError, OutputTarget, Publi
 /// part but the last, and allows 10,000 parts: 16 MiB parts cover artifacts up to ~160 GiB.
 const DEFAULT_PART_SIZE: usize = 16 << 20;
 const MIN_PART_SIZE: usize = 5 << 20;
+/// Between a set's stamp and a pass's token in the name of a claim object.
+const CLAIM: &str = ".claim-";
 
 struct Inner {
     client: Client,
@@ -96,8 +100,14 @@ impl Inner {
 }
 
 impl Inner {
+    /// The prefix of a set's objects and of the claims on it (`PREFIX/NAME/STAMP`, no slash: no
+    /// other stamp extends a stamp).
     fn set_prefix(&self, set: &SetId) -> String {
-        format!("{}{}/{}/", self.prefix, set.name, set.stamp)
+        format!("{}{}/{}", self.prefix, set.name, set.stamp)
+    }
+
+    fn claim_key(&self, set: &SetId, token: &str) -> String {
+        format!("{}{CLAIM}{token}", self.set_prefix(set))
     }
 
     /// Keys of all objects under `prefix` (relative to the bucket), with sizes.
@@ -142,8 +152,8 @@ impl Inner {
         Ok(())
     }
 
-    /// Delete every object of a set, the manifest first (an interrupted delete leaves an
-    /// incomplete set).
+    /// Delete every object of a set and any claim on it, the manifest first (an interrupted delete
+    /// leaves an incomplete set).
     fn delete_set(&self, set: &SetId) -> Result<(), StoreError> {
         let manifest = self.key(set, &set.manifest_file());
         let mut keys: Vec<String> = self
@@ -185,8 +195,10 @@ impl Inner {
                     .unwrap_or_else(std::time::SystemTime::now);
                 out.push(Pending {
                     location: format!("{} (upload {id})", self.url(key)),
-                    set: self.set_of(key),
-                    bytes: self.parts_bytes(key, id)?,
+                    set: self.set_of(key).map(|(set, _)| set),
+                    // A size is for information: a server whose ListParts fails (or answers
+                    // in a form the SDK rejects, as moto does) must not stop a listing or a prune.
+                    bytes: self.parts_bytes(key, id).unwrap_or(0),
                     since,
                     handle: PendingHandle::Upload {
                         key: key.to_string(),
@@ -235,18 +247,24 @@ impl Inner {
         Ok(total)
     }
 
-    /// The set a key belongs to (`PREFIX/NAME/STAMP/FILE`).
-    fn set_of(&self, key: &str) -> Option<SetId> {
+    /// The set a key belongs to (`PREFIX/NAME/STAMP/FILE`, or a claim `PREFIX/NAME/STAMP.claim-T`)
+    /// and, for a file of the set, its name.
+    fn set_of<'k>(&self, key: &'k str) -> Option<(SetId, Option<&'k str>)> {
         let rel = key.strip_prefix(&self.prefix)?;
-        let mut parts = rel.splitn(3, '/');
-        let (name, stamp, file) = (parts.next()?, parts.next()?, parts.next()?);
-        if !is_valid_name(name) || !is_stamp(stamp) || file.is_empty() || file.contains('/') {
+        let (name, rest) = rel.split_once('/')?;
+        let (stamp, file) = match rest.split_once('/') {
+            Some((stamp, file)) if !file.is_empty() && !file.contains('/') => (stamp, Some(file)),
+            Some(_) => return None,
+            None => (rest.split_once(CLAIM)?.0, None),
+        };
+        if !is_valid_name(name) || !is_stamp(stamp) {
             return None;
         }
-        Some(SetId {
+        let id = SetId {
             name: name.to_string(),
             stamp: stamp.to_string(),
-        })
+        };
+        Some((id, file))
     }
 }
 
@@ -287,9 +305,13 @@ where
                 Some(c) => line.push_str(&format!(" ({c})")),
                 None => line.push_str(&format!(" (HTTP {status})")),
             }
-            if let Some(m) = message.filter(|m| !m.is_empty()) {
+            // Without a message of the service's (an unparseable response), the error's own text.
+            let text = message
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| error_chain(e));
+            if !text.is_empty() {
                 line.push_str(": ");
-                line.push_str(&m);
+                line.push_str(&text);
             }
             line
         }
@@ -419,14 +441,13 @@ impl Store for S3Store {
             pending_bytes: 0,
         };
         for (key, size) in self.list_keys(&inner.prefix)? {
-            let Some(id) = inner.set_of(&key) else {
+            let Some((id, file)) = inner.set_of(&key) else {
                 continue;
             };
-            let file = key.rsplit('/').next().unwrap_or_default().to_string();
-            // A set holding only a claim (a pass under way, or killed) is listed, as incomplete.
+            // A set with only a claim (a pass under way, or killed) is listed, as incomplete.
             let set = sets.entry(id.clone()).or_insert_with(|| listing(id));
-            if is_set_file(&file) {
-                set.files.insert(file, size);
+            if let Some(file) = file.filter(|f| is_set_file(f)) {
+                set.files.insert(file.to_string(), size);
             }
         }
         // Uploads still open count into their set's size. Listing them is an extra permission
@@ -518,7 +539,7 @@ impl Store for S3Store {
 
     fn claim(&self, set: &SetId, token: &str) -> Result<bool, StoreError> {
         let inner = &self.inner;
-        let key = inner.key(set, &claim_file(token));
+        let key = inner.claim_key(set, token);
         inner
             .rt
             .block_on(
@@ -542,7 +563,7 @@ impl Store for S3Store {
     }
 
     fn release(&self, set: &SetId, token: &str) {
-        let _ = self.inner.delete_key(&self.inner.key(set, &claim_file(token)));
+        let _ = self.inner.delete_key(&self.inner.claim_key(set, token));
     }
 
     fn finish_claim(&self, set: &SetId, token: &str) {
