@@ -202,7 +202,13 @@ fn start_half_fed(cmd: &mut Command) -> (Running, ChildStdin) {
 /// of unrelated hex text: about 21 MB of COPY data, 10 MB gzipped), once per test process.
 fn big_dump() -> &'static [u8] {
     static DUMP: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    DUMP.get_or_init(|| {
+    DUMP.get_or_init(|| cluster().pg_dump(big_db(), &[]))
+}
+
+/// The database of `big_dump()`, once per test process (read-only for the tests).
+fn big_db() -> &'static str {
+    static DB: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DB.get_or_init(|| {
         let c = cluster();
         let db = c.create_db("big");
         c.psql(
@@ -211,7 +217,7 @@ fn big_dump() -> &'static [u8] {
              INSERT INTO big SELECT i, md5(i::text) || md5((-i)::text) \
              FROM generate_series(1, 300000) i;",
         );
-        c.pg_dump(&db, &[])
+        db
     })
 }
 
@@ -285,12 +291,13 @@ fn concurrent_set_runs_each_get_a_complete_set_of_their_own() {
 
 #[test]
 fn concurrent_flat_runs_lock_the_folder_and_never_damage_it() {
-    let db = example_db();
+    // Runs long enough (seconds) to overlap.
+    let db = big_db();
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
     let start = || {
         Running::start(
-            pgveil().args(["dump", "--dbname", &db, "--name", "shop", "--out-dir", out_dir]),
+            pgveil().args(["dump", "--dbname", db, "--name", "shop", "--out-dir", out_dir]),
             Stdio::null(),
         )
     };
