@@ -6,7 +6,7 @@
 use anyhow::Context;
 use pgveil::store::check::{check_all, Depth, SetCheck, SetState};
 use pgveil::store::retention::plan;
-use pgveil::store::Store;
+use pgveil::store::{Store, StoreError};
 
 use super::common::S3Args;
 
@@ -182,9 +182,20 @@ fn prune_incomplete(store: &dyn Store, age: std::time::Duration, dry_run: bool) 
         .checked_sub(age)
         .unwrap_or(std::time::UNIX_EPOCH);
     let verb = if dry_run { "would remove" } else { "removing" };
-    let pending = store
-        .pending()
-        .with_context(|| format!("listing unfinished uploads and files in {}", store.describe()))?;
+    let pending = match store.pending() {
+        Ok(p) => p,
+        // Such a server keeps no uploads a listing could find; incomplete sets are still pruned.
+        Err(StoreError::Unsupported(why)) => {
+            eprintln!("pgveil: {why}: open multipart uploads are not pruned");
+            Vec::new()
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "listing unfinished uploads and files in {}",
+                store.describe()
+            )))
+        }
+    };
     // An upload or file is as young as the later of its own time and its set's stamp: a server's
     // clock or an upload's reported start (moto reports a fixed date) cannot make a running pass
     // look abandoned.

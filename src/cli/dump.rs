@@ -3,7 +3,7 @@
 //! `NAME.manifest.json`.
 //!
 //! Without `--upload`, `--keep-*` or `--set` the files go straight into `--out-dir` (flat), under a
-//! lock on `DIR/.pgveil-NAME.lock` (a second run of the same name fails at once). With any of them
+//! lock on `DIR/.pgveil-NAME.lock`, removed at the end (a second run of the same name fails at once). With any of them
 //! the pass claims a backup set `NAME/STAMP/` of its own in the local folder and/or the bucket (the
 //! same bytes teed to both), publishes the artifacts together and the manifest last, then applies
 //! retention.
@@ -331,8 +331,8 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
 /// Where the pass writes: flat files in a folder, or a backup set in a folder and/or a bucket.
 struct Target {
     flat_dir: Option<PathBuf>,
-    /// Held (flock) for the whole run in flat mode.
-    _flat_lock: Option<std::fs::File>,
+    /// Held for the whole run in flat mode.
+    _flat_lock: Option<FlatLock>,
     local: Option<LocalStore>,
     remote: Option<Box<dyn Store>>,
     set: Option<SetId>,
@@ -565,33 +565,68 @@ impl Target {
     }
 }
 
-/// Lock `DIR/.pgveil-NAME.lock` for a flat run (released when the process exits, however it
-/// exits). The lock file stays: removing it would let a third run lock a different file.
-fn lock_flat(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
-    let path = dir.join(format!(".pgveil-{name}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a file descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::WouldBlock {
-                bail!(
-                    "another pgveil run is writing {name} into {} (it holds {}); nothing was written",
-                    dir.display(),
-                    path.display()
-                );
-            }
-            return Err(anyhow::Error::new(err).context(format!("locking {}", path.display())));
-        }
+/// The lock of a flat run: `DIR/.pgveil-NAME.lock`, held (flock) for the whole run and removed at
+/// its end (also on SIGINT/SIGTERM; a run killed outright leaves it, harmlessly).
+struct FlatLock {
+    path: PathBuf,
+    _file: std::fs::File,
+    _guard: interrupt::Guard,
+}
+
+impl Drop for FlatLock {
+    fn drop(&mut self) {
+        // Removed while still held: a run that opened this file meanwhile finds, once it holds
+        // the lock, that the path no longer names it, and starts over (see `lock_flat`).
+        let _ = std::fs::remove_file(&self.path);
     }
-    Ok(file)
+}
+
+/// Lock `DIR/.pgveil-NAME.lock` for a flat run; a second run of NAME into DIR fails at once.
+fn lock_flat(dir: &Path, name: &str) -> anyhow::Result<FlatLock> {
+    let path = dir.join(format!(".pgveil-{name}.lock"));
+    loop {
+        let opened = interrupt::guard(|| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map(|f| (f, Undo::RemoveFile(path.clone())))
+        });
+        let (file, guard) = opened.with_context(|| format!("opening {}", path.display()))?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: flock on a file descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let err = std::io::Error::last_os_error();
+                // Not ours to remove: forget the undo without touching the file.
+                drop(guard);
+                if err.kind() == std::io::ErrorKind::WouldBlock {
+                    bail!(
+                        "another pgveil run is writing {name} into {} (it holds {}); nothing was written",
+                        dir.display(),
+                        path.display()
+                    );
+                }
+                return Err(anyhow::Error::new(err).context(format!("locking {}", path.display())));
+            }
+            // The holder we waited for may have removed the file as it finished: then this lock
+            // is on a file nobody else will open, and the path must be locked afresh.
+            let held = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+            let named = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+            if held.is_none() || held != named {
+                drop(guard);
+                continue;
+            }
+        }
+        return Ok(FlatLock {
+            path,
+            _file: file,
+            _guard: guard,
+        });
+    }
 }
 
 impl Drop for Target {

@@ -39,6 +39,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// The server does not implement a request (s3s-fs has no ListMultipartUploads).
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Output(#[from] OutputError),
 }

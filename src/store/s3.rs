@@ -184,7 +184,17 @@ impl Inner {
                         .set_upload_id_marker(id_marker.take())
                         .send(),
                 )
-                .map_err(|e| self.remote(&self.prefix, &e))?;
+                .map_err(|e| {
+                    if e.code() == Some("NotImplemented") {
+                        StoreError::Unsupported(format!(
+                            "{}: the server cannot list multipart uploads ({})",
+                            self.url(&self.prefix),
+                            sdk_reason(&e)
+                        ))
+                    } else {
+                        self.remote(&self.prefix, &e)
+                    }
+                })?;
             for u in resp.uploads() {
                 let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
                     continue;
