@@ -160,7 +160,10 @@ pub fn install() {
             }
             if INTERRUPTED.swap(true, Ordering::SeqCst) {
                 // A second signal while cleaning up: give up on the cleanup.
-                eprintln!("pgveil: interrupted again by {}; cleanup skipped", name_of(sig));
+                eprintln!(
+                    "pgveil: interrupted again by {}; cleanup skipped",
+                    name_of(sig)
+                );
                 std::process::exit(128 + sig);
             }
             // The cleanup runs on its own thread so that a second signal is still received.

@@ -679,7 +679,8 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
     assert!(left.iter().all(|k| k.contains(".claim-")), "{left:?}");
     ok(
         run(
-            pgveil_s3(&server).args(["backups", "prune", "--upload", &url()])
+            pgveil_s3(&server)
+                .args(["backups", "prune", "--upload", &url()])
                 .args(["--incomplete-older-than", "0s"]),
             None,
         ),

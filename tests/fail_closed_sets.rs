@@ -255,7 +255,14 @@ fn concurrent_set_runs_each_get_a_complete_set_of_their_own() {
     let start = || {
         Running::start(
             pgveil().args([
-                "dump", "--dbname", &db, "--name", "shop", "--out-dir", out_dir, "--set",
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "shop",
+                "--out-dir",
+                out_dir,
+                "--set",
             ]),
             Stdio::null(),
         )
@@ -297,7 +304,15 @@ fn concurrent_flat_runs_lock_the_folder_and_never_damage_it() {
     let out_dir = dir.path().to_str().unwrap();
     let start = || {
         Running::start(
-            pgveil().args(["dump", "--dbname", db, "--name", "shop", "--out-dir", out_dir]),
+            pgveil().args([
+                "dump",
+                "--dbname",
+                db,
+                "--name",
+                "shop",
+                "--out-dir",
+                out_dir,
+            ]),
             Stdio::null(),
         )
     };
@@ -328,7 +343,15 @@ fn concurrent_uploads_each_get_a_complete_set_of_their_own() {
     let db = example_db();
     let start = || {
         Running::start(
-            pgveil_s3(&server).args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+            pgveil_s3(&server).args([
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "shop",
+                "--upload",
+                &url(),
+            ]),
             Stdio::null(),
         )
     };
@@ -397,16 +420,30 @@ fn flat_publication_failure_leaves_no_manifest_over_new_artifacts() {
     std::fs::create_dir(dir.path().join("shop.dump")).unwrap();
     std::fs::write(dir.path().join("shop.dump").join("in-the-way"), b"x").unwrap();
     let out = run(
-        pgveil().args(["dump", "--dbname", &db, "--name", "shop", "--out-dir", out_dir]),
+        pgveil().args([
+            "dump",
+            "--dbname",
+            &db,
+            "--name",
+            "shop",
+            "--out-dir",
+            out_dir,
+        ]),
         None,
     );
-    assert!(!out.status.success(), "the run should fail publishing shop.dump");
+    assert!(
+        !out.status.success(),
+        "the run should fail publishing shop.dump"
+    );
     assert!(stderr(&out).contains("shop.dump"), "{}", stderr(&out));
     // Either the old complete set, or no manifest at all: never a manifest over other files.
     if manifest.exists() {
         check_against_manifest(dir.path(), &manifest);
     }
-    assert!(!manifest.exists(), "the old manifest should be gone before artifacts were replaced");
+    assert!(
+        !manifest.exists(),
+        "the old manifest should be gone before artifacts were replaced"
+    );
     assert!(unfinished(&files_under(dir.path())).is_empty());
 }
 
@@ -418,7 +455,14 @@ fn interrupted_run_cleans_up_a_local_set(sig: i32, code: i32, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
     let (running, stdin) = start_half_fed(pgveil().args([
-        "dump", "--input", "-", "--name", "shop", "--out-dir", out_dir, "--set",
+        "dump",
+        "--input",
+        "-",
+        "--name",
+        "shop",
+        "--out-dir",
+        out_dir,
+        "--set",
     ]));
     // Mid-pass: the partial artifacts and the archive spool exist.
     wait_for("partial files and the spool", || {
@@ -429,7 +473,12 @@ fn interrupted_run_cleans_up_a_local_set(sig: i32, code: i32, name: &str) {
     running.signal(sig);
     let out = running.wait();
     drop(stdin);
-    assert_eq!(out.status.code(), Some(code), "exit status; stderr: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit status; stderr: {}",
+        stderr(&out)
+    );
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(
@@ -466,7 +515,10 @@ fn sigterm_during_upload_aborts_every_upload() {
     );
     // Mid-pass, with parts in the bucket (s3s-fs keeps them as `.upload_id-ID.part-N`).
     wait_for("uploaded parts", || {
-        server.pending_uploads().iter().any(|n| n.contains(".part-"))
+        server
+            .pending_uploads()
+            .iter()
+            .any(|n| n.contains(".part-"))
     });
     wait_for("the spool", || !files_under(spool.path()).is_empty());
     running.signal(libc::SIGTERM);
@@ -517,7 +569,9 @@ fn children_named(pid: i32, comm: &str) -> Vec<i32> {
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
-            let state = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().next();
+            let state = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next();
             state != Some("Z") && state != Some("X")
         }
         Err(_) => false,
@@ -582,9 +636,16 @@ fn sigterm_stops_the_pg_dump_children() {
     running.signal(libc::SIGTERM);
     let out = running.wait();
     assert_eq!(out.status.code(), Some(143), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("interrupted by SIGTERM"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted by SIGTERM"),
+        "{}",
+        stderr(&out)
+    );
     for child in children {
-        assert!(!alive(child), "pg_dump {child} still runs after pgveil exited");
+        assert!(
+            !alive(child),
+            "pg_dump {child} still runs after pgveil exited"
+        );
     }
     assert_eq!(files_under(dir.path()), Vec::<String>::new());
     drop(lock_in);
@@ -604,7 +665,16 @@ fn killed_local_run_is_listed_with_its_size_and_pruned_after_the_grace_period() 
     let db = example_db();
     let done = ok(
         run(
-            pgveil().args(["dump", "--dbname", &db, "--name", "kept", "--out-dir", out_dir, "--set"]),
+            pgveil().args([
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "kept",
+                "--out-dir",
+                out_dir,
+                "--set",
+            ]),
             None,
         ),
         "dump --set",
@@ -616,22 +686,34 @@ fn killed_local_run_is_listed_with_its_size_and_pruned_after_the_grace_period() 
         .collect();
     big_dump();
     let (running, feeder) = start_big_fed(pgveil().args([
-        "dump", "--input", "-", "--name", "shop", "--out-dir", out_dir, "--set",
+        "dump",
+        "--input",
+        "-",
+        "--name",
+        "shop",
+        "--out-dir",
+        out_dir,
+        "--set",
     ]));
     wait_for("partial data written", || {
         let files = files_under(dir.path());
         files.iter().filter(|f| f.ends_with(".partial")).count() == 3
             && files.iter().any(|f| f.ends_with(".spool"))
-            && files
-                .iter()
-                .filter(|f| f.ends_with(".partial"))
-                .any(|f| std::fs::metadata(dir.path().join(f)).map(|m| m.len()).unwrap_or(0) > 0)
+            && files.iter().filter(|f| f.ends_with(".partial")).any(|f| {
+                std::fs::metadata(dir.path().join(f))
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+                    > 0
+            })
     });
     running.signal(libc::SIGKILL);
     let _ = running.wait();
     drop(feeder.join());
     let left = files_under(dir.path());
-    assert!(!unfinished(&left).is_empty(), "SIGKILL leaves its files: {left:?}");
+    assert!(
+        !unfinished(&left).is_empty(),
+        "SIGKILL leaves its files: {left:?}"
+    );
     let partial_bytes: u64 = left
         .iter()
         .filter(|f| f.ends_with(".partial"))
@@ -652,7 +734,14 @@ fn killed_local_run_is_listed_with_its_size_and_pruned_after_the_grace_period() 
     // Within the grace period nothing goes.
     let out = ok(
         run(
-            pgveil().args(["backups", "prune", "--out-dir", out_dir, "--incomplete-older-than", "1h"]),
+            pgveil().args([
+                "backups",
+                "prune",
+                "--out-dir",
+                out_dir,
+                "--incomplete-older-than",
+                "1h",
+            ]),
             None,
         ),
         "prune (grace)",
@@ -661,13 +750,24 @@ fn killed_local_run_is_listed_with_its_size_and_pruned_after_the_grace_period() 
     // Past it, the incomplete set and the spool go; complete sets are untouched.
     let out = ok(
         run(
-            pgveil().args(["backups", "prune", "--out-dir", out_dir, "--incomplete-older-than", "0s"]),
+            pgveil().args([
+                "backups",
+                "prune",
+                "--out-dir",
+                out_dir,
+                "--incomplete-older-than",
+                "0s",
+            ]),
             None,
         ),
         "prune",
     );
     assert!(stderr(&out).contains("incomplete"), "{}", stderr(&out));
-    assert_eq!(files_under(dir.path()), kept_files, "only the complete set is left");
+    assert_eq!(
+        files_under(dir.path()),
+        kept_files,
+        "only the complete set is left"
+    );
     let sets = list_json(&mut pgveil(), out_dir, true);
     assert_eq!(sets.len(), 1, "{sets:?}");
     assert_eq!(sets[0]["id"], kept.as_str());
@@ -849,16 +949,26 @@ fn killed_upload_is_listed_and_its_uploads_pruned_after_the_grace_period() {
         cmd
     };
     big_dump();
-    let (running, feeder) = start_big_fed(
-        pgveil_moto().args(["dump", "--input", "-", "--name", "shop", "--upload", &url()]),
-    );
+    let (running, feeder) = start_big_fed(pgveil_moto().args([
+        "dump",
+        "--input",
+        "-",
+        "--name",
+        "shop",
+        "--upload",
+        &url(),
+    ]));
     // Killed with parts uploaded: they stay in the bucket, invisible as objects.
     wait_for("uploaded parts", || moto.parts_bytes() > 0);
     running.signal(libc::SIGKILL);
     let _ = running.wait();
     drop(feeder.join());
     let uploads = moto.open_uploads();
-    assert_eq!(uploads.len(), 3, "SIGKILL leaves its uploads open: {uploads:?}");
+    assert_eq!(
+        uploads.len(),
+        3,
+        "SIGKILL leaves its uploads open: {uploads:?}"
+    );
 
     let sets = list_json(&mut pgveil_moto(), &url(), false);
     let incomplete: Vec<&serde_json::Value> =
@@ -868,7 +978,14 @@ fn killed_upload_is_listed_and_its_uploads_pruned_after_the_grace_period() {
     // Within the grace period nothing goes.
     ok(
         run(
-            pgveil_moto().args(["backups", "prune", "--upload", &url(), "--incomplete-older-than", "1h"]),
+            pgveil_moto().args([
+                "backups",
+                "prune",
+                "--upload",
+                &url(),
+                "--incomplete-older-than",
+                "1h",
+            ]),
             None,
         ),
         "prune (grace)",
@@ -876,7 +993,14 @@ fn killed_upload_is_listed_and_its_uploads_pruned_after_the_grace_period() {
     assert_eq!(moto.open_uploads().len(), 3);
     let out = ok(
         run(
-            pgveil_moto().args(["backups", "prune", "--upload", &url(), "--incomplete-older-than", "0s"]),
+            pgveil_moto().args([
+                "backups",
+                "prune",
+                "--upload",
+                &url(),
+                "--incomplete-older-than",
+                "0s",
+            ]),
             None,
         ),
         "prune",
@@ -915,7 +1039,15 @@ fn wrong_s3_credentials_fail_on_one_line_with_the_reason() {
     let mut cmd = pgveil_s3(&server);
     cmd.env("AWS_SECRET_ACCESS_KEY", "wrong-secret");
     let out = run(
-        cmd.args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+        cmd.args([
+            "dump",
+            "--dbname",
+            &db,
+            "--name",
+            "shop",
+            "--upload",
+            &url(),
+        ]),
         None,
     );
     assert!(!out.status.success());

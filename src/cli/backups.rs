@@ -150,7 +150,9 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
         && args.retention.keep_remote.is_none()
         && args.incomplete_older_than.is_none()
     {
-        anyhow::bail!("nothing to prune: give --keep-local, --keep-remote and/or --incomplete-older-than");
+        anyhow::bail!(
+            "nothing to prune: give --keep-local, --keep-remote and/or --incomplete-older-than"
+        );
     }
     if args.retention.keep_local.is_some() && args.out_dir.is_none() {
         anyhow::bail!("--keep-local needs --out-dir");
@@ -177,7 +179,11 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
 
 /// Remove what killed runs left in `store`: unfinished files and uploads started before `age`
 /// ago, then incomplete sets whose stamp is that old. Complete and damaged sets stay.
-fn prune_incomplete(store: &dyn Store, age: std::time::Duration, dry_run: bool) -> anyhow::Result<()> {
+fn prune_incomplete(
+    store: &dyn Store,
+    age: std::time::Duration,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let cutoff = std::time::SystemTime::now()
         .checked_sub(age)
         .unwrap_or(std::time::UNIX_EPOCH);
@@ -207,7 +213,10 @@ fn prune_incomplete(store: &dyn Store, age: std::time::Duration, dry_run: bool) 
         stamp.map_or(p.since, |t| t.max(p.since))
     };
     for p in pending.iter().filter(|p| since(p) <= cutoff) {
-        eprintln!("pgveil: {verb} unfinished {} ({} bytes)", p.location, p.bytes);
+        eprintln!(
+            "pgveil: {verb} unfinished {} ({} bytes)",
+            p.location, p.bytes
+        );
         if !dry_run {
             store
                 .remove_pending(p)
@@ -220,7 +229,10 @@ fn prune_incomplete(store: &dyn Store, age: std::time::Duration, dry_run: bool) 
         if !old {
             continue;
         }
-        eprintln!("pgveil: {verb} incomplete set {}", store.location(&c.id, ""));
+        eprintln!(
+            "pgveil: {verb} incomplete set {}",
+            store.location(&c.id, "")
+        );
         if !dry_run {
             store
                 .delete_set(&c.id)

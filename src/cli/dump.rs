@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use pgveil::engine::{DataView, EngineError, SinkSpec};
+use pgveil::interrupt::{self, Undo};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{ArtifactOutput, SealedFile, Sink, Tee};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
-use pgveil::interrupt::{self, Undo};
 use pgveil::store::local::LocalStore;
 use pgveil::store::{SetId, Store, StoreError};
 
@@ -473,7 +473,12 @@ impl Target {
     /// Publish: the manifest complete under a partial name, (flat) the old manifest removed, the
     /// artifacts renamed / uploads completed, the manifest published last. A failure anywhere
     /// leaves no manifest, or the previous complete files.
-    fn commit(&mut self, sealed: Vec<(SealedFile, &str)>, name: &str, text: &[u8]) -> anyhow::Result<()> {
+    fn commit(
+        &mut self,
+        sealed: Vec<(SealedFile, &str)>,
+        name: &str,
+        text: &[u8],
+    ) -> anyhow::Result<()> {
         let file = format!("{name}.manifest.json");
         let mut out = self.create(&file)?;
         out.write_all(text)?;
@@ -495,7 +500,9 @@ impl Target {
         // On an error the sealed artifacts not yet published are dropped: removed / aborted.
         for (sealed, _) in sealed {
             let f = sealed.info.file.clone();
-            sealed.publish().with_context(|| format!("publishing {f}"))?;
+            sealed
+                .publish()
+                .with_context(|| format!("publishing {f}"))?;
         }
         self.sync_dirs()?;
         interrupt::settle(&mut self.set_guards, || {

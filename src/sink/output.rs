@@ -161,7 +161,13 @@ impl AtomicFile {
                     path: final_path.to_path_buf(),
                     source,
                 })?;
-            return Ok(AtomicFile::new(final_path, final_path.to_path_buf(), true, file, None));
+            return Ok(AtomicFile::new(
+                final_path,
+                final_path.to_path_buf(),
+                true,
+                file,
+                None,
+            ));
         }
         // A name of this run only: two runs writing the same artifact never share a partial file.
         let partial_path = partial_name(final_path);
@@ -176,7 +182,13 @@ impl AtomicFile {
             path: partial_path.clone(),
             source,
         })?;
-        Ok(AtomicFile::new(final_path, partial_path, false, file, Some(guard)))
+        Ok(AtomicFile::new(
+            final_path,
+            partial_path,
+            false,
+            file,
+            Some(guard),
+        ))
     }
 
     fn new(

@@ -212,7 +212,9 @@ fn pending_files(dir: &Path, set: Option<&SetId>, out: &mut Vec<Pending>) -> std
             location: e.path().display().to_string(),
             set: set.cloned(),
             bytes: meta.len(),
-            since: meta.modified().unwrap_or_else(|_| std::time::SystemTime::now()),
+            since: meta
+                .modified()
+                .unwrap_or_else(|_| std::time::SystemTime::now()),
             handle: PendingHandle::File(e.path()),
         });
     }

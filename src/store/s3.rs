@@ -37,8 +37,8 @@ use aws_sdk_s3::Client;
 use sha2::{Digest, Sha256};
 
 use super::{
-    is_set_file, is_stamp, is_valid_name, Pending, PendingHandle, SetId, SetListing,
-    Store, StoreError,
+    is_set_file, is_stamp, is_valid_name, Pending, PendingHandle, SetId, SetListing, Store,
+    StoreError,
 };
 use crate::interrupt::{self, Undo};
 use crate::sink::{ArtifactInfo, ArtifactOutput, OutputError, OutputTarget, Publish, SealedFile};
@@ -504,7 +504,8 @@ impl Store for S3Store {
                 .to_string();
             let (abort_inner, abort_key, abort_id) =
                 (self.inner.clone(), key.clone(), upload_id.clone());
-            let undo = Undo::AbortUpload(Box::new(move || abort_inner.abort(&abort_key, &abort_id)));
+            let undo =
+                Undo::AbortUpload(Box::new(move || abort_inner.abort(&abort_key, &abort_id)));
             Ok::<_, StoreError>((upload_id, undo))
         })?;
         Ok(ArtifactOutput::new(MultipartUpload {
