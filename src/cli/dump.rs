@@ -3,10 +3,10 @@
 //! `NAME.manifest.json`.
 //!
 //! Without `--upload`, `--keep-*` or `--set` the files go straight into `--out-dir` (flat), under a
-//! lock on `DIR/.pgveil-NAME.lock`, removed at the end (a second run of the same name fails at once). With any of them
-//! the pass claims a backup set `NAME/STAMP/` of its own in the local folder and/or the bucket (the
-//! same bytes teed to both), publishes the artifacts together and the manifest last, then applies
-//! retention.
+//! lock on `DIR/.pgveil-NAME.lock`, removed at the end (a second run of the same name fails at
+//! once). With any of them the pass claims a backup set `NAME/STAMP/` of its own in the local
+//! folder and/or the bucket (the same bytes teed to both), publishes the artifacts together and the
+//! manifest last, then applies retention.
 //!
 //! Order of publication, so that a crash at any point leaves either the previous complete files or
 //! no manifest: every artifact and the new manifest are complete under partial names first; in flat
