@@ -9,6 +9,7 @@ pub mod conninfo;
 pub mod copy;
 pub mod dump;
 pub mod engine;
+pub mod interrupt;
 pub mod manifest;
 pub mod progress;
 pub mod restore;

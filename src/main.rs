@@ -1,6 +1,7 @@
 //! The `pgveil` command: parse arguments, run the library, map errors to exit codes.
 //! Exit 0 on success (and when a reader of our stdout goes away: broken pipe), 1 with a one-line
-//! reason on stderr otherwise.
+//! reason on stderr otherwise. SIGINT and SIGTERM are handled by `pgveil::interrupt`: what the run
+//! had started is undone, one line says so, and the exit status is 130 / 143.
 
 mod cli;
 
@@ -8,8 +9,15 @@ use clap::Parser;
 
 fn main() {
     bound_allocator_growth();
+    // Before any thread exists: the signal mask is inherited by every thread started later.
+    pgveil::interrupt::install();
     let args = cli::Cli::parse();
-    if let Err(err) = cli::run(args) {
+    let result = cli::run(args);
+    if pgveil::interrupt::is_interrupted() {
+        // The run ended (or failed) because of the signal; the cleanup thread prints why and exits.
+        pgveil::interrupt::park_forever();
+    }
+    if let Err(err) = result {
         if is_broken_pipe(&err) {
             std::process::exit(0);
         }

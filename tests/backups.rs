@@ -680,6 +680,19 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
         "the failed pass left files in the local folder"
     );
     server.restart();
+    // Only the pass's claim on its set is left (the server was down when the pass let go of it):
+    // an incomplete set, which `backups prune --incomplete-older-than` removes.
+    let left = server.objects(BUCKET);
+    assert!(left.iter().all(|k| k.contains(".claim-")), "{left:?}");
+    ok(
+        run(
+            pgveil_s3(&server)
+                .args(["backups", "prune", "--upload", &url()])
+                .args(["--incomplete-older-than", "0s"]),
+            None,
+        ),
+        "prune --incomplete-older-than",
+    );
     assert!(
         server.objects(BUCKET).is_empty(),
         "{:?}",

@@ -1,10 +1,12 @@
 //! `pgveil backups list|prune`: what backup sets a folder or bucket holds, and retention (keep the
-//! newest N verified sets locally, M in the bucket; see `pgveil::store::retention`).
+//! newest N verified sets locally, M in the bucket; see `pgveil::store::retention`). `prune
+//! --incomplete-older-than AGE` also removes what runs killed outright left behind: incomplete
+//! sets, partial files, archive spools and open multipart uploads older than AGE.
 
 use anyhow::Context;
 use pgveil::store::check::{check_all, Depth, SetCheck, SetState};
 use pgveil::store::retention::plan;
-use pgveil::store::Store;
+use pgveil::store::{Store, StoreError};
 
 use super::common::S3Args;
 
@@ -57,6 +59,12 @@ pub struct PruneArgs {
     upload: Option<String>,
     #[command(flatten)]
     retention: RetentionArgs,
+    /// Also remove what runs killed outright (SIGKILL, power loss) left: incomplete sets whose
+    /// stamp is older than AGE, and partial files, archive spools and open multipart uploads
+    /// started before that (e.g. `24h`; units s, m, h, d). AGE must exceed the longest pass: a
+    /// pass still running is incomplete too.
+    #[arg(long, value_name = "AGE", value_parser = pgveil::store::parse_age)]
+    incomplete_older_than: Option<std::time::Duration>,
     /// Print what would be deleted, delete nothing.
     #[arg(long)]
     dry_run: bool,
@@ -138,6 +146,14 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
     if args.out_dir.is_none() && args.upload.is_none() {
         anyhow::bail!("give --out-dir and/or --upload");
     }
+    if args.retention.keep_local.is_none()
+        && args.retention.keep_remote.is_none()
+        && args.incomplete_older_than.is_none()
+    {
+        anyhow::bail!(
+            "nothing to prune: give --keep-local, --keep-remote and/or --incomplete-older-than"
+        );
+    }
     if args.retention.keep_local.is_some() && args.out_dir.is_none() {
         anyhow::bail!("--keep-local needs --out-dir");
     }
@@ -152,12 +168,78 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
         Some(url) => Some(args.s3.open(url)?),
         None => None,
     };
-    apply_retention(
-        local.as_ref().map(|l| l as &dyn Store),
-        remote.as_deref(),
-        &args.retention,
-        args.dry_run,
-    )
+    let local = local.as_ref().map(|l| l as &dyn Store);
+    if let Some(age) = args.incomplete_older_than {
+        for store in local.into_iter().chain(remote.as_deref()) {
+            prune_incomplete(store, age, args.dry_run)?;
+        }
+    }
+    apply_retention(local, remote.as_deref(), &args.retention, args.dry_run)
+}
+
+/// Remove what killed runs left in `store`: unfinished files and uploads started before `age`
+/// ago, then incomplete sets whose stamp is that old. Complete and damaged sets stay.
+fn prune_incomplete(
+    store: &dyn Store,
+    age: std::time::Duration,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(age)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let verb = if dry_run { "would remove" } else { "removing" };
+    let pending = match store.pending() {
+        Ok(p) => p,
+        // Such a server keeps no uploads a listing could find; incomplete sets are still pruned.
+        Err(StoreError::Unsupported(why)) => {
+            eprintln!("pgveil: {why}: open multipart uploads are not pruned");
+            Vec::new()
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "listing unfinished uploads and files in {}",
+                store.describe()
+            )))
+        }
+    };
+    // An upload or file is as young as the later of its own time and its set's stamp: a server's
+    // clock or an upload's reported start (moto reports a fixed date) cannot make a running pass
+    // look abandoned.
+    let since = |p: &pgveil::store::Pending| {
+        let stamp = p
+            .set
+            .as_ref()
+            .and_then(|s| pgveil::store::stamp_time(&s.stamp));
+        stamp.map_or(p.since, |t| t.max(p.since))
+    };
+    for p in pending.iter().filter(|p| since(p) <= cutoff) {
+        eprintln!(
+            "pgveil: {verb} unfinished {} ({} bytes)",
+            p.location, p.bytes
+        );
+        if !dry_run {
+            store
+                .remove_pending(p)
+                .with_context(|| format!("removing {}", p.location))?;
+        }
+    }
+    let checks = checks_of(store, Depth::Sizes)?;
+    for c in checks.iter().filter(|c| c.state == SetState::Incomplete) {
+        let old = pgveil::store::stamp_time(&c.id.stamp).is_some_and(|t| t <= cutoff);
+        if !old {
+            continue;
+        }
+        eprintln!(
+            "pgveil: {verb} incomplete set {}",
+            store.location(&c.id, "")
+        );
+        if !dry_run {
+            store
+                .delete_set(&c.id)
+                .with_context(|| format!("deleting {} from {}", c.id, store.describe()))?;
+        }
+    }
+    Ok(())
 }
 
 fn checks_of(store: &dyn Store, depth: Depth) -> anyhow::Result<Vec<SetCheck>> {

@@ -2,10 +2,16 @@
 //! plain dump `NAME.gz`, the anonymized `NAME.anon.gz`, the custom-format archive `NAME.dump` and, last,
 //! `NAME.manifest.json`.
 //!
-//! Without `--upload`, `--keep-*` or `--set` the files go straight into `--out-dir` (flat). With any
-//! of them the pass writes a backup set `NAME/STAMP/` into the local folder and/or the bucket (the
-//! same bytes teed to both), publishes the artifacts together and the manifest last, then applies
-//! retention.
+//! Without `--upload`, `--keep-*` or `--set` the files go straight into `--out-dir` (flat), under a
+//! lock on `DIR/.pgveil-NAME.lock`, removed at the end (a second run of the same name fails at
+//! once). With any of them the pass claims a backup set `NAME/STAMP/` of its own in the local
+//! folder and/or the bucket (the same bytes teed to both), publishes the artifacts together and the
+//! manifest last, then applies retention.
+//!
+//! Order of publication, so that a crash at any point leaves either the previous complete files or
+//! no manifest: every artifact and the new manifest are complete under partial names first; in flat
+//! mode the old manifest is then removed; the artifacts are renamed; the manifest is renamed last
+//! (with the folder synced between the steps).
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -14,13 +20,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use pgveil::dump::anon_policy::AnonPolicy;
 use pgveil::engine::{DataView, EngineError, SinkSpec};
+use pgveil::interrupt::{self, Undo};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{ArtifactOutput, SealedFile, Sink, Tee};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use pgveil::store::local::LocalStore;
-use pgveil::store::{SetId, Store};
+use pgveil::store::{SetId, Store, StoreError};
 
 use super::backups::{apply_retention, RetentionArgs};
 use super::common::{
@@ -260,7 +267,13 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
         .zip(kinds)
         .map(|((_, file), kind)| (file.expect("file sinks seal a file"), kind))
         .collect();
-    let artifacts = publish_all(sealed)?;
+    let artifacts = sealed
+        .iter()
+        .map(|(file, kind)| ManifestArtifact {
+            kind: (*kind).into(),
+            info: file.info.clone(),
+        })
+        .collect();
     let manifest = Manifest {
         pgveil_version: env!("CARGO_PKG_VERSION").into(),
         name: name.clone(),
@@ -290,8 +303,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     };
     let mut text = serde_json::to_vec_pretty(&manifest)?;
     text.push(b'\n');
-    target.write_manifest(&name, &text)?;
-    target.published = true;
+    target.commit(sealed, &name, &text)?;
     if let Some(set) = &target.set {
         println!("{set}");
         apply_retention(
@@ -324,31 +336,28 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every artifact is complete and sealed: publish them all (rename / complete the uploads). The
-/// manifest is written after this, so a failure here leaves a set without one: incomplete.
-fn publish_all(sealed: Vec<(SealedFile, &str)>) -> anyhow::Result<Vec<ManifestArtifact>> {
-    let mut artifacts = Vec::new();
-    // On an error the sealed artifacts not yet published are dropped: removed / aborted.
-    for (file, kind) in sealed {
-        let name = file.info.file.clone();
-        artifacts.push(ManifestArtifact {
-            kind: kind.into(),
-            info: file
-                .publish()
-                .with_context(|| format!("publishing {name}"))?,
-        });
-    }
-    Ok(artifacts)
-}
-
 /// Where the pass writes: flat files in a folder, or a backup set in a folder and/or a bucket.
 struct Target {
     flat_dir: Option<PathBuf>,
+    /// Held for the whole run in flat mode.
+    _flat_lock: Option<FlatLock>,
     local: Option<LocalStore>,
     remote: Option<Box<dyn Store>>,
     set: Option<SetId>,
+    /// Unique to this run: names its claim on the set in a bucket.
+    token: String,
+    /// Remove the claimed set on SIGINT/SIGTERM; dropped when the manifest is published.
+    set_guards: Vec<interrupt::Guard>,
     /// Set once the manifest is written; until then a failure removes the empty set folder.
     published: bool,
+}
+
+/// How often a pass tries the next stamp when its set is taken.
+const CLAIM_ATTEMPTS: usize = 60;
+
+enum ClaimError {
+    Taken,
+    Store(StoreError),
 }
 
 impl Target {
@@ -360,13 +369,18 @@ impl Target {
         if let Some(dir) = &args.out_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        let token = format!("{:x}-{:016x}", std::process::id(), rand::random::<u64>());
         if !set_mode {
             let dir = args.out_dir.clone().context("--out-dir is required")?;
+            let lock = lock_flat(&dir, name)?;
             return Ok(Target {
                 flat_dir: Some(dir),
+                _flat_lock: Some(lock),
                 local: None,
                 remote: None,
                 set: None,
+                token,
+                set_guards: Vec::new(),
                 published: false,
             });
         }
@@ -381,14 +395,19 @@ impl Target {
             Some(url) => Some(args.s3.open(url)?),
             None => None,
         };
-        // A new set, later than any set of this name already there (two passes within one
-        // second must not share a set, and stamps must order the sets).
+        let mut target = Target {
+            flat_dir: None,
+            _flat_lock: None,
+            local,
+            remote,
+            set: None,
+            token,
+            set_guards: Vec::new(),
+            published: false,
+        };
+        // A new set, later than any set of this name already there (stamps order the sets).
         let mut set = SetId::now(name);
-        let stores = local
-            .iter()
-            .map(|l| l as &dyn Store)
-            .chain(remote.as_deref());
-        for store in stores {
+        for store in target.stores() {
             let sets = store
                 .list_sets()
                 .with_context(|| format!("listing {}", store.describe()))?;
@@ -398,13 +417,127 @@ impl Target {
                 }
             }
         }
-        Ok(Target {
-            flat_dir: None,
-            local,
-            remote,
-            set: Some(set),
-            published: false,
-        })
+        // Claim it everywhere; a set another pass holds (the same second) means the next second.
+        for attempt in 0..CLAIM_ATTEMPTS {
+            if target.claim(&set)? {
+                target.set = Some(set);
+                return Ok(target);
+            }
+            if attempt > 0 {
+                // Two passes that keep meeting at the same stamp (both saw each other's claim
+                // in a bucket) part after a random pause.
+                std::thread::sleep(std::time::Duration::from_millis(
+                    rand::random::<u64>() % 200,
+                ));
+            }
+            set = set.next_after().context("no next stamp")?;
+        }
+        bail!(
+            "could not claim a new backup set for {name}: {CLAIM_ATTEMPTS} stamps in a row were taken by other runs"
+        )
+    }
+
+    fn stores(&self) -> impl Iterator<Item = &dyn Store> {
+        self.local
+            .iter()
+            .map(|l| l as &dyn Store)
+            .chain(self.remote.as_deref())
+    }
+
+    /// Claim `set` in every store; `false` (and nothing held) if any has it already.
+    fn claim(&mut self, set: &SetId) -> anyhow::Result<bool> {
+        let mut claimed: Vec<&dyn Store> = Vec::new();
+        let mut guards = Vec::new();
+        let stores: Vec<&dyn Store> = self.stores().collect();
+        for store in stores {
+            // Claimed and registered for removal on SIGINT/SIGTERM in one step.
+            let res = interrupt::guard(|| match store.claim(set, &self.token) {
+                Ok(true) => Ok(((), Undo::RemoveSet(store.set_remover(set)))),
+                Ok(false) => Err(ClaimError::Taken),
+                Err(e) => Err(ClaimError::Store(e)),
+            });
+            match res {
+                Ok(((), guard)) => {
+                    claimed.push(store);
+                    guards.push(guard);
+                }
+                Err(err) => {
+                    drop(guards);
+                    for c in claimed {
+                        c.release(set, &self.token);
+                    }
+                    return match err {
+                        ClaimError::Taken => Ok(false),
+                        ClaimError::Store(e) => Err(anyhow::Error::new(e)
+                            .context(format!("claiming {set} in {}", store.describe()))),
+                    };
+                }
+            }
+        }
+        self.set_guards = guards;
+        Ok(true)
+    }
+
+    /// Publish: the manifest complete under a partial name, (flat) the old manifest removed, the
+    /// artifacts renamed / uploads completed, the manifest published last. A failure anywhere
+    /// leaves no manifest, or the previous complete files.
+    fn commit(
+        &mut self,
+        sealed: Vec<(SealedFile, &str)>,
+        name: &str,
+        text: &[u8],
+    ) -> anyhow::Result<()> {
+        let file = format!("{name}.manifest.json");
+        let mut out = self.create(&file)?;
+        out.write_all(text)?;
+        let manifest = out.seal()?;
+        if let Some(dir) = &self.flat_dir {
+            // From here until the new manifest is in place the folder has none: a crash in between
+            // leaves artifacts that no manifest vouches for, never an old manifest over new files.
+            let old = dir.join(&file);
+            match std::fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("removing the previous {}", old.display())))
+                }
+            }
+            self.sync_dirs()?;
+        }
+        // On an error the sealed artifacts not yet published are dropped: removed / aborted.
+        for (sealed, _) in sealed {
+            let f = sealed.info.file.clone();
+            sealed
+                .publish()
+                .with_context(|| format!("publishing {f}"))?;
+        }
+        self.sync_dirs()?;
+        interrupt::settle(&mut self.set_guards, || {
+            manifest
+                .publish()
+                .with_context(|| format!("publishing {file}"))
+        })?;
+        self.sync_dirs()?;
+        self.published = true;
+        if let Some(set) = &self.set {
+            for store in self.stores() {
+                store.finish_claim(set, &self.token);
+            }
+        }
+        Ok(())
+    }
+
+    /// fsync the local folder written to, so that renames reach the disk in order.
+    fn sync_dirs(&self) -> anyhow::Result<()> {
+        let dir = match (&self.flat_dir, &self.local, &self.set) {
+            (Some(dir), _, _) => dir.clone(),
+            (None, Some(local), Some(set)) => local.set_dir(set),
+            _ => return Ok(()),
+        };
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))
     }
 
     /// A new artifact file: nothing is visible under its final name until published.
@@ -445,27 +578,81 @@ impl Target {
                 .unwrap_or_else(std::env::temp_dir),
         }
     }
+}
 
-    fn write_manifest(&self, name: &str, text: &[u8]) -> anyhow::Result<()> {
-        let file = format!("{name}.manifest.json");
-        let mut out = self.create(&file)?;
-        out.write_all(text)?;
-        out.seal()?
-            .publish()
-            .with_context(|| format!("publishing {file}"))?;
-        Ok(())
+/// The lock of a flat run: `DIR/.pgveil-NAME.lock`, held (flock) for the whole run and removed at
+/// its end (also on SIGINT/SIGTERM; a run killed outright leaves it, harmlessly).
+struct FlatLock {
+    path: PathBuf,
+    _file: std::fs::File,
+    _guard: interrupt::Guard,
+}
+
+impl Drop for FlatLock {
+    fn drop(&mut self) {
+        // Removed while still held: a run that opened this file meanwhile finds, once it holds
+        // the lock, that the path no longer names it, and starts over (see `lock_flat`).
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Lock `DIR/.pgveil-NAME.lock` for a flat run; a second run of NAME into DIR fails at once.
+fn lock_flat(dir: &Path, name: &str) -> anyhow::Result<FlatLock> {
+    let path = dir.join(format!(".pgveil-{name}.lock"));
+    loop {
+        let opened = interrupt::guard(|| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map(|f| (f, Undo::RemoveFile(path.clone())))
+        });
+        let (file, guard) = opened.with_context(|| format!("opening {}", path.display()))?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: flock on a file descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let err = std::io::Error::last_os_error();
+                // Not ours to remove: forget the undo without touching the file.
+                drop(guard);
+                if err.kind() == std::io::ErrorKind::WouldBlock {
+                    bail!(
+                        "another pgveil run is writing {name} into {} (it holds {}); nothing was written",
+                        dir.display(),
+                        path.display()
+                    );
+                }
+                return Err(anyhow::Error::new(err).context(format!("locking {}", path.display())));
+            }
+            // The holder we waited for may have removed the file as it finished: then this lock
+            // is on a file nobody else will open, and the path must be locked afresh.
+            let held = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+            let named = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+            if held.is_none() || held != named {
+                drop(guard);
+                continue;
+            }
+        }
+        return Ok(FlatLock {
+            path,
+            _file: file,
+            _guard: guard,
+        });
     }
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
         // After a failed pass the partial files are gone already (the sinks dropped first); the
-        // set's folder is left empty: remove it, and its NAME folder if that is empty too, so no
-        // incomplete set is listed. `remove_dir` never removes a folder with anything in it.
-        if let (false, Some(local), Some(set)) = (self.published, &self.local, &self.set) {
-            let dir = local.set_dir(set);
-            if std::fs::remove_dir(&dir).is_ok() {
-                let _ = std::fs::remove_dir(local.root().join(&set.name));
+        // claimed set is left empty: release it (the local folder, if empty, and the bucket's
+        // claim object), so no incomplete set is listed.
+        if let (false, Some(set)) = (self.published, &self.set) {
+            self.set_guards.clear();
+            for store in self.stores() {
+                store.release(set, &self.token);
             }
         }
     }

@@ -1,11 +1,12 @@
 //! Where an artifact's bytes go, and the rule that nothing appears under a final name unless the
 //! whole pass succeeded.
 //!
-//! [`ArtifactOutput`] is what the sinks write to: a local [`AtomicFile`] (written as `NAME.partial`,
-//! renamed on publish), an S3 multipart upload (`crate::store::s3`, completed on publish), or a
+//! [`ArtifactOutput`] is what the sinks write to: a local [`AtomicFile`] (written as
+//! `NAME.PID-N.partial`, a name of this run only, renamed on publish), an S3 multipart upload (`crate::store::s3`, completed on publish), or a
 //! [`Tee`] of both. Every output computes size and SHA-256 on the way; `seal` finishes the bytes and
 //! gives a [`SealedFile`] that is published later together with the other artifacts of the pass.
-//! Dropped unsealed or unpublished, an output cleans up (partial removed, upload aborted).
+//! Dropped unsealed or unpublished, an output cleans up (partial removed, upload aborted); a partial
+//! file is also registered with [`crate::interrupt`], which removes it on SIGINT/SIGTERM.
 //!
 //! A local path that already exists and is not a regular file (`/dev/null`, a FIFO, `/dev/stdout`)
 //! is written in place: renaming a file over it would replace the device or pipe.
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::interrupt::{self, Undo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -138,6 +141,8 @@ pub struct AtomicFile {
     /// Writing straight to `final_path` (a device or pipe): no rename, nothing to remove.
     in_place: bool,
     out: Option<BufWriter<File>>,
+    /// Removes the partial file if the run is interrupted; handed to the [`Rename`] on seal.
+    guard: Option<interrupt::Guard>,
     /// `None` when the caller needs no checksum (the `anonymize` filter's output).
     hasher: Option<Sha256>,
     bytes: u64,
@@ -148,30 +153,60 @@ impl AtomicFile {
         let in_place = std::fs::metadata(final_path)
             .map(|m| !m.is_file() && !m.is_dir())
             .unwrap_or(false);
-        let partial_path = if in_place {
-            final_path.to_path_buf()
-        } else {
-            let mut partial = final_path.as_os_str().to_owned();
-            partial.push(".partial");
-            PathBuf::from(partial)
-        };
-        let opened = if in_place {
-            std::fs::OpenOptions::new().write(true).open(&partial_path)
-        } else {
-            File::create(&partial_path)
-        };
-        let file = opened.map_err(|source| OutputError::Io {
+        if in_place {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(final_path)
+                .map_err(|source| OutputError::Io {
+                    path: final_path.to_path_buf(),
+                    source,
+                })?;
+            return Ok(AtomicFile::new(
+                final_path,
+                final_path.to_path_buf(),
+                true,
+                file,
+                None,
+            ));
+        }
+        // A name of this run only: two runs writing the same artifact never share a partial file.
+        let partial_path = partial_name(final_path);
+        let (file, guard) = interrupt::guard(|| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&partial_path)
+                .map(|f| (f, Undo::RemoveFile(partial_path.clone())))
+        })
+        .map_err(|source| OutputError::Io {
             path: partial_path.clone(),
             source,
         })?;
-        Ok(AtomicFile {
+        Ok(AtomicFile::new(
+            final_path,
+            partial_path,
+            false,
+            file,
+            Some(guard),
+        ))
+    }
+
+    fn new(
+        final_path: &Path,
+        partial_path: PathBuf,
+        in_place: bool,
+        file: File,
+        guard: Option<interrupt::Guard>,
+    ) -> AtomicFile {
+        AtomicFile {
             final_path: final_path.to_path_buf(),
             partial_path,
             in_place,
             out: Some(BufWriter::with_capacity(1 << 20, file)),
+            guard,
             hasher: Some(Sha256::new()),
             bytes: 0,
-        })
+        }
     }
 
     /// Skip the SHA-256 (its info then has an empty `sha256`): hashing an uncompressed output is a
@@ -229,6 +264,7 @@ impl AtomicFile {
             final_path: self.final_path.clone(),
             // In place, there is nothing to rename (and nothing to remove if unpublished).
             partial_path: (!self.in_place).then(|| self.partial_path.clone()),
+            _guard: self.guard.take(),
         };
         Ok(SealedFile::new(
             ArtifactInfo {
@@ -280,6 +316,8 @@ impl SealedFile {
 struct Rename {
     final_path: PathBuf,
     partial_path: Option<PathBuf>,
+    /// Dropped (unregistered) once the partial file is renamed or removed.
+    _guard: Option<interrupt::Guard>,
 }
 
 impl Publish for Rename {
@@ -303,6 +341,24 @@ impl Drop for Rename {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// `DIR/FILE.PID-N.partial`: the process id and a counter make the name this run's own.
+fn partial_name(final_path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut partial = final_path.as_os_str().to_owned();
+    partial.push(format!(
+        ".{}-{}.partial",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    PathBuf::from(partial)
+}
+
+/// Whether a file name is a partial artifact (never listed as part of a set).
+pub fn is_partial_name(name: &str) -> bool {
+    name.ends_with(".partial")
 }
 
 impl Write for AtomicFile {

@@ -34,7 +34,8 @@ pub struct SetCheck {
     pub id: SetId,
     pub state: SetState,
     pub manifest: Option<Manifest>,
-    /// Total size of the set's files.
+    /// Total size of the set's files, with what is not yet under a final name (partial files,
+    /// parts of open uploads): the real size of an incomplete set.
     pub bytes: u64,
 }
 
@@ -114,7 +115,7 @@ pub fn check_set(
     depth: Depth,
 ) -> Result<SetCheck, StoreError> {
     let id = listing.id.clone();
-    let bytes = listing.files.values().sum();
+    let bytes = listing.files.values().sum::<u64>() + listing.pending_bytes;
     let mut check = SetCheck {
         id: id.clone(),
         state: SetState::Incomplete,

@@ -1,11 +1,15 @@
 //! A local folder of backup sets: `ROOT/NAME/STAMP/FILE`. Files are written through
-//! [`AtomicFile`] (a `.partial` name until published), so a listing only ever sees whole files.
+//! [`AtomicFile`] (a `.partial` name until published), so a listing only ever sees whole files; a
+//! pass claims its set by creating the `STAMP` folder exclusively.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{is_stamp, is_valid_name, SetId, SetListing, Store, StoreError};
+use super::{
+    is_set_file, is_stamp, is_valid_name, Pending, PendingHandle, SetId, SetListing, Store,
+    StoreError,
+};
 use crate::sink::{ArtifactOutput, AtomicFile};
 
 pub struct LocalStore {
@@ -74,15 +78,30 @@ impl Store for LocalStore {
                 };
                 let dir = self.set_dir(&id);
                 let mut files = BTreeMap::new();
+                let mut pending_bytes = 0;
                 for e in std::fs::read_dir(&dir).map_err(|e| self.io(&dir, e))? {
                     let e = e.map_err(|e| self.io(&dir, e))?;
                     let file = e.file_name().to_string_lossy().into_owned();
-                    let meta = e.metadata().map_err(|err| self.io(&e.path(), err))?;
-                    if meta.is_file() && !file.ends_with(".partial") {
+                    let meta = match e.metadata() {
+                        Ok(m) => m,
+                        // A partial file renamed or removed while listing.
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(err) => return Err(self.io(&e.path(), err)),
+                    };
+                    if !meta.is_file() {
+                        continue;
+                    }
+                    if is_set_file(&file) {
                         files.insert(file, meta.len());
+                    } else {
+                        pending_bytes += meta.len();
                     }
                 }
-                sets.push(SetListing { id, files });
+                sets.push(SetListing {
+                    id,
+                    files,
+                    pending_bytes,
+                });
             }
         }
         sets.sort_by(|a, b| a.id.stamp.cmp(&b.id.stamp).then(a.id.cmp(&b.id)));
@@ -90,6 +109,7 @@ impl Store for LocalStore {
     }
 
     fn create(&self, set: &SetId, file: &str) -> Result<ArtifactOutput, StoreError> {
+        // A pass has claimed the set folder already; `pull` creates it here.
         let dir = self.set_dir(set);
         std::fs::create_dir_all(&dir).map_err(|e| self.io(&dir, e))?;
         Ok(ArtifactOutput::new(AtomicFile::create(&dir.join(file))?))
@@ -118,4 +138,85 @@ impl Store for LocalStore {
     fn local_path(&self, set: &SetId, file: &str) -> Option<PathBuf> {
         Some(self.set_dir(set).join(file))
     }
+
+    fn claim(&self, set: &SetId, _token: &str) -> Result<bool, StoreError> {
+        let name_dir = self.root.join(&set.name);
+        std::fs::create_dir_all(&name_dir).map_err(|e| self.io(&name_dir, e))?;
+        let dir = self.set_dir(set);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(self.io(&dir, e)),
+        }
+    }
+
+    fn release(&self, set: &SetId, _token: &str) {
+        // `remove_dir` never removes a folder with anything in it.
+        if std::fs::remove_dir(self.set_dir(set)).is_ok() {
+            let _ = std::fs::remove_dir(self.root.join(&set.name));
+        }
+    }
+
+    fn finish_claim(&self, _set: &SetId, _token: &str) {}
+
+    fn set_remover(&self, set: &SetId) -> Box<dyn FnOnce() + Send> {
+        let dir = self.set_dir(set);
+        let name_dir = self.root.join(&set.name);
+        Box::new(move || {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir(&name_dir);
+        })
+    }
+
+    fn pending(&self) -> Result<Vec<Pending>, StoreError> {
+        let mut out = Vec::new();
+        if !self.root.is_dir() {
+            return Ok(out);
+        }
+        // The root: partial files of flat runs, archive spools.
+        pending_files(&self.root, None, &mut out).map_err(|e| self.io(&self.root, e))?;
+        for set in self.list_sets()? {
+            let dir = self.set_dir(&set.id);
+            pending_files(&dir, Some(&set.id), &mut out).map_err(|e| self.io(&dir, e))?;
+        }
+        Ok(out)
+    }
+
+    fn remove_pending(&self, pending: &Pending) -> Result<(), StoreError> {
+        match &pending.handle {
+            PendingHandle::File(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(self.io(path, e)),
+            },
+            PendingHandle::Upload { .. } => Ok(()),
+        }
+    }
+}
+
+/// Partial files and archive spools directly in `dir`.
+fn pending_files(dir: &Path, set: Option<&SetId>, out: &mut Vec<Pending>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let file = e.file_name().to_string_lossy().into_owned();
+        let unfinished = crate::sink::output::is_partial_name(&file)
+            || (file.starts_with(".pgveil-archive-") && file.ends_with(".spool"));
+        if !unfinished {
+            continue;
+        }
+        let Ok(meta) = e.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        out.push(Pending {
+            location: e.path().display().to_string(),
+            set: set.cloned(),
+            bytes: meta.len(),
+            since: meta
+                .modified()
+                .unwrap_or_else(|_| std::time::SystemTime::now()),
+            handle: PendingHandle::File(e.path()),
+        });
+    }
+    Ok(())
 }

@@ -4,9 +4,15 @@
 //! artifacts of one pass and, written last, `NAME.manifest.json`. A set without a manifest is
 //! incomplete and never counts as a backup.
 //!
+//! A pass owns its set exclusively: it [`Store::claim`]s the set before writing (a local folder is
+//! created exclusively; in a bucket, which has no exclusive create, a claim object `STAMP.claim-TOKEN`
+//! is written beside the set and the set is the pass's only if no other object is there afterwards), and takes the next second
+//! when the set is taken. Stamps stay one-second UTC times, so they sort and select as before.
+//!
 //! A [`Store`] is a location holding sets: a local folder ([`local::LocalStore`]) or an S3 prefix
 //! ([`s3::S3Store`]). The trait is small on purpose (list, create, open, delete) so that other
-//! front ends (a REST service) can reuse the stores; checking sets against their manifests lives in
+//! front ends (a REST service) can reuse the stores; what a run left unfinished (partial files,
+//! spools, open multipart uploads) is listed by [`Store::pending`]; checking sets against their manifests lives in
 //! [`check`], choosing what retention deletes in [`retention`].
 
 pub mod check;
@@ -33,6 +39,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// The server does not implement a request (s3s-fs has no ListMultipartUploads).
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Output(#[from] OutputError),
 }
@@ -85,7 +94,7 @@ fn stamp_of(t: time::OffsetDateTime) -> String {
     t.format(STAMP_FORMAT).unwrap_or_default()
 }
 
-fn parse_stamp(s: &str) -> Option<time::OffsetDateTime> {
+pub fn parse_stamp(s: &str) -> Option<time::OffsetDateTime> {
     time::PrimitiveDateTime::parse(s, STAMP_FORMAT)
         .ok()
         .map(|t| t.assume_utc())
@@ -106,6 +115,34 @@ pub fn is_valid_name(s: &str) -> bool {
 pub struct SetListing {
     pub id: SetId,
     pub files: BTreeMap<String, u64>,
+    /// Bytes not yet under a final name: partial files, the parts of open multipart uploads.
+    pub pending_bytes: u64,
+}
+
+/// Whether a file name in a set folder is one of the set's files (not hidden, not partial).
+pub fn is_set_file(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !crate::sink::output::is_partial_name(name)
+}
+
+/// Something a run left without a final name: a partial file, an archive spool, an open multipart
+/// upload. Normally its run removes it; a run killed outright (SIGKILL, power loss) cannot.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// For messages: where it is.
+    pub location: String,
+    /// The set it belongs to, when it is inside one.
+    pub set: Option<SetId>,
+    /// Bytes written so far (for an upload: its parts, 0 where the server cannot list them).
+    pub bytes: u64,
+    /// When the upload started, or when the file was last written.
+    pub since: std::time::SystemTime,
+    pub handle: PendingHandle,
+}
+
+#[derive(Debug, Clone)]
+pub enum PendingHandle {
+    File(PathBuf),
+    Upload { key: String, upload_id: String },
 }
 
 /// A place that holds backup sets.
@@ -127,6 +164,44 @@ pub trait Store: Send + Sync {
     fn local_path(&self, _set: &SetId, _file: &str) -> Option<PathBuf> {
         None
     }
+    /// Make `set` this pass's own: `Ok(false)` when another pass has it (or had it). `token` is
+    /// unique to the pass.
+    fn claim(&self, set: &SetId, token: &str) -> Result<bool, StoreError>;
+    /// Give up a claim of a set that received nothing (a failed or refused pass); best effort.
+    fn release(&self, set: &SetId, token: &str);
+    /// The end of a pass: drop the claim marker of a set whose manifest is written; best effort.
+    fn finish_claim(&self, set: &SetId, token: &str);
+    /// A closure that deletes a set of this store, for the interrupt cleanup (another thread).
+    fn set_remover(&self, set: &SetId) -> Box<dyn FnOnce() + Send>;
+    /// What runs left without a final name under the root (see [`Pending`]).
+    fn pending(&self) -> Result<Vec<Pending>, StoreError>;
+    /// Remove one such thing (delete the file, abort the upload).
+    fn remove_pending(&self, pending: &Pending) -> Result<(), StoreError>;
+}
+
+/// Parse a grace period such as `24h`, `90m`, `7d`, `3600s` (`0s` for none).
+pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not an age such as 24h, 90m, 7d or 3600s"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{s:?} is not an age such as 24h, 90m, 7d or 3600s")),
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
+}
+
+/// When a set's pass started (its stamp), as a system time.
+pub fn stamp_time(stamp: &str) -> Option<std::time::SystemTime> {
+    let t = parse_stamp(stamp)?;
+    let secs = u64::try_from(t.unix_timestamp()).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
 /// A store location given on the command line: `s3://bucket/prefix/` or a folder.
@@ -200,6 +275,23 @@ mod tests {
         assert!(is_stamp(&SetId::now("x").stamp));
     }
 
+    #[test]
+    fn ages_parse() {
+        assert_eq!(parse_age("24h").unwrap().as_secs(), 86400);
+        assert_eq!(parse_age("0s").unwrap().as_secs(), 0);
+        assert_eq!(parse_age("7d").unwrap().as_secs(), 7 * 86400);
+        assert!(parse_age("24").is_err());
+        assert!(parse_age("h").is_err());
+        assert!(parse_age("1w").is_err());
+    }
+
+    #[test]
+    fn set_files_exclude_claims_and_partials() {
+        assert!(is_set_file("shop.gz"));
+        assert!(!is_set_file(".hidden"));
+        assert!(!is_set_file("shop.gz.123-0.partial"));
+    }
+
     fn listing(name: &str, stamp: &str, complete: bool) -> SetListing {
         let id = SetId {
             name: name.into(),
@@ -210,7 +302,11 @@ mod tests {
         if complete {
             files.insert(id.manifest_file(), 1);
         }
-        SetListing { id, files }
+        SetListing {
+            id,
+            files,
+            pending_bytes: 0,
+        }
     }
 
     #[test]

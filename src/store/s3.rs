@@ -8,7 +8,18 @@
 //! part-sized buffer, each full part is sent with its CRC-32 checksum (checked by S3) while the next
 //! one fills (so memory stays at two parts per artifact, whatever the artifact's size), and only
 //! `publish` completes the upload. An upload dropped before that (any error in the pass) is
-//! aborted, so no partial object appears.
+//! aborted, so no partial object appears. An open upload is also registered with
+//! [`crate::interrupt`], which aborts it on SIGINT/SIGTERM.
+//!
+//! A bucket has no exclusive create: a pass claims its set by writing a claim object beside it
+//! (`NAME/STAMP.claim-TOKEN`) and listing `NAME/STAMP` afterwards; the set is the pass's only if
+//! nothing else is there. Of two passes claiming one set, the later writer always sees the earlier
+//! claim (S3 lists are strongly consistent), so at most one owns it; the other takes the next stamp.
+//! The claim is removed once the manifest is written; a set with a claim and no manifest (a pass
+//! under way, or killed) is listed as incomplete.
+//!
+//! Errors are one line: the service's code and message (e.g. `access denied (InvalidAccessKeyId):
+//! …`), or the transport's reason, never the SDK's debug dump.
 //!
 //! The SDK is async; pgveil's sinks are threads. A small tokio runtime owned by the store runs the
 //! requests, and the sink threads block on them (the upload itself is the back-pressure).
@@ -18,19 +29,26 @@ use std::io::Read;
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use sha2::{Digest, Sha256};
 
-use super::{is_stamp, is_valid_name, SetId, SetListing, Store, StoreError};
+use super::{
+    is_set_file, is_stamp, is_valid_name, Pending, PendingHandle, SetId, SetListing, Store,
+    StoreError,
+};
+use crate::interrupt::{self, Undo};
 use crate::sink::{ArtifactInfo, ArtifactOutput, OutputError, OutputTarget, Publish, SealedFile};
 
 /// Default part size; `PGVEIL_S3_PART_SIZE` (bytes) overrides it. S3 needs at least 5 MiB for every
 /// part but the last, and allows 10,000 parts: 16 MiB parts cover artifacts up to ~160 GiB.
 const DEFAULT_PART_SIZE: usize = 16 << 20;
 const MIN_PART_SIZE: usize = 5 << 20;
+/// Between a set's stamp and a pass's token in the name of a claim object.
+const CLAIM: &str = ".claim-";
 
 struct Inner {
     client: Client,
@@ -50,17 +68,20 @@ impl Inner {
         format!("s3://{}/{}", self.bucket, key)
     }
 
-    fn remote(&self, key: &str, err: impl std::error::Error) -> StoreError {
+    fn remote<E>(&self, key: &str, err: &SdkError<E, HttpResponse>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
         StoreError::Remote {
             what: self.url(key),
-            message: DisplayErrorContext(err).to_string(),
+            message: sdk_reason(err),
         }
     }
 
-    fn output_err(&self, key: &str, err: impl std::error::Error) -> OutputError {
+    fn output_err(&self, key: &str, message: String) -> OutputError {
         OutputError::Remote {
             what: self.url(key),
-            message: DisplayErrorContext(err).to_string(),
+            message,
         }
     }
 
@@ -76,6 +97,251 @@ impl Inner {
                 .send(),
         );
     }
+}
+
+impl Inner {
+    /// The prefix of a set's objects and of the claims on it (`PREFIX/NAME/STAMP`, no slash: no
+    /// other stamp extends a stamp).
+    fn set_prefix(&self, set: &SetId) -> String {
+        format!("{}{}/{}", self.prefix, set.name, set.stamp)
+    }
+
+    fn claim_key(&self, set: &SetId, token: &str) -> String {
+        format!("{}{CLAIM}{token}", self.set_prefix(set))
+    }
+
+    /// Keys of all objects under `prefix` (relative to the bucket), with sizes.
+    fn list_keys(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let resp = self
+                .rt
+                .block_on(
+                    self.client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token.take())
+                        .send(),
+                )
+                .map_err(|e| self.remote(prefix, &e))?;
+            for obj in resp.contents() {
+                if let Some(key) = obj.key() {
+                    out.push((key.to_string(), obj.size().unwrap_or(0).max(0) as u64));
+                }
+            }
+            match resp.next_continuation_token() {
+                Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_key(&self, key: &str) -> Result<(), StoreError> {
+        self.rt
+            .block_on(
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send(),
+            )
+            .map_err(|e| self.remote(key, &e))?;
+        Ok(())
+    }
+
+    /// Delete every object of a set and any claim on it, the manifest first (an interrupted delete
+    /// leaves an incomplete set).
+    fn delete_set(&self, set: &SetId) -> Result<(), StoreError> {
+        let manifest = self.key(set, &set.manifest_file());
+        let mut keys: Vec<String> = self
+            .list_keys(&self.set_prefix(set))?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort_by_key(|k| *k != manifest);
+        for key in keys {
+            self.delete_key(&key)?;
+        }
+        Ok(())
+    }
+
+    /// Open multipart uploads under the store's prefix, with the bytes of their parts.
+    fn open_uploads(&self) -> Result<Vec<Pending>, StoreError> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let resp = self
+                .rt
+                .block_on(
+                    self.client
+                        .list_multipart_uploads()
+                        .bucket(&self.bucket)
+                        .prefix(&self.prefix)
+                        .set_key_marker(key_marker.take())
+                        .set_upload_id_marker(id_marker.take())
+                        .send(),
+                )
+                .map_err(|e| {
+                    if e.code() == Some("NotImplemented") {
+                        StoreError::Unsupported(format!(
+                            "{}: the server cannot list multipart uploads ({})",
+                            self.url(&self.prefix),
+                            sdk_reason(&e)
+                        ))
+                    } else {
+                        self.remote(&self.prefix, &e)
+                    }
+                })?;
+            for u in resp.uploads() {
+                let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
+                    continue;
+                };
+                let since = u
+                    .initiated()
+                    .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                    .unwrap_or_else(std::time::SystemTime::now);
+                out.push(Pending {
+                    location: format!("{} (upload {id})", self.url(key)),
+                    set: self.set_of(key).map(|(set, _)| set),
+                    // A size is for information: a server whose ListParts fails (or answers
+                    // in a form the SDK rejects, as moto does) must not stop a listing or a prune.
+                    bytes: self.parts_bytes(key, id).unwrap_or(0),
+                    since,
+                    handle: PendingHandle::Upload {
+                        key: key.to_string(),
+                        upload_id: id.to_string(),
+                    },
+                });
+            }
+            if resp.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = resp.next_key_marker().map(str::to_string);
+            id_marker = resp.next_upload_id_marker().map(str::to_string);
+            if key_marker.is_none() && id_marker.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn parts_bytes(&self, key: &str, upload_id: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut marker: Option<String> = None;
+        loop {
+            let resp = self
+                .rt
+                .block_on(
+                    self.client
+                        .list_parts()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .set_part_number_marker(marker.take())
+                        .send(),
+                )
+                .map_err(|e| self.remote(key, &e))?;
+            total += resp
+                .parts()
+                .iter()
+                .map(|p| p.size().unwrap_or(0).max(0) as u64)
+                .sum::<u64>();
+            match resp.next_part_number_marker() {
+                Some(m) if resp.is_truncated() == Some(true) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        Ok(total)
+    }
+
+    /// The set a key belongs to (`PREFIX/NAME/STAMP/FILE`, or a claim `PREFIX/NAME/STAMP.claim-T`)
+    /// and, for a file of the set, its name.
+    fn set_of<'k>(&self, key: &'k str) -> Option<(SetId, Option<&'k str>)> {
+        let rel = key.strip_prefix(&self.prefix)?;
+        let (name, rest) = rel.split_once('/')?;
+        let (stamp, file) = match rest.split_once('/') {
+            Some((stamp, file)) if !file.is_empty() && !file.contains('/') => (stamp, Some(file)),
+            Some(_) => return None,
+            None => (rest.split_once(CLAIM)?.0, None),
+        };
+        if !is_valid_name(name) || !is_stamp(stamp) {
+            return None;
+        }
+        let id = SetId {
+            name: name.to_string(),
+            stamp: stamp.to_string(),
+        };
+        Some((id, file))
+    }
+}
+
+/// One line for a failed S3 request: the service's code and message, or the transport's reason.
+pub fn sdk_reason<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let status = ctx.raw().status().as_u16();
+            let code = e.code().map(str::to_string);
+            let message = e.message().map(str::to_string);
+            let what = match (code.as_deref(), status) {
+                (
+                    Some(
+                        "InvalidAccessKeyId"
+                        | "NotSignedUp"
+                        | "SignatureDoesNotMatch"
+                        | "AccessDenied"
+                        | "InvalidToken"
+                        | "ExpiredToken"
+                        | "TokenRefreshRequired"
+                        | "AuthorizationHeaderMalformed"
+                        | "InvalidSecurity",
+                    ),
+                    _,
+                )
+                | (None, 401 | 403) => "access denied",
+                (Some("NoSuchBucket"), _) => "no such bucket",
+                (Some("NoSuchKey"), _) | (None, 404) => "not found",
+                (Some("NoSuchUpload"), _) => "no such upload",
+                _ => "request failed",
+            };
+            let mut line = format!("S3: {what}");
+            match code {
+                Some(c) => line.push_str(&format!(" ({c})")),
+                None => line.push_str(&format!(" (HTTP {status})")),
+            }
+            // Without a message of the service's (an unparseable response), the error's own text.
+            let text = message
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| error_chain(e));
+            if !text.is_empty() {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            line
+        }
+        // The kind (dispatch failure, timeout, …) and its causes.
+        other => format!("S3: {}", error_chain(other)),
+    }
+}
+
+/// An error and its causes on one line, each text once.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 pub struct S3Store {
@@ -162,35 +428,8 @@ impl S3Store {
         self.inner.key(set, file)
     }
 
-    /// Keys of all objects under `prefix` (relative to the bucket), with sizes.
     fn list_keys(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        let inner = &self.inner;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let resp = inner
-                .rt
-                .block_on(
-                    inner
-                        .client
-                        .list_objects_v2()
-                        .bucket(&inner.bucket)
-                        .prefix(prefix)
-                        .set_continuation_token(token.take())
-                        .send(),
-                )
-                .map_err(|e| inner.remote(prefix, e))?;
-            for obj in resp.contents() {
-                if let Some(key) = obj.key() {
-                    out.push((key.to_string(), obj.size().unwrap_or(0).max(0) as u64));
-                }
-            }
-            match resp.next_continuation_token() {
-                Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.inner.list_keys(prefix)
     }
 }
 
@@ -204,27 +443,36 @@ impl Store for S3Store {
     }
 
     fn list_sets(&self) -> Result<Vec<SetListing>, StoreError> {
-        let mut sets: BTreeMap<SetId, BTreeMap<String, u64>> = BTreeMap::new();
-        for (key, size) in self.list_keys(&self.inner.prefix)? {
-            let rel = &key[self.inner.prefix.len()..];
-            let mut parts = rel.splitn(3, '/');
-            let (Some(name), Some(stamp), Some(file)) = (parts.next(), parts.next(), parts.next())
-            else {
+        let inner = &self.inner;
+        let mut sets: BTreeMap<SetId, SetListing> = BTreeMap::new();
+        let listing = |id: SetId| SetListing {
+            id,
+            files: BTreeMap::new(),
+            pending_bytes: 0,
+        };
+        for (key, size) in self.list_keys(&inner.prefix)? {
+            let Some((id, file)) = inner.set_of(&key) else {
                 continue;
             };
-            if !is_valid_name(name) || !is_stamp(stamp) || file.is_empty() || file.contains('/') {
-                continue;
+            // A set with only a claim (a pass under way, or killed) is listed, as incomplete.
+            let set = sets.entry(id.clone()).or_insert_with(|| listing(id));
+            if let Some(file) = file.filter(|f| is_set_file(f)) {
+                set.files.insert(file.to_string(), size);
             }
-            let id = SetId {
-                name: name.to_string(),
-                stamp: stamp.to_string(),
-            };
-            sets.entry(id).or_default().insert(file.to_string(), size);
         }
-        let mut out: Vec<SetListing> = sets
-            .into_iter()
-            .map(|(id, files)| SetListing { id, files })
-            .collect();
+        // Uploads still open count into their set's size. Listing them is an extra permission
+        // (s3:ListBucketMultipartUploads) some servers or policies lack: then sizes are those of
+        // completed objects only.
+        if let Ok(uploads) = inner.open_uploads() {
+            for u in uploads {
+                if let Some(id) = u.set {
+                    sets.entry(id.clone())
+                        .or_insert_with(|| listing(id))
+                        .pending_bytes += u.bytes;
+                }
+            }
+        }
+        let mut out: Vec<SetListing> = sets.into_values().collect();
         out.sort_by(|a, b| a.id.stamp.cmp(&b.id.stamp).then(a.id.cmp(&b.id)));
         Ok(out)
     }
@@ -232,30 +480,40 @@ impl Store for S3Store {
     fn create(&self, set: &SetId, file: &str) -> Result<ArtifactOutput, StoreError> {
         let inner = &self.inner;
         let key = inner.key(set, file);
-        let resp = inner
-            .rt
-            .block_on(
-                inner
-                    .client
-                    .create_multipart_upload()
-                    .bucket(&inner.bucket)
-                    .key(&key)
-                    .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
-                    .send(),
-            )
-            .map_err(|e| inner.remote(&key, e))?;
-        let upload_id = resp
-            .upload_id()
-            .ok_or_else(|| StoreError::Remote {
-                what: inner.url(&key),
-                message: "CreateMultipartUpload returned no upload id".into(),
-            })?
-            .to_string();
+        // Started and registered under the interrupt lock: a signal either finds it or comes
+        // before it exists.
+        let (upload_id, guard) = interrupt::guard(|| {
+            let resp = inner
+                .rt
+                .block_on(
+                    inner
+                        .client
+                        .create_multipart_upload()
+                        .bucket(&inner.bucket)
+                        .key(&key)
+                        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+                        .send(),
+                )
+                .map_err(|e| inner.remote(&key, &e))?;
+            let upload_id = resp
+                .upload_id()
+                .ok_or_else(|| StoreError::Remote {
+                    what: inner.url(&key),
+                    message: "CreateMultipartUpload returned no upload id".into(),
+                })?
+                .to_string();
+            let (abort_inner, abort_key, abort_id) =
+                (self.inner.clone(), key.clone(), upload_id.clone());
+            let undo =
+                Undo::AbortUpload(Box::new(move || abort_inner.abort(&abort_key, &abort_id)));
+            Ok::<_, StoreError>((upload_id, undo))
+        })?;
         Ok(ArtifactOutput::new(MultipartUpload {
             inner: self.inner.clone(),
             file: file.to_string(),
             key,
             upload_id: Some(upload_id),
+            guard: Some(guard),
             buf: Vec::with_capacity(inner.part_size),
             parts: Vec::new(),
             in_flight: None,
@@ -277,7 +535,7 @@ impl Store for S3Store {
                     .key(&key)
                     .send(),
             )
-            .map_err(|e| inner.remote(&key, e))?;
+            .map_err(|e| inner.remote(&key, &e))?;
         Ok(Box::new(ObjectReader {
             inner: self.inner.clone(),
             key,
@@ -287,28 +545,68 @@ impl Store for S3Store {
     }
 
     fn delete_set(&self, set: &SetId) -> Result<(), StoreError> {
+        self.inner.delete_set(set)
+    }
+
+    fn claim(&self, set: &SetId, token: &str) -> Result<bool, StoreError> {
         let inner = &self.inner;
-        let set_prefix = format!("{}{}/{}/", inner.prefix, set.name, set.stamp);
-        let manifest = inner.key(set, &set.manifest_file());
-        let mut keys: Vec<String> = self
-            .list_keys(&set_prefix)?
+        let key = inner.claim_key(set, token);
+        inner
+            .rt
+            .block_on(
+                inner
+                    .client
+                    .put_object()
+                    .bucket(&inner.bucket)
+                    .key(&key)
+                    .body(ByteStream::from_static(b""))
+                    .send(),
+            )
+            .map_err(|e| inner.remote(&key, &e))?;
+        let others = inner
+            .list_keys(&inner.set_prefix(set))?
             .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        // The manifest first: an interrupted delete leaves an incomplete set.
-        keys.sort_by_key(|k| *k != manifest);
-        for key in keys {
+            .any(|(k, _)| k != key);
+        if others {
+            inner.delete_key(&key)?;
+        }
+        Ok(!others)
+    }
+
+    fn release(&self, set: &SetId, token: &str) {
+        let _ = self.inner.delete_key(&self.inner.claim_key(set, token));
+    }
+
+    fn finish_claim(&self, set: &SetId, token: &str) {
+        self.release(set, token);
+    }
+
+    fn set_remover(&self, set: &SetId) -> Box<dyn FnOnce() + Send> {
+        let (inner, set) = (self.inner.clone(), set.clone());
+        Box::new(move || {
+            let _ = inner.delete_set(&set);
+        })
+    }
+
+    fn pending(&self) -> Result<Vec<Pending>, StoreError> {
+        self.inner.open_uploads()
+    }
+
+    fn remove_pending(&self, pending: &Pending) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        if let PendingHandle::Upload { key, upload_id } = &pending.handle {
             inner
                 .rt
                 .block_on(
                     inner
                         .client
-                        .delete_object()
+                        .abort_multipart_upload()
                         .bucket(&inner.bucket)
-                        .key(&key)
+                        .key(key)
+                        .upload_id(upload_id)
                         .send(),
                 )
-                .map_err(|e| inner.remote(&key, e))?;
+                .map_err(|e| inner.remote(key, &e))?;
         }
         Ok(())
     }
@@ -330,9 +628,9 @@ impl Read for ObjectReader {
                 Ok(None) => return Ok(0),
                 Err(e) => {
                     return Err(std::io::Error::other(format!(
-                        "reading {}: {}",
+                        "reading {}: S3: {}",
                         self.inner.url(&self.key),
-                        DisplayErrorContext(e)
+                        error_chain(&e)
                     )))
                 }
             }
@@ -351,6 +649,8 @@ struct MultipartUpload {
     key: String,
     /// `None` once handed to the sealed artifact (which then owns the abort).
     upload_id: Option<String>,
+    /// Aborts the upload on SIGINT/SIGTERM; handed to the sealed artifact with the upload id.
+    guard: Option<interrupt::Guard>,
     buf: Vec<u8>,
     parts: Vec<CompletedPart>,
     in_flight: Option<InFlight>,
@@ -410,8 +710,8 @@ impl MultipartUpload {
         let what = format!("{} (part {})", self.key, part.number);
         let resp = match inner.rt.block_on(part.task) {
             Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => return Err(inner.output_err(&what, e)),
-            Err(e) => return Err(inner.output_err(&what, e)),
+            Ok(Err(e)) => return Err(inner.output_err(&what, sdk_reason(&e))),
+            Err(e) => return Err(inner.output_err(&what, e.to_string())),
         };
         self.parts.push(
             CompletedPart::builder()
@@ -455,6 +755,7 @@ impl OutputTarget for MultipartUpload {
             inner: self.inner.clone(),
             key: self.key.clone(),
             upload_id: self.upload_id.take(),
+            _guard: self.guard.take(),
             parts: std::mem::take(&mut self.parts),
         };
         Ok(SealedFile::new(info, pending))
@@ -478,6 +779,8 @@ struct PendingUpload {
     inner: Arc<Inner>,
     key: String,
     upload_id: Option<String>,
+    /// Unregistered (dropped) once the upload is completed or aborted.
+    _guard: Option<interrupt::Guard>,
     parts: Vec<CompletedPart>,
 }
 
@@ -501,7 +804,7 @@ impl Publish for PendingUpload {
         );
         if let Err(e) = res {
             inner.abort(&self.key, &id);
-            return Err(inner.output_err(&self.key, e));
+            return Err(inner.output_err(&self.key, sdk_reason(&e)));
         }
         Ok(())
     }

@@ -149,6 +149,7 @@ struct Spool {
     path: PathBuf,
     file: Option<BufWriter<File>>,
     len: u64,
+    _guard: crate::interrupt::Guard,
 }
 
 impl Spool {
@@ -164,16 +165,21 @@ impl Spool {
             nanos,
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|source| io_err(&path, source))?;
+        // Registered with the interrupt cleanup, which removes the spool on SIGINT/SIGTERM.
+        let (file, guard) = crate::interrupt::guard(|| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map(|f| (f, crate::interrupt::Undo::RemoveFile(path.clone())))
+        })
+        .map_err(|source| io_err(&path, source))?;
         Ok(Spool {
             path,
             file: Some(BufWriter::with_capacity(1 << 20, file)),
             len: 0,
+            _guard: guard,
         })
     }
 }
