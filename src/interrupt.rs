@@ -29,6 +29,8 @@ pub enum Undo {
     AbortUpload(Box<dyn FnOnce() + Send>),
     /// A backup set whose manifest is not written yet: the closure removes what it holds.
     RemoveSet(Box<dyn FnOnce() + Send>),
+    /// A private work folder (artifacts downloaded for a restore), removed with its contents.
+    RemoveDir(PathBuf),
 }
 
 #[derive(Default)]
@@ -203,7 +205,7 @@ fn cleanup_and_exit(sig: i32) -> ! {
         std::mem::take(&mut reg.undo).into_values().rev().collect()
     };
     let children = stop_children();
-    let (mut files, mut uploads, mut sets) = (0usize, 0usize, 0usize);
+    let (mut files, mut uploads, mut sets, mut dirs) = (0usize, 0usize, 0usize, 0usize);
     for u in undo {
         match u {
             Undo::RemoveFile(path) => {
@@ -219,6 +221,11 @@ fn cleanup_and_exit(sig: i32) -> ! {
                 remove();
                 sets += 1;
             }
+            Undo::RemoveDir(path) => {
+                if std::fs::remove_dir_all(&path).is_ok() {
+                    dirs += 1;
+                }
+            }
         }
     }
     let mut done = Vec::new();
@@ -233,6 +240,9 @@ fn cleanup_and_exit(sig: i32) -> ! {
     }
     if sets > 0 {
         done.push(plural(sets, "unfinished backup set", "unfinished backup sets") + " removed");
+    }
+    if dirs > 0 {
+        done.push(plural(dirs, "work folder", "work folders") + " removed");
     }
     let what = if done.is_empty() {
         String::new()

@@ -937,3 +937,51 @@ fn a_failed_restore_with_create_drops_the_database_it_made() {
         );
     }
 }
+
+/// SIGTERM while a restore from a bucket is under way: the downloaded artifact (in its private work
+/// folder) is removed, not left in the temp dir.
+#[test]
+fn an_interrupted_restore_from_a_bucket_removes_its_work_folder() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let db = example_db();
+    let server = S3Server::start(BUCKET);
+    ok(
+        run(
+            pgveil_s3(&server).args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+            None,
+        ),
+        "dump --upload",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut child = pgveil_s3(&server)
+        .args(["restore", &url(), "--plain", "--to-stdout", "--work-dir"])
+        .arg(work.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // A one-page pipe that nobody reads: the restore blocks writing the checked dump to stdout,
+    // with the download still in its work folder.
+    // SAFETY: fcntl on a pipe descriptor this process owns.
+    unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("the restore starts writing");
+    let held = std::fs::read_dir(work.path()).unwrap().count();
+    assert_eq!(held, 1, "the download's work folder exists while the restore runs");
+    // SAFETY: kill on the child's own pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // The pipe stays open and unread until the child has exited: its writer stays blocked, so only
+    // the signal's cleanup can remove the folder.
+    let out = child.wait_with_output().unwrap();
+    drop(stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("work folder removed"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "the interrupted restore left its download behind"
+    );
+}

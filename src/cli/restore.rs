@@ -93,7 +93,7 @@ impl Chosen {
             }
             None => {
                 let work = WorkDir::create(work_dir)?;
-                let path = work.0.join(&a.info.file);
+                let path = work.path.join(&a.info.file);
                 let mut file = std::fs::OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -131,8 +131,12 @@ struct Verified {
     _work: Option<WorkDir>,
 }
 
-/// A private (0700) folder for downloaded artifacts, removed with its contents on drop.
-struct WorkDir(PathBuf);
+/// A private (0700) folder for downloaded artifacts, removed with its contents on drop, or by the
+/// cleanup of an interrupted run (SIGINT/SIGTERM).
+struct WorkDir {
+    path: PathBuf,
+    _undo: pgveil::interrupt::Guard,
+}
 
 impl WorkDir {
     fn create(base: Option<&PathBuf>) -> anyhow::Result<WorkDir> {
@@ -143,17 +147,20 @@ impl WorkDir {
             std::process::id(),
             rand::random::<u64>()
         ));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .with_context(|| format!("creating the work folder {}", path.display()))?;
-        Ok(WorkDir(path))
+        let (path, undo) = pgveil::interrupt::guard(|| {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&path)
+                .with_context(|| format!("creating the work folder {}", path.display()))?;
+            anyhow::Ok((path.clone(), pgveil::interrupt::Undo::RemoveDir(path)))
+        })?;
+        Ok(WorkDir { path, _undo: undo })
     }
 }
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
@@ -446,14 +453,14 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let base = std::env::temp_dir();
         let work = WorkDir::create(Some(&base)).unwrap();
-        let path = work.0.clone();
+        let path = work.path.clone();
         assert!(path.starts_with(&base));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         std::fs::write(path.join("artifact"), b"x").unwrap();
         // Two restores at once get two folders.
         let other = WorkDir::create(Some(&base)).unwrap();
-        assert_ne!(other.0, path);
+        assert_ne!(other.path, path);
         drop(work);
         assert!(!path.exists());
     }
