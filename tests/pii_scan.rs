@@ -1,7 +1,10 @@
 //! Personal data by value (issue 14), against the real pgveil binary on crafted plain dumps:
 //! - an honest `scan`: a finding in a masked column is a leak unless the column's masker writes
 //!   look-alike values of that kind by design; a phone left by `email_scan` is a leak (exit 1);
-//!   the summary separates leaks, look-alikes and findings in kept columns.
+//!   the summary separates leaks, look-alikes and findings in kept columns;
+//! - the `pii_scan` masker scrubs phones, addresses, cards and IPs from free text, jsonb values and
+//!   arrays in a real dump, which restores, and `scan` finds no leak in it (with `email_scan`
+//!   instead, it reports each kind left as a leak).
 
 mod support;
 
@@ -172,5 +175,109 @@ fn the_summary_separates_leaks_look_alikes_and_kept_columns() {
     assert!(
         stdout.contains("4 finding(s): 1 leak(s), 2 look-alike(s), 1 in kept columns"),
         "{stdout}"
+    );
+}
+
+/// A database whose `tickets.notes` mixes phones and addresses in free text, `tickets.payload`
+/// holds them in jsonb, and `tickets.tags` in an array.
+fn tickets_db() -> String {
+    let c = support::cluster();
+    let db = c.create_db("pii_scan");
+    c.psql(
+        &db,
+        "CREATE TABLE tickets (id int PRIMARY KEY, notes text, payload jsonb, tags text[]);
+         INSERT INTO tickets
+         SELECT i,
+                format('call +33 5 62 02 97 %s or write to ann%s@x.test', lpad(i::text, 2, '0'), i),
+                jsonb_build_object('contact', format('+44 20 7946 %s', lpad(i::text, 4, '0')),
+                                   'seen', format('from 10.0.0.%s', i)),
+                ARRAY[format('bob%s@y.test', i), '4111 1111 1111 1111']
+         FROM generate_series(1, 40) AS i;",
+    );
+    db
+}
+
+/// `pgveil dump --outputs anon` of `db` with `rules`; returns NAME.anon.gz's path.
+fn anon_dump(db: &str, rules: &Path, dir: &Path) -> PathBuf {
+    let out = run(
+        pgveil()
+            .args(["dump", "--outputs", "anon", "--name", "t", "--dbname", db])
+            .arg("--out-dir")
+            .arg(dir)
+            .arg("--rules")
+            .arg(rules),
+        None,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    dir.join("t.anon.gz")
+}
+
+#[test]
+fn pii_scan_scrubs_free_text_json_and_arrays_and_scan_agrees() {
+    let db = tickets_db();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write(
+        dir.path(),
+        "r.toml",
+        "[[rule]]\ncolumn = \"id\"\nmasker = \"keep\"\n\n\
+         [[rule]]\ncolumn = \"*\"\nmasker = \"pii_scan\"\n",
+    );
+    let anon = anon_dump(&db, &rules, dir.path());
+    let text = String::from_utf8(support::gunzip(&std::fs::read(&anon).unwrap())).unwrap();
+    for gone in ["62 02 97", "7946", "@x.test", "@y.test", "4111", "10.0.0."] {
+        assert!(!text.contains(gone), "{gone} left in\n{text}");
+    }
+    // Everything else byte for byte.
+    let row1 = text.lines().find(|l| l.starts_with("1\t")).expect("row 1");
+    assert_eq!(
+        row1,
+        "1\tcall +00 0 00 00 00 00 or write to nobody@example.com\t\
+         {\"seen\": \"from 192.0.2.1\", \"contact\": \"+00 00 0000 0000\"}\t\
+         {nobody@example.com,\"0000 0000 0000 0000\"}"
+    );
+    // The masked dump restores (jsonb and arrays still valid) and scan finds no leak.
+    let restored = support::cluster().create_db("pii_scan_restored");
+    support::cluster().psql_bytes(
+        &restored,
+        &support::restrict_free(&support::gunzip(&std::fs::read(&anon).unwrap())),
+    );
+    assert_eq!(
+        support::cluster()
+            .psql(
+                &restored,
+                "SELECT count(*) FROM tickets WHERE notes LIKE '%+00 0 00%'"
+            )
+            .trim(),
+        "40"
+    );
+    let out = scan(&anon, &rules, true);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["leaks"], 0, "{report}");
+    // With email_scan instead, the phones, cards and IPs stay, and scan says so.
+    let email_rules = write(
+        dir.path(),
+        "e.toml",
+        "[[rule]]\ncolumn = \"id\"\nmasker = \"keep\"\n\n\
+         [[rule]]\ncolumn = \"*\"\nmasker = \"email_scan\"\n",
+    );
+    let dir2 = tempfile::tempdir().unwrap();
+    let anon2 = anon_dump(&db, &email_rules, dir2.path());
+    let out = scan(&anon2, &email_rules, true);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let leaks: Vec<_> = verdicts(&out)
+        .into_iter()
+        .filter(|v| v.3 == "leak")
+        .map(|v| (v.0, v.1))
+        .collect();
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        leaks,
+        vec![
+            s("notes", "phone"),
+            s("payload", "ip"),
+            s("payload", "phone"),
+            s("tags", "card"),
+        ]
     );
 }
