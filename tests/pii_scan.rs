@@ -281,3 +281,63 @@ fn pii_scan_scrubs_free_text_json_and_arrays_and_scan_agrees() {
         ]
     );
 }
+
+/// User agents carry version strings (`Chrome/120.0.6099.109`, `Firefox/121.0.1.2`): not IP
+/// addresses, for `rules init`, `rules check` and `scan` alike; an address in a URL still is.
+#[test]
+fn version_strings_in_user_agents_are_not_ip_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = write(
+        dir.path(),
+        "ua.sql",
+        &plain_dump(
+            &["id", "user_agent", "client"],
+            &[
+                "1\tMozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36\tfrom 10.1.2.3",
+                "2\tMozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0.1.2\thttp://192.168.1.20/admin",
+                "3\tMyApp/5.0.1.2 (iOS 17.1.2)\tfrom 10.1.2.4",
+                "4\tcurl/7.68.0.1\tfrom 10.1.2.5",
+            ],
+        ),
+    );
+    let init = run(pgveil().args(["rules", "init", "--input"]).arg(&dump), None);
+    assert!(init.status.success(), "{}", describe(&init));
+    let scaffold = String::from_utf8(init.stdout.clone()).unwrap();
+    let rule_of = |column: &str| {
+        let at = scaffold
+            .find(&format!("column = \"{column}\""))
+            .unwrap_or_else(|| panic!("{column} in\n{scaffold}"));
+        scaffold[at..]
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(rule_of("user_agent"), "masker = \"keep\"", "{scaffold}");
+    assert_ne!(rule_of("client"), "masker = \"keep\"", "{scaffold}");
+    // rules check: keeping the user agents raises no warning.
+    let rules = write(
+        dir.path(),
+        "r.toml",
+        "[[rule]]\ncolumn = \"client\"\nmasker = \"pii_scan\"\n\n\
+         [[rule]]\ncolumn = \"*\"\nmasker = \"keep\"\n",
+    );
+    let check = run(
+        pgveil()
+            .args(["rules", "check", "--deny-warnings", "--input"])
+            .arg(&dump)
+            .arg("--rules")
+            .arg(&rules),
+        None,
+    );
+    assert!(check.status.success(), "{}", describe(&check));
+    // scan: the addresses of `client` are found, nothing in `user_agent`.
+    let out = scan(&dump, &rules, true);
+    let columns: Vec<(String, String)> = verdicts(&out).into_iter().map(|v| (v.0, v.1)).collect();
+    assert_eq!(
+        columns,
+        vec![("client".into(), "ip".into())],
+        "{}",
+        describe(&out)
+    );
+}

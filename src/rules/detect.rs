@@ -628,12 +628,17 @@ pub fn luhn(digits: &[u8]) -> bool {
 }
 
 /// Dotted quads `a.b.c.d` (each 0..=255, no leading zeros beyond one digit), not part of a longer
-/// dotted number or word.
+/// dotted number (`1.2.3.4.5`, `120.0.1.2.3`) or word, nor a version after a product token
+/// (`Firefox/121.0.1.2`).
 fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(usize, usize)) {
     let mut i = 0;
     while i < raw.len() {
+        // After a letter or digit, or a product token's `/` (`Chrome/120.0.1.2`, `curl/7.68.0.1`):
+        // a version, not an address (a URL's `//10.1.2.3` still is one).
+        let version_slash = i > 1 && raw[i - 1] == b'/' && raw[i - 2].is_ascii_alphanumeric();
         if !raw[i].is_ascii_digit()
             || (i > 0 && (raw[i - 1].is_ascii_alphanumeric() || raw[i - 1] == b'.'))
+            || version_slash
         {
             i += 1;
             continue;
@@ -823,6 +828,19 @@ mod tests {
             vec![(Ip, "192.168.1.20".into())]
         );
         assert!(found("version 1.2.3.4.5").is_empty());
+        for ua in [
+            "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0.1.2",
+            "Chrome/120.0.6099.109 Safari/537.36",
+            "MyApp/5.0.1.2 (iOS 17.1.2)",
+            "curl/7.68.0.1",
+            "v5.0.1.2",
+        ] {
+            assert!(found(ua).is_empty(), "{ua}: {:?}", found(ua));
+        }
+        assert_eq!(
+            found("http://192.168.1.20/admin"),
+            vec![(Ip, "192.168.1.20".into())]
+        );
         assert!(found("300.1.1.1").is_empty());
         assert!(found("192.0.2.1").is_empty());
         assert_eq!(
