@@ -387,7 +387,13 @@ pub fn find(raw: &[u8], kinds: u8, mut f: impl FnMut(Kind, usize, usize)) {
             n_taken += 1;
         }
     };
-    if memchr::memchr(b'.', raw).is_some() && want(Kind::Ip) | want(Kind::Phone) {
+    // An IPv4 address needs a dot between digits; prose has dots but seldom that.
+    let digit_dot = || {
+        memchr::memchr_iter(b'.', raw).any(|i| {
+            i > 0 && raw[i - 1].is_ascii_digit() && raw.get(i + 1).is_some_and(u8::is_ascii_digit)
+        })
+    };
+    if (want(Kind::Ip) | want(Kind::Phone)) && digit_dot() {
         scan_ipv4(raw, &mut |s, e| {
             take(s, e);
             if want(Kind::Ip) {

@@ -209,8 +209,12 @@ fn json_strings(value: &[u8], mut f: impl FnMut(usize, usize)) -> Option<()> {
 impl Masker for PiiScan {
     /// Every kind needs a digit, an `@` (emails) or a `:` (IPv6 addresses written in hex only).
     fn prefilter(&self, raw: &[u8]) -> bool {
-        raw.iter()
-            .any(|&b| b.wrapping_sub(b'0') < 10 || b == b'@' || b == b':')
+        // Branch-free within a chunk (so it vectorizes), early exit between chunks.
+        raw.chunks(32).any(|c| {
+            c.iter().fold(false, |a, &b| {
+                a | (b.wrapping_sub(b'0') < 10) | (b == b'@') | (b == b':')
+            })
+        })
     }
 
     fn mask(&self, value: &[u8], out: &mut Vec<u8>) -> MaskOutcome {
