@@ -1,9 +1,12 @@
 //! `scan`: read an artifact (a plain dump, an anonymized dump, `.gz` or not, or a custom-format
 //! archive) and report the values that look sensitive (see [`crate::rules::detect`]), per table,
-//! column and kind. A finding is a *leak* when the rules say the column is masked for that kind of
-//! data (and the masker does not itself write such values, as `phone` and `name` do): the anonymized
-//! artifact should then hold none, so `scan` exits non-zero. Findings in columns
-//! the rules keep are reported but are not leaks (that is what `rules check` is for).
+//! column and kind. Each finding gets a [`Verdict`]: in a column the rules mask it is a *leak*
+//! unless the column's masker writes look-alike values of that very kind by design (the `phone`
+//! masker's phones, the `name` masker's names, a `constant` that is such a value): then it is a
+//! *look-alike*. Which kinds the masker was meant to remove does not matter: a phone left in a
+//! column `email_scan` masked is a leak, because the artifact is not clean of it. Findings in
+//! columns the rules keep (or no rule covers) are reported as *kept* (that is what `rules check`
+//! is for). `scan` exits non-zero on any leak.
 //!
 //! The scan streams: plain dumps through [`DumpReader`] batches, custom archives through a fixed
 //! buffer over each table's (inflated) data block. The hot loop works on borrowed slices of each batch (rows, then raw fields) and
@@ -71,9 +74,23 @@ pub struct Finding {
     /// `file:line` and masker of the rule deciding the column (`None`: no rule).
     pub rule: Option<String>,
     pub masker: Option<String>,
-    /// The rule masks this kind of data in this column and its masker never writes such values
-    /// itself (fake phones and names do), so the value should not be here.
+    /// The rule masks this column and its masker never writes such values itself (fake phones
+    /// and names do), so the value should not be here (`verdict` is `leak`).
     pub leak: bool,
+    pub verdict: Verdict,
+}
+
+/// What a finding means for the artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// In a masked column whose masker does not write such values: the masking failed.
+    Leak,
+    /// In a masked column whose masker writes values of this kind by design: `scan` cannot tell
+    /// them from originals.
+    LookAlike,
+    /// In a column the rules keep, or that no rule covers.
+    Kept,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +101,10 @@ pub struct ScanReport {
     pub tables: u64,
     pub rows: u64,
     pub findings: Vec<Finding>,
+    /// Findings by verdict.
     pub leaks: u64,
+    pub look_alikes: u64,
+    pub kept: u64,
 }
 
 /// Counters of one table being scanned.
@@ -170,6 +190,11 @@ impl TableScan {
                     rule: rule.map(|r| r.location()),
                     masker: rule.map(|r| r.masker().to_string()),
                     leak: rule.is_some_and(|r| r.leaks(cat)),
+                    verdict: match rule {
+                        Some(r) if r.leaks(cat) => Verdict::Leak,
+                        Some(r) if r.look_alike(cat) => Verdict::LookAlike,
+                        _ => Verdict::Kept,
+                    },
                 });
             }
         }
@@ -556,7 +581,12 @@ fn report(
     rows: u64,
     findings: Vec<Finding>,
 ) -> ScanReport {
-    let leaks = findings.iter().filter(|f| f.leak).count() as u64;
+    let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count() as u64;
+    let (leaks, look_alikes, kept) = (
+        count(Verdict::Leak),
+        count(Verdict::LookAlike),
+        count(Verdict::Kept),
+    );
     ScanReport {
         artifact: path.display().to_string(),
         format,
@@ -564,6 +594,8 @@ fn report(
         rows,
         findings,
         leaks,
+        look_alikes,
+        kept,
     }
 }
 
@@ -577,9 +609,14 @@ pub fn render(r: &ScanReport) -> String {
             (_, Some(k)) => format!("first in row {k}"),
             _ => String::new(),
         };
-        let verdict = match (&f.rule, &f.masker, f.leak) {
-            (Some(rule), Some(m), true) => format!("LEAK: rule {rule} ({m}) masks this column"),
-            (Some(rule), Some(m), false) => format!("kept by rule {rule} ({m})"),
+        let verdict = match (&f.rule, &f.masker, f.verdict) {
+            (Some(rule), Some(m), Verdict::Leak) => {
+                format!("LEAK: rule {rule} ({m}) masks this column and does not write such values")
+            }
+            (Some(rule), Some(m), Verdict::LookAlike) => {
+                format!("look-alike: rule {rule} ({m}) writes such values by design")
+            }
+            (Some(rule), Some(m), Verdict::Kept) => format!("kept by rule {rule} ({m})"),
             _ => "not covered by any rule".to_string(),
         };
         let _ = writeln!(
@@ -593,13 +630,15 @@ pub fn render(r: &ScanReport) -> String {
     }
     let _ = writeln!(
         s,
-        "{} ({}): {} tables, {} rows, {} finding(s), {} leak(s)",
+        "{} ({}): {} tables, {} rows, {} finding(s): {} leak(s), {} look-alike(s), {} in kept columns",
         r.artifact,
         r.format,
         r.tables,
         r.rows,
         r.findings.len(),
-        r.leaks
+        r.leaks,
+        r.look_alikes,
+        r.kept
     );
     s
 }

@@ -1,5 +1,6 @@
 //! `pgveil scan ARTIFACT`: report sensitive-looking values left in a plain, anonymized (`.gz` or
-//! not) or custom-format artifact; exit non-zero when one sits in a column the rules mask.
+//! not) or custom-format artifact; exit non-zero on a leak: one in a column the rules mask whose
+//! masker does not write such values by design (see `pgveil::scan`).
 
 use std::path::PathBuf;
 

@@ -306,13 +306,67 @@ pub fn scan_field(raw: &[u8], buf: &mut Vec<u8>, mut f: impl FnMut(Category)) {
     scan_value(raw, |c, _, _| f(c));
 }
 
+/// A kind of value the detectors find inside text (finer than [`Category`]: an IBAN is reported
+/// as a [`Category::Card`], both being payment account numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Email,
+    Phone,
+    Card,
+    Iban,
+    Ip,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Email, Kind::Phone, Kind::Card, Kind::Iban, Kind::Ip];
+
+    /// Bit for sets of kinds.
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// Every kind, as a set.
+    pub fn all() -> u8 {
+        Kind::ALL.iter().fold(0, |a, k| a | k.bit())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::Card => "card",
+            Kind::Iban => "iban",
+            Kind::Ip => "ip",
+        }
+    }
+
+    pub fn category(self) -> Category {
+        match self {
+            Kind::Email => Category::Email,
+            Kind::Phone => Category::Phone,
+            Kind::Card | Kind::Iban => Category::Card,
+            Kind::Ip => Category::Ip,
+        }
+    }
+}
+
 /// Call `f(category, start, end)` for every sensitive-looking value inside a (decoded) value.
 /// At most one card/phone is reported per run of digits.
 pub fn scan_value(raw: &[u8], mut f: impl FnMut(Category, usize, usize)) {
+    find(raw, Kind::all(), |k, s, e| f(k.category(), s, e));
+}
+
+/// Call `f(kind, start, end)` for every value of the `kinds` (a set of [`Kind::bit`]s) inside a
+/// (decoded) value, kind by kind (so not in order; an IPv4 tail of an IPv6 address is reported
+/// as both). pgveil's own masked forms are not reported: `nobody@example.com`, the documentation
+/// IP ranges, phones after a `+0` (no country code starts with 0), all-zero card numbers and IBANs
+/// with check digits `00` (never valid).
+pub fn find(raw: &[u8], kinds: u8, mut f: impl FnMut(Kind, usize, usize)) {
     if raw.is_empty() {
         return;
     }
-    if memchr::memchr(b'@', raw).is_some() {
+    let want = |k: Kind| kinds & k.bit() != 0;
+    if want(Kind::Email) && memchr::memchr(b'@', raw).is_some() {
         email_scan::scan(raw, |s, e| {
             // email_scan masks `\heidi@x.org` as `\nobody@example.com`, where the scanner then
             // reads `\n` as an escape: the `n` belongs to the masked form.
@@ -320,52 +374,187 @@ pub fn scan_value(raw: &[u8], mut f: impl FnMut(Category, usize, usize)) {
             let masked =
                 is_masked_email(&raw[s..e]) || (after_n_escape && is_masked_email(&raw[s - 1..e]));
             if !masked {
-                f(Category::Email, s, e);
+                f(Kind::Email, s, e);
             }
         });
     }
-    if memchr::memchr(b'.', raw).is_some() {
-        scan_ipv4(raw, &mut f);
+    // Spans of other kinds a phone-shaped match must not run into (`+33 5 62 02 97 93 10.1.2.3`).
+    let mut taken: [(usize, usize); 8] = [(0, 0); 8];
+    let mut n_taken = 0;
+    let mut take = |s: usize, e: usize| {
+        if n_taken < taken.len() {
+            taken[n_taken] = (s, e);
+            n_taken += 1;
+        }
+    };
+    // An IPv4 address needs a dot between digits; prose has dots but seldom that.
+    let digit_dot = || {
+        memchr::memchr_iter(b'.', raw).any(|i| {
+            i > 0 && raw[i - 1].is_ascii_digit() && raw.get(i + 1).is_some_and(u8::is_ascii_digit)
+        })
+    };
+    if (want(Kind::Ip) | want(Kind::Phone)) && digit_dot() {
+        scan_ipv4(raw, &mut |s, e| {
+            take(s, e);
+            if want(Kind::Ip) {
+                f(Kind::Ip, s, e);
+            }
+        });
     }
-    if memchr::memchr(b':', raw).is_some_and(|i| memchr::memchr(b':', &raw[i + 1..]).is_some()) {
-        scan_ipv6(raw, &mut f);
+    if want(Kind::Ip)
+        && memchr::memchr(b':', raw).is_some_and(|i| memchr::memchr(b':', &raw[i + 1..]).is_some())
+    {
+        scan_ipv6(raw, &mut |s, e| f(Kind::Ip, s, e));
+    }
+    if kinds & (Kind::Phone.bit() | Kind::Card.bit() | Kind::Iban.bit()) == 0 {
+        return;
     }
     let digits = raw.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits >= 8 {
-        // Card numbers first; phone-shaped spans overlapping a card are the card.
-        let mut cards: [(usize, usize); 4] = [(0, 0); 4];
-        let mut n_cards = 0;
-        if digits >= 13 {
-            scan_cards(raw, |s, e| {
-                // pgveil's own keyed pseudonym, not a card (nor, below, a phone).
-                if inside_masked_email(raw, s, e) {
-                    return;
+    if digits < 8 {
+        return;
+    }
+    // IBANs and cards first; phone-shaped spans overlapping one are that one.
+    if digits >= 10 {
+        scan_ibans(raw, |s, e| {
+            take(s, e);
+            if want(Kind::Iban) {
+                f(Kind::Iban, s, e);
+            }
+        });
+    }
+    if digits >= 13 {
+        scan_cards(raw, |s, e| {
+            // pgveil's own keyed pseudonym, not a card (nor, below, a phone).
+            if inside_masked_email(raw, s, e) {
+                return;
+            }
+            take(s, e);
+            let zero = raw[s..e].iter().all(|&b| !b.is_ascii_digit() || b == b'0');
+            if want(Kind::Card) && !zero {
+                f(Kind::Card, s, e);
+            }
+        });
+    }
+    if !want(Kind::Phone) {
+        return;
+    }
+    for m in phone_re().find_iter(raw) {
+        let (s, mut e) = (m.start(), m.end());
+        // A match starting inside a card, IBAN or IP address is part of it; one running into an
+        // IP address (or, rarely, a card) after it ends before it.
+        let mut cut = false;
+        for &(cs, ce) in &taken[..n_taken] {
+            if s < ce && cs < e {
+                if cs <= s {
+                    e = s;
+                    break;
                 }
-                if n_cards < cards.len() {
-                    cards[n_cards] = (s, e);
-                    n_cards += 1;
-                }
-                f(Category::Card, s, e);
-            });
+                e = e.min(cs);
+                cut = true;
+            }
         }
-        for m in phone_re().find_iter(raw) {
-            let (s, e) = (m.start(), m.end());
-            if cards[..n_cards].iter().any(|&(cs, ce)| s < ce && cs < e) {
-                continue;
-            }
-            // Part of a longer run of digit groups (a card with a bad check digit, an account
-            // number): not a phone.
-            let sep = |b: u8| b == b' ' || b == b'-';
-            let longer_after = e + 1 < raw.len() && sep(raw[e]) && raw[e + 1].is_ascii_digit();
-            let longer_before = s >= 2 && sep(raw[s - 1]) && raw[s - 2].is_ascii_digit();
-            // `+` inside a word (`nobody+0123456789abcdef@example.com`) is no country code.
-            let glued = s > 0 && raw[s] == b'+' && raw[s - 1].is_ascii_alphanumeric();
-            let d = raw[s..e].iter().filter(|b| b.is_ascii_digit()).count();
-            if (8..=15).contains(&d) && !longer_after && !longer_before && !glued {
-                f(Category::Phone, s, e);
-            }
+        while e > s && !raw[e - 1].is_ascii_digit() {
+            e -= 1;
+        }
+        if e == s {
+            continue;
+        }
+        // Part of a longer run of digit groups (a card with a bad check digit, an account
+        // number): not a phone.
+        let sep = |b: u8| b == b' ' || b == b'-';
+        let longer_after = !cut && e + 1 < raw.len() && sep(raw[e]) && raw[e + 1].is_ascii_digit();
+        let longer_before = s >= 2 && sep(raw[s - 1]) && raw[s - 2].is_ascii_digit();
+        // `+` inside a word (`nobody+0123456789abcdef@example.com`) is no country code.
+        let glued = s > 0 && raw[s] == b'+' && raw[s - 1].is_ascii_alphanumeric();
+        // pgveil's masked form: `+` then a first digit 0, which no country code has.
+        let plus = raw[s] == b'+' || (s > 0 && raw[s - 1] == b'+');
+        let first_zero = raw[s..e].iter().find(|b| b.is_ascii_digit()) == Some(&b'0');
+        let masked = plus && first_zero;
+        let d = raw[s..e].iter().filter(|b| b.is_ascii_digit()).count();
+        if (8..=15).contains(&d) && !longer_after && !longer_before && !glued && !masked {
+            f(Kind::Phone, s, e);
         }
     }
+}
+
+/// IBANs (ISO 13616): two capital letters, two check digits and 11 to 30 letters or digits, in
+/// one run or in groups separated by single spaces (`FR76 3000 6000 0112 3456 7890 189`), not
+/// touching other letters or digits, whose mod-97 check (ISO 7064) gives 1. A run that goes on
+/// past the IBAN's length is cut back to the longest prefix that checks, so a word after a
+/// grouped IBAN does not hide it.
+fn scan_ibans(raw: &[u8], mut f: impl FnMut(usize, usize)) {
+    let mut i = 0;
+    while i + 4 <= raw.len() {
+        let start_ok = raw[i].is_ascii_uppercase()
+            && raw[i + 1].is_ascii_uppercase()
+            && raw[i + 2].is_ascii_digit()
+            && raw[i + 3].is_ascii_digit()
+            && (i == 0 || !raw[i - 1].is_ascii_alphanumeric());
+        if !start_ok {
+            i += 1;
+            continue;
+        }
+        // The alphanumeric characters (at most 34), and where each ends.
+        let mut chars = [0u8; 34];
+        let mut ends = [0usize; 34];
+        let mut n = 0;
+        let mut j = i;
+        while j < raw.len() && n < 34 {
+            let b = raw[j];
+            if b.is_ascii_digit() || b.is_ascii_uppercase() {
+                chars[n] = b;
+                n += 1;
+                j += 1;
+                ends[n - 1] = j;
+            } else if b == b' '
+                && j + 1 < raw.len()
+                && (raw[j + 1].is_ascii_digit() || raw[j + 1].is_ascii_uppercase())
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let mut found = None;
+        for len in (15..=n).rev() {
+            let end = ends[len - 1];
+            let bounded = end >= raw.len() || !raw[end].is_ascii_alphanumeric();
+            // A cut inside a group is not an IBAN's end (groups are separated by spaces).
+            if bounded && iban_checks(&chars[..len]) {
+                found = Some(end);
+                break;
+            }
+        }
+        match found {
+            Some(end) => {
+                f(i, end);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+/// The ISO 7064 mod-97 check of an IBAN's characters: the first four moved to the end, letters
+/// as 10..35, the number modulo 97 is 1.
+pub fn iban_checks(chars: &[u8]) -> bool {
+    if chars.len() < 5 {
+        return false;
+    }
+    let mut r: u32 = 0;
+    for &b in chars[4..].iter().chain(&chars[..4]) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        r = if v >= 10 {
+            (r * 100 + v) % 97
+        } else {
+            (r * 10 + v) % 97
+        };
+    }
+    r == 1
 }
 
 /// Phone shapes: `+` and a country code with 7+ more digits (separators allowed), `(0xx) xxx-xxxx`,
@@ -445,12 +634,17 @@ pub fn luhn(digits: &[u8]) -> bool {
 }
 
 /// Dotted quads `a.b.c.d` (each 0..=255, no leading zeros beyond one digit), not part of a longer
-/// dotted number or word.
-fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
+/// dotted number (`1.2.3.4.5`, `120.0.1.2.3`) or word, nor a version after a product token
+/// (`Firefox/121.0.1.2`).
+fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(usize, usize)) {
     let mut i = 0;
     while i < raw.len() {
+        // After a letter or digit, or a product token's `/` (`Chrome/120.0.1.2`, `curl/7.68.0.1`):
+        // a version, not an address (a URL's `//10.1.2.3` still is one).
+        let version_slash = i > 1 && raw[i - 1] == b'/' && raw[i - 2].is_ascii_alphanumeric();
         if !raw[i].is_ascii_digit()
             || (i > 0 && (raw[i - 1].is_ascii_alphanumeric() || raw[i - 1] == b'.'))
+            || version_slash
         {
             i += 1;
             continue;
@@ -488,7 +682,7 @@ fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
             || !(raw[j].is_ascii_alphanumeric()
                 || (raw[j] == b'.' && raw.get(j + 1).is_some_and(u8::is_ascii_digit)));
         if ok && bounded && !is_documentation_ip(&raw[start..j]) {
-            f(Category::Ip, start, j);
+            f(start, j);
             i = j;
         } else {
             i = start + 1;
@@ -503,7 +697,7 @@ fn scan_ipv4(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
 /// more, not touching letters, digits or colons, that `Ipv6Addr` accepts. Times (`10:30:00`) and MAC
 /// addresses (six groups, no `::`) are not addresses; neither are `::`, `::1` and the RFC 3849
 /// documentation prefix `2001:db8::/32`, which masking may write.
-fn scan_ipv6(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
+fn scan_ipv6(raw: &[u8], f: &mut impl FnMut(usize, usize)) {
     let part = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
     let mut i = 0;
     while i < raw.len() {
@@ -535,7 +729,7 @@ fn scan_ipv6(raw: &[u8], f: &mut impl FnMut(Category, usize, usize)) {
         let seg = addr.segments();
         let documentation = seg[0] == 0x2001 && seg[1] == 0x0db8;
         if !(addr.is_unspecified() || addr.is_loopback() || documentation) {
-            f(Category::Ip, start, end);
+            f(start, end);
         }
     }
 }
@@ -640,6 +834,19 @@ mod tests {
             vec![(Ip, "192.168.1.20".into())]
         );
         assert!(found("version 1.2.3.4.5").is_empty());
+        for ua in [
+            "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0.1.2",
+            "Chrome/120.0.6099.109 Safari/537.36",
+            "MyApp/5.0.1.2 (iOS 17.1.2)",
+            "curl/7.68.0.1",
+            "v5.0.1.2",
+        ] {
+            assert!(found(ua).is_empty(), "{ua}: {:?}", found(ua));
+        }
+        assert_eq!(
+            found("http://192.168.1.20/admin"),
+            vec![(Ip, "192.168.1.20".into())]
+        );
         assert!(found("300.1.1.1").is_empty());
         assert!(found("192.0.2.1").is_empty());
         assert_eq!(
@@ -687,6 +894,46 @@ mod tests {
             n, 1,
             "what email_scan writes after a backslash is not a finding"
         );
+    }
+
+    #[test]
+    fn ibans_and_masked_forms() {
+        use Category::*;
+        assert_eq!(
+            found("pay to FR76 3000 6000 0112 3456 7890 189 now"),
+            vec![(Card, "FR76 3000 6000 0112 3456 7890 189".into())]
+        );
+        assert_eq!(
+            found("DE89370400440532013000."),
+            vec![(Card, "DE89370400440532013000".into())]
+        );
+        assert_eq!(
+            found("GB82 WEST 1234 5698 7654 32"),
+            vec![(Card, "GB82 WEST 1234 5698 7654 32".into())]
+        );
+        // A wrong check, a word around it, pgveil's masked forms: not found.
+        for not_found in [
+            "FR76 3000 6000 0112 3456 7890 188",
+            "XDE89370400440532013000",
+            "FR00 0000 0000 0000 0000 0000 000",
+            "0000 0000 0000 0000",
+            "+00 0 00 00 00 00",
+            "+000-000-0000",
+            "+(000) 0000 0000",
+        ] {
+            assert!(
+                found(not_found).is_empty(),
+                "{not_found}: {:?}",
+                found(not_found)
+            );
+        }
+        // A phone running into an IP address ends before it.
+        assert_eq!(
+            found("+33 5 62 02 97 93 10.1.2.3"),
+            vec![(Ip, "10.1.2.3".into()), (Phone, "+33 5 62 02 97 93".into())]
+        );
+        assert!(iban_checks(b"DE89370400440532013000"));
+        assert!(!iban_checks(b"DE88370400440532013000"));
     }
 
     #[test]

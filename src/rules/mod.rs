@@ -17,8 +17,8 @@
 //! schema = "public"          # optional, default "*"
 //! table = "users"            # optional, default "*"
 //! column = "email"           # required
-//! masker = "email"           # required: keep, email, email_scan, null, constant, hash, name, phone,
-//!                            # regex, partial, json, noise
+//! masker = "email"           # required: keep, email, email_scan, pii_scan, null, constant, hash,
+//!                            # name, phone, regex, partial, json, noise
 //! types = ["text", "citext"] # optional: only columns of these types
 //! # the masker's options go inline, e.g. `value = "x"` for `constant`, `pattern`/`replacement` for `regex`
 //! ```
@@ -238,9 +238,17 @@ impl<'a> RuleRef<'a> {
     pub fn produces(&self, category: detect::Category) -> bool {
         self.rule.produces & category.bit() != 0
     }
-    /// Whether a value of `category` found in a column this rule decides means the masking failed.
+    /// Whether a value of `category` found (by `scan`) in a column this rule decides means the
+    /// masking failed: the rule masks the column and its masker does not write such values by
+    /// design. What a masker leaves untouched counts too: a phone in a column `email_scan` masked
+    /// is a leak, since the artifact is not clean of it (whatever the rule author aimed at).
     pub fn leaks(&self, category: detect::Category) -> bool {
-        self.covers(category) && !self.produces(category)
+        self.masks() && !self.produces(category)
+    }
+    /// Whether a value of `category` found in a column this rule masks may be the masker's own
+    /// output (a fake phone, a constant that is an address): a look-alike, not a leak.
+    pub fn look_alike(&self, category: detect::Category) -> bool {
+        self.masks() && self.produces(category)
     }
     /// The schema, table and column globs as written.
     pub fn patterns(&self) -> (String, String, String) {

@@ -7,6 +7,7 @@
 //! | `keep`       |                                           | unchanged (explicitly classified)           |
 //! | `email`      |                                           | `nobody@example.com` (keyed unique form)    |
 //! | `email_scan` |                                           | every address inside the value replaced     |
+//! | `pii_scan`   | `kinds` (email/phone/card/iban/ip)        | every such span inside the value replaced   |
 //! | `null`       |                                           | SQL NULL                                    |
 //! | `constant`   | `value` (string)                          | that value                                  |
 //! | `hash`       | `length` (1..=64, default 16)             | keyed HMAC-SHA256, hex                      |
@@ -35,6 +36,7 @@ pub mod noise;
 pub mod null;
 pub mod partial;
 pub mod phone;
+pub mod pii_scan;
 pub mod regex;
 
 /// The masker names, as rules spell them.
@@ -42,6 +44,7 @@ pub const MASKERS: &[&str] = &[
     "keep",
     "email",
     "email_scan",
+    "pii_scan",
     "null",
     "constant",
     "hash",
@@ -59,9 +62,13 @@ pub(crate) enum Spec {
     Keep,
     Email,
     EmailScan,
+    /// The set of [`Kind`](super::detect::Kind) bits to replace.
+    PiiScan(u8),
     Null,
     Constant(Vec<u8>),
-    Hash { length: usize },
+    Hash {
+        length: usize,
+    },
     Name(name::NameSpec),
     Phone,
     Regex(regex::RegexSpec),
@@ -77,6 +84,7 @@ impl Spec {
             "keep" => (Spec::Keep, &[]),
             "email" => (Spec::Email, &[]),
             "email_scan" => (Spec::EmailScan, &[]),
+            "pii_scan" => (Spec::PiiScan(pii_scan::parse_kinds(&mut opts)?), &["kinds"]),
             "null" => (Spec::Null, &[]),
             "constant" => (
                 Spec::Constant(opts.require_str("value")?.1.into_bytes()),
@@ -126,6 +134,7 @@ impl Spec {
             Spec::Keep => "keep",
             Spec::Email => "email",
             Spec::EmailScan => "email_scan",
+            Spec::PiiScan(_) => "pii_scan",
             Spec::Null => "null",
             Spec::Constant(_) => "constant",
             Spec::Hash { .. } => "hash",
@@ -146,6 +155,10 @@ impl Spec {
         match self {
             Spec::Keep => 0,
             Spec::EmailScan => Category::Email.bit(),
+            Spec::PiiScan(kinds) => super::detect::Kind::ALL
+                .iter()
+                .filter(|k| kinds & k.bit() != 0)
+                .fold(0, |a, k| a | k.category().bit()),
             // Every digit is replaced: numbers of any kind are gone, but names and addresses
             // (letters) are not, and an address's digits alone do not make it safe.
             Spec::Phone => {
@@ -186,6 +199,7 @@ impl Spec {
             Spec::Keep => return None,
             Spec::Email => Arc::new(email::Email::new(key, unique)),
             Spec::EmailScan => Arc::new(email_scan::EmailScan::new(key, unique)),
+            Spec::PiiScan(kinds) => Arc::new(pii_scan::PiiScan::new(key, *kinds, unique)),
             Spec::Null => Arc::new(null::Null),
             Spec::Constant(v) => Arc::new(constant::Constant::new(v.clone())),
             Spec::Hash { length } => Arc::new(hash::Hash::new(key, *length)),

@@ -1,0 +1,368 @@
+//! `pii_scan`: the free-text scrubber. Finds every kind of personal data pgveil's detectors
+//! recognise ([`crate::rules::detect::find`]) anywhere inside a value — free text, json/jsonb
+//! (string values, never keys), arrays — and replaces each span by its kind's masked form, leaving
+//! every other byte as it was. It generalises `email_scan`.
+//!
+//! Masked forms (none of them is found again by the detectors, so `scan` can check the result):
+//! - **email**: `nobody@example.com`, or on a `unique` column the keyed `nobody+<h>@example.com`,
+//!   exactly as `email_scan` does;
+//! - **phone**: the shape is kept (every separator stays), preceded by `+` when it had none; the
+//!   first digit becomes `0` (no country code starts with 0, so it is never a real number) and the
+//!   others `0`, or on a `unique` column digits of the keyed hash of the number:
+//!   `+33 5 62 02 97 93` → `+00 0 00 00 00 00`;
+//! - **card** (Luhn-valid, 13–19 digits): every digit `0`, separators kept;
+//! - **iban** (mod-97 valid): the country code kept, every other letter or digit `0` (check digits
+//!   `00` are never valid): `FR76 3000 …` → `FR00 0000 …`;
+//! - **ip**: IPv4 → `192.0.2.1` (RFC 5737), IPv6 → `2001:db8::1` (RFC 3849); on a `unique` column
+//!   the last part is keyed (`192.0.2.<0-255>`, `2001:db8::<h>:<h>`).
+//!
+//! Option `kinds`: which kinds to replace (default all): `kinds = ["email", "phone"]`; known kinds
+//! `email`, `phone`, `card`, `iban`, `ip`.
+//!
+//! Phones are recognised by shape (see `detect`): a leading `+` and a country code with 7 to 14
+//! more digits (spaces, dots, dashes, parentheses allowed), `(0xx) xxx-xxxx`, or three digit groups
+//! separated by spaces or dashes (`020 7946 0958`, `555-123-4567`). A bare run of digits without
+//! `+` (`33562029793`), dates, times, ids and UUIDs are not phones.
+//!
+//! JSON: a value that starts with `{` or `[` and parses as JSON is scrubbed inside its string
+//! values only; keys, numbers and structure are left alone, and so are escapes (`\n`, `\u00e9`):
+//! spans never include one. Other values (text, array literals `{…}`) are scanned whole.
+//!
+//! Hot path: the prefilter rejects a raw field with no digit, `@` or `:` (nothing could be found);
+//! otherwise nothing is allocated unless a span is found.
+//!
+//! ```toml
+//! [[rule]]
+//! table = "tickets"
+//! column = "notes"
+//! masker = "pii_scan"
+//! kinds = ["email", "phone", "card"]   # optional, default: all
+//! ```
+//! `call +33 5 62 02 97 93 or write to ann@x.test` becomes
+//! `call +00 0 00 00 00 00 or write to nobody@example.com`.
+
+use crate::rules::detect::{find, Kind};
+use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::rules::source::Options;
+use crate::rules::{MaskOutcome, Masker, RulesError};
+
+use super::email::push_replacement;
+
+/// Parse `kinds` (default: all), as a set of [`Kind::bit`]s.
+pub(crate) fn parse_kinds(opts: &mut Options<'_, '_>) -> Result<u8, RulesError> {
+    let Some((span, v)) = opts.take_value("kinds") else {
+        return Ok(Kind::all());
+    };
+    let known = Kind::ALL.map(Kind::as_str).join(", ");
+    let bad = |what: String| opts.error(span.clone(), what);
+    let toml::Value::Array(items) = v else {
+        return Err(bad(format!(
+            "option `kinds` of masker `pii_scan` must be an array of kinds ({known})"
+        )));
+    };
+    let mut kinds = 0u8;
+    for it in &items {
+        let k = it
+            .as_str()
+            .and_then(|s| Kind::ALL.into_iter().find(|k| k.as_str() == s));
+        match k {
+            Some(k) => kinds |= k.bit(),
+            None => {
+                return Err(bad(format!(
+                    "option `kinds` of masker `pii_scan`: unknown kind {it} (known: {known})"
+                )))
+            }
+        }
+    }
+    if kinds == 0 {
+        return Err(bad("option `kinds` of masker `pii_scan` is empty".into()));
+    }
+    Ok(kinds)
+}
+
+pub struct PiiScan {
+    kinds: u8,
+    /// Present for `unique` columns.
+    mac: Option<HmacSha256>,
+}
+
+impl PiiScan {
+    pub fn new(key: &Key, kinds: u8, unique: bool) -> PiiScan {
+        PiiScan {
+            kinds,
+            mac: unique.then(|| key.mac()),
+        }
+    }
+
+    /// Append the masked form of `span`, of kind `k`.
+    fn replace(&self, k: Kind, span: &[u8], out: &mut Vec<u8>) {
+        match k {
+            Kind::Email => push_replacement(self.mac.as_ref(), span, out),
+            Kind::Phone => {
+                let d = self.mac.as_ref().map(|m| keyed_digest(m, span));
+                if span.first() != Some(&b'+') {
+                    out.push(b'+');
+                }
+                let mut n = 0usize;
+                for &b in span {
+                    if b.is_ascii_digit() {
+                        out.push(match &d {
+                            Some(d) if n > 0 => b'0' + d[n % 32] % 10,
+                            _ => b'0',
+                        });
+                        n += 1;
+                    } else {
+                        out.push(b);
+                    }
+                }
+            }
+            Kind::Card => out.extend(
+                span.iter()
+                    .map(|&b| if b.is_ascii_digit() { b'0' } else { b }),
+            ),
+            Kind::Iban => out.extend(span.iter().enumerate().map(|(i, &b)| {
+                if i >= 2 && b.is_ascii_alphanumeric() {
+                    b'0'
+                } else {
+                    b
+                }
+            })),
+            Kind::Ip => {
+                let v6 = span.contains(&b':');
+                match (&self.mac, v6) {
+                    (None, false) => out.extend_from_slice(b"192.0.2.1"),
+                    (None, true) => out.extend_from_slice(b"2001:db8::1"),
+                    (Some(m), false) => {
+                        out.extend_from_slice(b"192.0.2.");
+                        out.extend_from_slice(keyed_digest(m, span)[0].to_string().as_bytes());
+                    }
+                    (Some(m), true) => {
+                        let d = keyed_digest(m, span);
+                        out.extend_from_slice(b"2001:db8::");
+                        push_hex(&d, 4, out);
+                        out.push(b':');
+                        push_hex(&d[2..], 4, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Collect the spans of `text` (offset by `base`) into `spans`: emails over the whole text,
+    /// the other kinds between JSON escapes when `json` (so no span includes one).
+    fn collect(&self, text: &[u8], base: usize, json: bool, spans: &mut Vec<(usize, usize, Kind)>) {
+        let mut push = |k: Kind, s: usize, e: usize| spans.push((base + s, base + e, k));
+        if !json || memchr::memchr(b'\\', text).is_none() {
+            find(text, self.kinds, &mut push);
+            return;
+        }
+        find(text, self.kinds & Kind::Email.bit(), &mut push);
+        let others = self.kinds & !Kind::Email.bit();
+        let mut seg = 0;
+        let mut i = 0;
+        while let Some(off) = memchr::memchr(b'\\', &text[i..]) {
+            let at = i + off;
+            find(&text[seg..at], others, |k, s, e| push(k, seg + s, seg + e));
+            // The escape: `\uXXXX` or `\` and one character.
+            let len = if text.get(at + 1) == Some(&b'u') {
+                6
+            } else {
+                2
+            };
+            i = (at + len).min(text.len());
+            seg = i;
+        }
+        find(&text[seg..], others, |k, s, e| push(k, seg + s, seg + e));
+    }
+}
+
+/// The spans of the string values (not keys) of a JSON document, as `(content start, end)`;
+/// `None` when `value` is not JSON.
+fn json_strings(value: &[u8], mut f: impl FnMut(usize, usize)) -> Option<()> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(value).ok()?;
+    // Valid JSON: every `"` outside a string opens one; a string followed by `:` is a key.
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'"', &value[i..]) {
+        let start = i + off + 1;
+        let mut j = start;
+        loop {
+            let k = j + memchr::memchr2(b'"', b'\\', &value[j..])?;
+            if value[k] == b'\\' {
+                j = k + 2;
+            } else {
+                j = k;
+                break;
+            }
+        }
+        let end = j;
+        i = end + 1;
+        let next = value[i..]
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if next != Some(&b':') {
+            f(start, end);
+        }
+    }
+    Some(())
+}
+
+impl Masker for PiiScan {
+    /// Every kind needs a digit, an `@` (emails) or a `:` (IPv6 addresses written in hex only).
+    fn prefilter(&self, raw: &[u8]) -> bool {
+        // Branch-free within a chunk (so it vectorizes), early exit between chunks.
+        raw.chunks(32).any(|c| {
+            c.iter().fold(false, |a, &b| {
+                a | (b.wrapping_sub(b'0') < 10) | (b == b'@') | (b == b':')
+            })
+        })
+    }
+
+    fn mask(&self, value: &[u8], out: &mut Vec<u8>) -> MaskOutcome {
+        let mut spans: Vec<(usize, usize, Kind)> = Vec::new();
+        let first = value
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        let json = matches!(first, Some(b'{' | b'['))
+            && json_strings(value, |s, e| {
+                self.collect(&value[s..e], s, true, &mut spans);
+            })
+            .is_some();
+        if !json {
+            spans.clear();
+            self.collect(value, 0, false, &mut spans);
+        }
+        if spans.is_empty() {
+            return MaskOutcome::Unchanged;
+        }
+        // In order; of overlapping spans the first (the longest of those starting together) wins,
+        // e.g. an IPv6 address over its IPv4 tail, an email over digits in its local part.
+        spans.sort_unstable_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
+        let mut copied = 0;
+        for (s, e, k) in spans {
+            if s < copied {
+                continue;
+            }
+            out.extend_from_slice(&value[copied..s]);
+            self.replace(k, &value[s..e], out);
+            copied = e;
+        }
+        out.extend_from_slice(&value[copied..]);
+        MaskOutcome::Value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mask_with(kinds: u8, unique: bool, v: &str) -> String {
+        let m = PiiScan::new(&Key::from_bytes(b"k"), kinds, unique);
+        let mut out = Vec::new();
+        match m.mask(v.as_bytes(), &mut out) {
+            MaskOutcome::Unchanged => v.to_string(),
+            MaskOutcome::Value => String::from_utf8(out).unwrap(),
+            MaskOutcome::Null => panic!("pii_scan never nulls"),
+        }
+    }
+
+    fn mask(v: &str) -> String {
+        mask_with(Kind::all(), false, v)
+    }
+
+    /// Nothing the detectors would report is left.
+    fn clean(v: &str) -> bool {
+        let mut n = 0;
+        find(v.as_bytes(), Kind::all(), |_, _, _| n += 1);
+        n == 0
+    }
+
+    #[test]
+    fn each_kind_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            mask("call +33 5 62 02 97 93 or write to ann@x.test"),
+            "call +00 0 00 00 00 00 or write to nobody@example.com"
+        );
+        assert_eq!(mask("+33562029793"), "+00000000000");
+        assert_eq!(mask("office: 555-123-4567."), "office: +000-000-0000.");
+        assert_eq!(mask("(020) 7946 0958"), "+(000) 0000 0000");
+        assert_eq!(
+            mask("paid with 4111 1111 1111 1111, thanks"),
+            "paid with 0000 0000 0000 0000, thanks"
+        );
+        assert_eq!(
+            mask("IBAN FR76 3000 6000 0112 3456 7890 189 ok"),
+            "IBAN FR00 0000 0000 0000 0000 0000 000 ok"
+        );
+        assert_eq!(mask("DE89370400440532013000"), "DE00000000000000000000");
+        assert_eq!(mask("from 10.1.2.3, then"), "from 192.0.2.1, then");
+        assert_eq!(mask("via 2a02:1810:4d02:e500::1d4c."), "via 2001:db8::1.");
+        for v in [
+            "call +33 5 62 02 97 93 or write to ann@x.test",
+            "DE89370400440532013000",
+            "4111-1111-1111-1111",
+        ] {
+            assert!(clean(&mask(v)), "{v} → {}", mask(v));
+        }
+    }
+
+    #[test]
+    fn plain_numbers_dates_and_ids_are_not_touched() {
+        for v in [
+            "order 12345678 shipped 2024-01-15 10:30:00+00",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "4111 1111 1111 1112",
+            "FR76 3000 6000 0112 3456 7890 188",
+            "version 1.2.3.4.5",
+            "192.0.2.1 and +00 0 00 00 00 00",
+            "no digits at all",
+        ] {
+            assert_eq!(mask(v), v);
+        }
+    }
+
+    #[test]
+    fn kinds_choose_what_is_replaced() {
+        let v = "ann@x.test +33 5 62 02 97 93 10.1.2.3";
+        assert_eq!(
+            mask_with(Kind::Email.bit(), false, v),
+            "nobody@example.com +33 5 62 02 97 93 10.1.2.3"
+        );
+        assert_eq!(
+            mask_with(Kind::Phone.bit() | Kind::Ip.bit(), false, v),
+            "ann@x.test +00 0 00 00 00 00 192.0.2.1"
+        );
+    }
+
+    #[test]
+    fn unique_columns_get_keyed_forms() {
+        let a = mask_with(Kind::all(), true, "ann@x.test +33 5 62 02 97 93 10.1.2.3");
+        let b = mask_with(Kind::all(), true, "ann@x.test +33 5 62 02 97 94 10.1.2.4");
+        assert_ne!(a, b);
+        assert!(a.starts_with("nobody+") && a.contains(" +0"), "{a}");
+        assert!(clean(&a), "{a}");
+        assert_eq!(
+            a,
+            mask_with(Kind::all(), true, "ann@x.test +33 5 62 02 97 93 10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn json_values_are_scrubbed_keys_and_escapes_kept() {
+        assert_eq!(
+            mask(
+                r#"{"10.1.2.3": "seen 10.1.2.3", "ann@x.test": ["+33 5 62 02 97 93", 4111111111111111]}"#
+            ),
+            r#"{"10.1.2.3": "seen 192.0.2.1", "ann@x.test": ["+00 0 00 00 00 00", 4111111111111111]}"#
+        );
+        assert_eq!(
+            mask(r#"{"note": "line\n+33 5 62 02 97 93\tcall \u00e9 ann@x.test\"x"}"#),
+            r#"{"note": "line\n+00 0 00 00 00 00\tcall \u00e9 nobody@example.com\"x"}"#
+        );
+        assert_eq!(mask(r#"["a\n10.1.2.3"]"#), r#"["a\n192.0.2.1"]"#);
+        // Not JSON (an array literal): scanned whole.
+        assert_eq!(
+            mask(r#"{ann@x.test,"+33 5 62 02 97 93"}"#),
+            r#"{nobody@example.com,"+00 0 00 00 00 00"}"#
+        );
+    }
+}
