@@ -35,7 +35,12 @@ fn assert_once(stderr: &str, cause: &str) {
 #[test]
 fn a_full_disk_is_reported_once() {
     // /dev/full is written in place (a device is never replaced by a rename) and fails with ENOSPC.
-    let stderr = failure(pgveil().arg("anonymize").arg(example()).args(["-o", "/dev/full"]));
+    let stderr = failure(
+        pgveil()
+            .arg("anonymize")
+            .arg(example())
+            .args(["-o", "/dev/full"]),
+    );
     assert_once(&stderr, "No space left on device");
     assert_once(&stderr, "/dev/full");
 }

@@ -948,7 +948,15 @@ fn an_interrupted_restore_from_a_bucket_removes_its_work_folder() {
     let server = S3Server::start(BUCKET);
     ok(
         run(
-            pgveil_s3(&server).args(["dump", "--dbname", &db, "--name", "shop", "--upload", &url()]),
+            pgveil_s3(&server).args([
+                "dump",
+                "--dbname",
+                &db,
+                "--name",
+                "shop",
+                "--upload",
+                &url(),
+            ]),
             None,
         ),
         "dump --upload",
@@ -967,9 +975,14 @@ fn an_interrupted_restore_from_a_bucket_removes_its_work_folder() {
     // SAFETY: fcntl on a pipe descriptor this process owns.
     unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
     let mut first = [0u8; 1];
-    stdout.read_exact(&mut first).expect("the restore starts writing");
+    stdout
+        .read_exact(&mut first)
+        .expect("the restore starts writing");
     let held = std::fs::read_dir(work.path()).unwrap().count();
-    assert_eq!(held, 1, "the download's work folder exists while the restore runs");
+    assert_eq!(
+        held, 1,
+        "the download's work folder exists while the restore runs"
+    );
     // SAFETY: kill on the child's own pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     // The pipe stays open and unread until the child has exited: its writer stays blocked, so only

@@ -57,7 +57,10 @@ pub fn copy_codec(data: &[u8]) {
                 escape_into(&value, &mut again);
                 decoded.clear();
                 unescape_into(&again, &mut decoded).expect("re-encoded field decodes");
-                assert_eq!(decoded, value, "a decoded field does not survive re-encoding");
+                assert_eq!(
+                    decoded, value,
+                    "a decoded field does not survive re-encoding"
+                );
             }
         });
         assert!(n >= 1);
@@ -146,7 +149,11 @@ fn addresses_in_copy_data(data: &[u8]) -> Vec<Vec<u8>> {
             in_copy = false;
             continue;
         }
-        let found = if in_copy { &mut in_data } else { &mut elsewhere };
+        let found = if in_copy {
+            &mut in_data
+        } else {
+            &mut elsewhere
+        };
         for address in marker_addresses(line) {
             found.insert(address);
         }
@@ -290,7 +297,10 @@ pub fn rule_file(data: &[u8]) {
 fn scratch_file(name: &str, data: &[u8]) -> PathBuf {
     let thread = format!("{:?}", std::thread::current().id());
     let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    let path = std::env::temp_dir().join(format!("pgveil-fuzz-{}-{thread}-{name}", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "pgveil-fuzz-{}-{thread}-{name}",
+        std::process::id()
+    ));
     let mut f = std::fs::File::create(&path).expect("scratch file");
     f.write_all(data).expect("scratch write");
     path
