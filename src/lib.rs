@@ -1,7 +1,7 @@
 //! pgveil: a PostgreSQL-native anonymizing dump utility.
 //!
 //! One pass over one `pg_dump` stream produces the portable plain dump, the anonymized plain dump and
-//! (later) the custom-format archive. The library owns the data path; `main.rs` is a thin command layer.
+//! the custom-format archive. The library owns the data path; `main.rs` is a thin command layer.
 //!
 //! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s.
 
