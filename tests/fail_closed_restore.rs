@@ -16,30 +16,13 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::s3::S3Server;
-use support::{cluster, pgveil, run};
+use support::s3::{pgveil_s3, S3Server};
+use support::{cluster, ok, pgveil, run};
 
 const BUCKET: &str = "backups";
 
 fn url() -> String {
     format!("s3://{BUCKET}/db/")
-}
-
-fn pgveil_s3(server: &S3Server) -> Command {
-    let mut cmd = pgveil();
-    server.apply_env(&mut cmd);
-    cmd
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
 }
 
 fn fails(out: &Output, what: &str) -> String {

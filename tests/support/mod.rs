@@ -692,4 +692,16 @@ pub fn assert_no_original_emails(
         "{what}: original e-mail addresses survived masking: {found:?}"
     );
 }
+/// `out`, after asserting that its command succeeded (its stderr and stdout in the message).
+pub fn ok(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
 pub mod s3;

@@ -167,3 +167,10 @@ impl Drop for S3Server {
         self.stop();
     }
 }
+
+/// The pgveil binary under test, pointed at `server` (credentials and endpoint).
+pub fn pgveil_s3(server: &S3Server) -> std::process::Command {
+    let mut cmd = super::pgveil();
+    server.apply_env(&mut cmd);
+    cmd
+}
