@@ -75,7 +75,7 @@ pub enum LabelSource<'a> {
 
 /// The security labels of a schema as a rule file: `(name for messages, TOML text)`. No label at
 /// all is an error: the caller asked for them.
-pub fn labels_rule_text(source: LabelSource) -> anyhow::Result<(String, String)> {
+pub fn labels_rule_text(source: LabelSource<'_>) -> anyhow::Result<(String, String)> {
     let (labels, name) = match source {
         LabelSource::Input(path) if path == Path::new("-") => {
             bail!("security labels cannot be read from stdin: give the dump as a file")

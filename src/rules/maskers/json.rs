@@ -244,7 +244,7 @@ impl Json {
 
     /// The replacement JSON text for the matched value `v` (its exact source text).
     fn replace(&self, v: &[u8], out: &mut Vec<u8>) {
-        let content: Cow<[u8]> = if v.first() == Some(&b'"') {
+        let content: Cow<'_, [u8]> = if v.first() == Some(&b'"') {
             if memchr::memchr(b'\\', v).is_some() {
                 match serde_json::from_slice::<String>(v) {
                     Ok(s) => Cow::Owned(s.into_bytes()),
