@@ -1,5 +1,5 @@
 //! The maskers, one module each. A rule names a masker and gives its options inline; at load the
-//! options are checked and turned into a [`Spec`], which then builds the shared masker instances
+//! options are checked and turned into a `Spec`, which then builds the shared masker instances
 //! (one for ordinary columns, one for `unique` columns).
 //!
 //! | masker       | options                                   | result                                      |
