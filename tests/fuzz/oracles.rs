@@ -1,5 +1,5 @@
 //! What each fuzz target checks, beyond "no panic". Shared by the cargo-fuzz targets
-//! (`tests/fuzz/fuzz_targets/*.rs`) and by `tests/fuzz_corpus.rs`, which replays the checked-in corpus
+//! (`tests/fuzz/fuzz_targets/*.rs`) and by `tests/it/fuzz_corpus.rs`, which replays the checked-in corpus
 //! (`tests/fuzz/corpus/TARGET/*`) on stable under `cargo test`. A failed oracle panics with the reason.
 
 #![allow(dead_code)]

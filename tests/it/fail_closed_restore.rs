@@ -8,7 +8,7 @@
 //! - `restore --custom` is one transaction (a conflict leaves nothing behind), and `--jobs` into an
 //!   existing database is refused unless the risk is accepted (8).
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

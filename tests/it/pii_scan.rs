@@ -6,7 +6,7 @@
 //!   arrays in a real dump, which restores, and `scan` finds no leak in it (with `email_scan`
 //!   instead, it reports each kind left as a leak).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

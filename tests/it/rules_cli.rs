@@ -7,7 +7,7 @@
 //! - keyed pseudonyms: joins through masked keys keep their counts, UNIQUE masked columns restore,
 //!   the same key gives the same output on every run, another key a different one.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

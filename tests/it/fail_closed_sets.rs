@@ -14,7 +14,7 @@
 //!   multipart uploads (item 9);
 //! - an S3 authentication failure is one line with the reason (item 14).
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

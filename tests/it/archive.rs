@@ -1,8 +1,8 @@
 //! Custom-format archive writer: rebuild archives from plain dumps with `ArchiveSink` and check
-//! them with the real `pg_restore` against the shared throwaway cluster of `tests/support`.
+//! them with the real `pg_restore` against the shared throwaway cluster of `tests/it/support`.
 //! There is no silent skip: without PostgreSQL these tests fail saying so.
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::io::BufReader;

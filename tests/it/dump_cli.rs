@@ -11,7 +11,7 @@
 //! - failures are closed: non-zero exit, a useful stderr, no artifact under a final name and no
 //!   `*.partial` left behind.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! oracles on stable, so every input that once crashed or leaked stays a regression test. To fuzz
 //! longer, see README "Fuzzing".
 
-#[path = "fuzz/oracles.rs"]
+#[path = "../fuzz/oracles.rs"]
 mod oracles;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! Every case starts from real `pg_dump` output of a small database with e-mail addresses, edited
 //! the way an attacker or an unlucky operator would, into SQL that psql restores.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,5 +1,5 @@
 //! Fail-closed `scan` and masked views (issue 11, items 10, 11, 13, 15, 16), against the real
-//! pgveil binary, pg_dump, pg_restore and psql on the throwaway cluster of `tests/support`:
+//! pgveil binary, pg_dump, pg_restore and psql on the throwaway cluster of `tests/it/support`:
 //! - a custom archive whose data block cannot be read where its TOC entry says (a damaged block
 //!   id, as pg_restore reports "found unexpected block ID") is an error naming the table, never a
 //!   clean report; an archive written to a pipe (offsets not set) is read sequentially;
@@ -9,7 +9,7 @@
 //!   naming `anon`) and the security labels of its providers, statement by statement, and still
 //!   restore with `ON_ERROR_STOP`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,6 +1,6 @@
 //! The test harness itself: a real cluster starts, fixtures load, plain dumps round-trip.
 
-mod support;
+use crate::support;
 
 use support::{cluster, restrict_free};
 

@@ -10,7 +10,7 @@
 //! - retention counts only verified sets and keeps the newest verified set;
 //! - memory stays bounded while a large artifact is uploaded.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
