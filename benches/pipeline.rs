@@ -17,10 +17,11 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pgveil::cancel::CancelToken;
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
 use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
-use pgveil::progress::Silent;
+use pgveil::observe::Quiet;
 use pgveil::rules::{Key, RuleSet};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
@@ -77,7 +78,8 @@ fn pass(dump: &[u8], rules: &RuleSet, facts: &SchemaFacts, sinks: Vec<SinkSpec>)
         false,
         sinks,
         &PassOptions::default(),
-        &Silent,
+        &Quiet,
+        &CancelToken::new(),
     )
     .expect("the pass succeeds");
     // Publishing renames the partial files: part of what `pgveil dump` does.

@@ -22,11 +22,12 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
 
+use crate::cancel::CancelToken;
 use crate::copy;
 use crate::dump::anon_policy::{AnonPolicy, MaskedEntry};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
-use crate::progress::Progress;
+use crate::observe::Observer;
 use crate::rules::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
 use crate::sink::deflate::compress_piece;
 use crate::sink::{DataBatch, SealedFile, Sink, SinkError};
@@ -52,6 +53,9 @@ pub enum EngineError {
     },
     #[error("{0} stopped unexpectedly")]
     SinkThread(String),
+    /// The cancellation token was cancelled; the pass stopped between two batches.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Which rows a sink receives.
@@ -151,13 +155,22 @@ enum Msg {
     Finish,
 }
 
-type SinkResult = Result<Option<SealedFile>, SinkError>;
+/// How a sink thread ended.
+enum SinkEnd {
+    /// `finish` ran: the sealed artifact (`None` for a stream).
+    Sealed(Option<SealedFile>),
+    /// The sink itself failed.
+    Failed(SinkError),
+    /// The channel closed without `Finish`: the pass failed elsewhere; the sink was dropped, which
+    /// discarded its partial artifact.
+    Aborted,
+}
 
 struct SinkThread {
     name: String,
     view: DataView,
     tx: Option<Sender<Msg>>,
-    handle: JoinHandle<SinkResult>,
+    handle: JoinHandle<SinkEnd>,
 }
 
 fn spawn_sink(spec: SinkSpec) -> SinkThread {
@@ -169,20 +182,28 @@ fn spawn_sink(spec: SinkSpec) -> SinkThread {
     } = spec;
     let handle = std::thread::Builder::new()
         .name(format!("sink {name}"))
-        .spawn(move || -> SinkResult {
+        .spawn(move || -> SinkEnd {
             for msg in rx {
-                match msg {
-                    Msg::Preamble(p) => sink.preamble(&p)?,
-                    Msg::Entry(e) => sink.entry(&e)?,
-                    Msg::DataBegin(e) => sink.data_begin(&e)?,
-                    Msg::Data(d) => sink.data(&d)?,
-                    Msg::DataEnd(d) => sink.data_end(&d)?,
-                    Msg::Trailer(t) => sink.trailer(&t)?,
-                    Msg::Finish => return sink.finish(),
+                let fed = match msg {
+                    Msg::Preamble(p) => sink.preamble(&p),
+                    Msg::Entry(e) => sink.entry(&e),
+                    Msg::DataBegin(e) => sink.data_begin(&e),
+                    Msg::Data(d) => sink.data(&d),
+                    Msg::DataEnd(d) => sink.data_end(&d),
+                    Msg::Trailer(t) => sink.trailer(&t),
+                    Msg::Finish => {
+                        return match sink.finish() {
+                            Ok(sealed) => SinkEnd::Sealed(sealed),
+                            Err(e) => SinkEnd::Failed(e),
+                        }
+                    }
+                };
+                if let Err(e) = fed {
+                    return SinkEnd::Failed(e);
                 }
             }
             // The channel closed without Finish: the pass failed. Dropping the sink discards its file.
-            Err(SinkError::Invalid("the pass was aborted".into()))
+            SinkEnd::Aborted
         })
         .expect("spawning a sink thread");
     SinkThread {
@@ -251,6 +272,7 @@ struct TableJob {
 }
 
 /// Run the pass: read `reader` to its end, mask with `rules`, feed `sinks`.
+#[allow(clippy::too_many_arguments)]
 pub fn run_pass<R: Read>(
     mut reader: DumpReader<R>,
     rules: &RuleSet,
@@ -258,7 +280,8 @@ pub fn run_pass<R: Read>(
     learn_facts: bool,
     sinks: Vec<SinkSpec>,
     options: &PassOptions,
-    progress: &dyn Progress,
+    observer: &dyn Observer,
+    cancel: &CancelToken,
 ) -> Result<PassReport, EngineError> {
     let levels = Arc::new(Levels::of(&sinks));
     let mut threads: Vec<SinkThread> = sinks.into_iter().map(spawn_sink).collect();
@@ -270,7 +293,8 @@ pub fn run_pass<R: Read>(
         &mut threads,
         &levels,
         options,
-        progress,
+        observer,
+        cancel,
     );
     match result {
         Ok(Driven {
@@ -288,14 +312,14 @@ pub fn run_pass<R: Read>(
             for mut t in threads {
                 t.tx.take();
                 match t.handle.join() {
-                    Ok(Ok(sealed)) => artifacts.push((t.name, sealed)),
-                    Ok(Err(e)) => {
+                    Ok(SinkEnd::Sealed(sealed)) => artifacts.push((t.name, sealed)),
+                    Ok(SinkEnd::Failed(e)) => {
                         first_err.get_or_insert(EngineError::Sink {
                             artifact: t.name,
                             source: e,
                         });
                     }
-                    Err(_) => {
+                    Ok(SinkEnd::Aborted) | Err(_) => {
                         first_err.get_or_insert(EngineError::SinkThread(t.name));
                     }
                 }
@@ -317,13 +341,11 @@ pub fn run_pass<R: Read>(
             let mut sink_err = None;
             for mut t in threads {
                 t.tx.take();
-                if let Ok(Err(se)) = t.handle.join() {
-                    if !matches!(&se, SinkError::Invalid(m) if m == "the pass was aborted") {
-                        sink_err.get_or_insert(EngineError::Sink {
-                            artifact: t.name,
-                            source: se,
-                        });
-                    }
+                if let Ok(SinkEnd::Failed(se)) = t.handle.join() {
+                    sink_err.get_or_insert(EngineError::Sink {
+                        artifact: t.name,
+                        source: se,
+                    });
                 }
             }
             Err(match e {
@@ -399,7 +421,8 @@ fn drive<R: Read>(
     threads: &mut [SinkThread],
     levels: &Arc<Levels>,
     options: &PassOptions,
-    progress: &dyn Progress,
+    observer: &dyn Observer,
+    cancel: &CancelToken,
 ) -> Result<Driven, EngineError> {
     let mut queue: VecDeque<Slot> = VecDeque::new();
     let mut preamble = Preamble::default();
@@ -432,7 +455,14 @@ fn drive<R: Read>(
         Ok(())
     };
 
-    while let Some(event) = reader.next_event()? {
+    loop {
+        // Checked between events, so between batches: a cancelled pass fails like any other.
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let Some(event) = reader.next_event()? else {
+            break;
+        };
         match event {
             Event::Preamble(p) => {
                 preamble = p.clone();
@@ -478,7 +508,7 @@ fn drive<R: Read>(
                         .filter(|(_, m)| m.is_some())
                         .map(|(c, _)| c.clone())
                         .collect();
-                    progress.table(&copy.display_name());
+                    observer.table_started(&copy.display_name());
                     tables.push(TableReport {
                         schema: schema.clone(),
                         table: copy.table.clone(),
@@ -520,7 +550,7 @@ fn drive<R: Read>(
                     t.rows += row_count;
                     t.bytes += rows.len() as u64;
                 }
-                progress.rows(row_count, rows.len() as u64);
+                observer.rows(row_count, rows.len() as u64);
                 let original = reader.take_last_rows();
                 let (tx, rx) = bounded(1);
                 let levels = levels.clone();
@@ -560,6 +590,7 @@ fn drive<R: Read>(
                     (current.take(), table_started.take(), tables.last_mut())
                 {
                     t.seconds = started.elapsed().as_secs_f64();
+                    observer.table_finished(t);
                 }
                 let msg = Msg::DataEnd(Arc::new(tail));
                 let slot = if std::mem::take(&mut data_original_only) {

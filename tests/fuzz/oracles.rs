@@ -8,10 +8,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use pgveil::cancel::CancelToken;
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
 use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
-use pgveil::progress::Silent;
+use pgveil::observe::Quiet;
 use pgveil::rules::key::Key;
 use pgveil::rules::RuleSet;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
@@ -110,7 +111,8 @@ pub fn dump_reader(data: &[u8]) {
         true,
         sinks,
         &options,
-        &Silent,
+        &Quiet,
+        &CancelToken::new(),
     );
     if result.is_err() {
         return; // failing is always allowed: nothing was published
