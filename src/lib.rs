@@ -8,17 +8,17 @@
 //! [`verify`], [`pull`], [`prune`], [`list`] — each takes a plan, an [`observe::Observer`] and a
 //! [`cancel::CancelToken`], and returns a report.
 //!
-//! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s →
+//! Data path: [`source`] → [`dump::reader`] → [`pass`] (masking by [`rules`]) → [`sink`]s →
 //! [`store`] (folder, S3) with the [`manifest`].
 
 pub mod cancel;
 pub mod conninfo;
 pub mod copy;
 pub mod dump;
-pub mod engine;
 pub mod interrupt;
 pub mod manifest;
 pub mod observe;
+pub mod pass;
 pub mod restore;
 pub mod rules;
 pub mod scan;

@@ -6,8 +6,8 @@
 //! observer must be cheap (it runs between batches) and may cancel the run through a
 //! [`crate::cancel::CancelToken`] it holds: the pass stops at its next check.
 
-use crate::engine::TableReport;
 use crate::manifest::ManifestArtifact;
+use crate::pass::TableReport;
 
 pub trait Observer: Sync {
     /// Bytes taken from the input so far (as read: compressed bytes for a `.gz` input).

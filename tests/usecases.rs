@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use pgveil::cancel::CancelToken;
-use pgveil::engine::TableReport;
 use pgveil::manifest::ManifestArtifact;
 use pgveil::observe::{Observer, Quiet};
+use pgveil::pass::TableReport;
 use pgveil::usecase::{RestoreKind, RestoreTarget};
 use pgveil::{BackupPlan, BackupSource, RestorePlan, SetRef, UseCaseError, VerifyPlan};
 use sha2::{Digest, Sha256};

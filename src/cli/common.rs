@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use pgveil::engine::TableReport;
+use pgveil::pass::TableReport;
 use pgveil::rules::RuleSet;
 use pgveil::usecase::LabelSource;
 use pgveil::usecase::{load_rules, RulesPlan};

@@ -21,7 +21,7 @@ mod verify;
 use crate::cancel::CancelToken;
 use crate::conninfo::ConnInfoError;
 use crate::dump::DumpError;
-use crate::engine::EngineError;
+use crate::pass::EngineError;
 use crate::restore::RestoreError;
 use crate::rules::labels::LabelError;
 use crate::rules::RulesError;
@@ -163,31 +163,28 @@ pub(crate) fn run_observed_pass(
     source: &mut crate::source::Source,
     rules: &crate::rules::RuleSet,
     facts: &mut inputs::Facts,
-    sinks: Vec<crate::engine::SinkSpec>,
+    sinks: Vec<crate::pass::SinkSpec>,
     keep_large_objects: bool,
     observer: &dyn crate::observe::Observer,
     cancel: &CancelToken,
-) -> Result<crate::engine::PassReport, EngineError> {
+) -> Result<crate::pass::PassReport, EngineError> {
     let counter = source.bytes_read();
     let reader = ObservedReader {
         inner: source.reader(),
         counter: &counter,
         observer,
     };
-    let result = crate::engine::run_pass(
-        crate::dump::DumpReader::new(reader),
-        rules,
-        &mut facts.facts,
-        facts.learn_during_pass,
-        sinks,
-        &crate::engine::PassOptions {
+    let result = crate::pass::Pass::builder(rules)
+        .facts(&mut facts.facts, facts.learn_during_pass)
+        .sinks(sinks)
+        .options(crate::pass::PassOptions {
             keep_large_objects,
             database_entries: facts.database_entries.clone(),
-            ..crate::engine::PassOptions::default()
-        },
-        observer,
-        cancel,
-    );
+            ..crate::pass::PassOptions::default()
+        })
+        .observer(observer)
+        .cancel(cancel)
+        .run(crate::dump::DumpReader::new(reader));
     observer.pass_finished();
     result
 }
