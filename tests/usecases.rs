@@ -15,11 +15,13 @@ use pgveil::usecase::{RestoreKind, RestoreTarget};
 use pgveil::{BackupPlan, BackupSource, RestorePlan, SetRef, UseCaseError, VerifyPlan};
 use sha2::{Digest, Sha256};
 
-/// Records what it is told; cancels `cancel_on_table` when the n-th table starts (1-based).
+/// Records what it is told; cancels `cancel_on_table` when the n-th table starts (1-based),
+/// recording `probe`'s answer (what is under way at that moment) just before.
 #[derive(Default)]
 struct Recorder {
     events: Mutex<Vec<String>>,
     cancel_on_table: Option<(usize, CancelToken)>,
+    probe: Option<Box<dyn Fn() -> usize + Sync>>,
 }
 
 impl Recorder {
@@ -41,6 +43,9 @@ impl Observer for Recorder {
             .count();
         if let Some((n, token)) = &self.cancel_on_table {
             if started == *n {
+                if let Some(probe) = &self.probe {
+                    self.push(format!("probe {}", probe()));
+                }
                 token.cancel();
             }
         }
@@ -225,11 +230,16 @@ fn a_backup_cancelled_before_it_starts_writes_nothing() {
 }
 
 /// Cancelled from the observer as the second table starts: the error is `Cancelled`, and no
-/// artifact, partial file, spool, lock, set or manifest is left.
-fn assert_cancelled_mid_pass_leaves_nothing(mut plan: BackupPlan, out: &Path) {
+/// artifact, partial file, spool, lock, set or manifest is left. Returns what `probe` said then.
+fn assert_cancelled_mid_pass_leaves_nothing(
+    mut plan: BackupPlan,
+    out: &Path,
+    probe: Option<Box<dyn Fn() -> usize + Sync>>,
+) -> Vec<String> {
     let cancel = CancelToken::new();
     let observer = Recorder {
         cancel_on_table: Some((2, cancel.clone())),
+        probe,
         ..Recorder::default()
     };
     plan.out_dir = Some(out.to_path_buf());
@@ -257,19 +267,24 @@ fn assert_cancelled_mid_pass_leaves_nothing(mut plan: BackupPlan, out: &Path) {
     )
     .unwrap();
     assert!(sets.sets.is_empty(), "{:?}", sets.sets);
+    observer
+        .events()
+        .into_iter()
+        .filter(|e| e.starts_with("probe "))
+        .collect()
 }
 
 #[test]
 fn a_backup_cancelled_by_its_observer_mid_pass_leaves_nothing() {
     // Set mode (a claimed set) and flat mode (a lock file).
     let out = temp_dir("cancel-mid-set");
-    assert_cancelled_mid_pass_leaves_nothing(file_plan(&out), &out);
+    assert_cancelled_mid_pass_leaves_nothing(file_plan(&out), &out, None);
     let _ = std::fs::remove_dir_all(&out);
 
     let out = temp_dir("cancel-mid-flat");
     let mut plan = file_plan(&out);
     plan.set = false;
-    assert_cancelled_mid_pass_leaves_nothing(plan, &out);
+    assert_cancelled_mid_pass_leaves_nothing(plan, &out, None);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -304,7 +319,41 @@ fn a_cancelled_backup_of_a_database_stops_and_reaps_pg_dump() {
     });
     plan.name = Some("shop".into());
     plan.set = true;
-    assert_cancelled_mid_pass_leaves_nothing(plan, &out);
+    assert_cancelled_mid_pass_leaves_nothing(plan, &out, None);
     assert_eq!(pg_dump_children(), Vec::<i32>::new());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_backup_to_a_bucket_cancelled_mid_pass_aborts_its_uploads() {
+    use support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
+    let server = std::sync::Arc::new(S3Server::start("backups"));
+    // The store takes its credentials from the standard AWS chain: this process's environment
+    // (no other test of this file reads it).
+    for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN"] {
+        std::env::remove_var(var);
+    }
+    std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/pgveil-test");
+    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pgveil-test");
+
+    let out = temp_dir("cancel-bucket");
+    let mut plan = file_plan(&out);
+    plan.upload = Some("s3://backups/nightly/".into());
+    plan.endpoint_url = Some(server.endpoint());
+    let probed = server.clone();
+    let probe = assert_cancelled_mid_pass_leaves_nothing(
+        plan,
+        &out,
+        Some(Box::new(move || probed.pending_uploads().len())),
+    );
+    // When the pass was cancelled, the three uploads were under way; now none is, and the
+    // bucket holds nothing (no artifact, no manifest, no claim).
+    assert_eq!(probe, ["probe 3"]);
+    assert_eq!(server.pending_uploads(), Vec::<String>::new());
+    assert_eq!(server.objects("backups"), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&out);
 }
