@@ -61,6 +61,13 @@ impl Observer for TerminalProgress {
     }
 }
 
+impl Drop for TerminalProgress {
+    /// A run that failed before its pass ended leaves no spinner line behind.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// A progress line on a terminal (unless `quiet`, e.g. when the output itself goes to the
 /// terminal), nothing otherwise.
 pub fn progress_for(quiet: bool) -> Box<dyn Observer> {

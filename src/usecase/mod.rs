@@ -88,6 +88,7 @@ pub enum UseCaseError {
         #[source]
         source: StoreError,
     },
+    /// A store error whose message names the object already.
     #[error(transparent)]
     StoreBare(#[from] StoreError),
     #[error("{what}")]
@@ -96,8 +97,10 @@ pub enum UseCaseError {
         #[source]
         source: OutputError,
     },
+    /// An output error whose message names the file already.
     #[error(transparent)]
     OutputBare(#[from] OutputError),
+    /// A sink that could not start (its message names the artifact).
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
     #[error("{what}")]
@@ -112,6 +115,7 @@ pub enum UseCaseError {
         #[source]
         source: RestoreError,
     },
+    /// A restore error whose message names the program and artifact already.
     #[error(transparent)]
     RestoreBare(#[from] RestoreError),
     #[error("writing the manifest")]
