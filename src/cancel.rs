@@ -2,8 +2,8 @@
 //! shared flag the pass checks between batches and the use-cases check between steps.
 //!
 //! Cancelling takes the path of a failure: the pass stops with [`crate::pass::EngineError::Cancelled`],
-//! the sinks are dropped (partial files removed, uploads aborted), a spawned pg_dump is stopped by the
-//! closed pipe and reaped, and nothing is published. It does not rely on the process-wide signal
+//! the sinks are dropped (partial files removed, uploads aborted), a spawned pg_dump is killed and
+//! reaped, and nothing is published. It does not rely on the process-wide signal
 //! handling of [`crate::interrupt`], which the command line keeps for SIGINT/SIGTERM.
 
 use std::sync::atomic::{AtomicBool, Ordering};

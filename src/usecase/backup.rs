@@ -4,7 +4,7 @@
 //! [`super::target`]), then retention.
 //!
 //! A failed or cancelled backup publishes nothing: the sinks are dropped (partial files removed,
-//! uploads aborted), a spawned pg_dump is stopped by its closed pipe and reaped, and the claimed
+//! uploads aborted), a spawned pg_dump is reaped (killed first when cancelled), and the claimed
 //! set is released. The cancellation token is checked before the first step, before the input is
 //! opened, by the pass between batches, and once more before publication; once publication has
 //! begun it completes (a set is either published whole or not at all).
