@@ -22,7 +22,23 @@ pub trait Observer: Sync {
     fn pass_finished(&self) {}
     /// An artifact is under its final name (`location`: its path or URL).
     fn artifact_published(&self, _artifact: &ManifestArtifact, _location: &str) {}
+    /// A part of an artifact's upload to a bucket was stored (told on the driving thread, at its
+    /// next read of the input, or at the end of the pass).
+    fn upload_part(&self, _part: &PartSent) {}
 }
+
+/// A part of a multipart upload, acknowledged by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSent {
+    /// The artifact's file name.
+    pub file: String,
+    /// 1-based part number.
+    pub part: u32,
+    pub bytes: u64,
+}
+
+/// Where a store reports the parts it sent (see [`crate::store::Store::report_parts`]).
+pub type PartSender = crossbeam_channel::Sender<PartSent>;
 
 /// Shows nothing.
 pub struct Quiet;

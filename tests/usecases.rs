@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use pgveil::cancel::CancelToken;
 use pgveil::manifest::ManifestArtifact;
-use pgveil::observe::{Observer, Quiet};
+use pgveil::observe::{Observer, PartSent, Quiet};
 use pgveil::pass::TableReport;
 use pgveil::usecase::{RestoreKind, RestoreTarget};
 use pgveil::{BackupPlan, BackupSource, RestorePlan, SetRef, UseCaseError, VerifyPlan};
@@ -55,6 +55,9 @@ impl Observer for Recorder {
     }
     fn artifact_published(&self, a: &ManifestArtifact, location: &str) {
         self.push(format!("published {} {location}", a.kind));
+    }
+    fn upload_part(&self, p: &PartSent) {
+        self.push(format!("part {} {} {}", p.file, p.part, p.bytes));
     }
 }
 
@@ -324,21 +327,75 @@ fn a_cancelled_backup_of_a_database_stops_and_reaps_pg_dump() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// The store takes its credentials from the standard AWS chain: this process's environment (the
+/// same values for every test of this file; no other reads them).
+fn s3_credentials_in_env() {
+    use support::s3::{ACCESS_KEY, SECRET_KEY};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN"] {
+            std::env::remove_var(var);
+        }
+        std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/pgveil-test");
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pgveil-test");
+    });
+}
+
+#[test]
+fn a_backup_to_a_bucket_reports_every_upload_part_to_its_observer() {
+    let server = support::s3::S3Server::start("backups");
+    s3_credentials_in_env();
+    let mut plan = BackupPlan::new(BackupSource::Input(example_dump()));
+    plan.name = Some("shop".into());
+    plan.upload = Some("s3://backups/nightly/".into());
+    plan.endpoint_url = Some(server.endpoint());
+    let observer = Recorder::default();
+    let report =
+        pgveil::backup(&plan, &observer, &CancelToken::new()).expect("the backup succeeds");
+    let set = report.set.expect("set mode");
+    let mut objects = server.objects("backups");
+    objects.retain(|o| !o.ends_with(".manifest.json"));
+    let mut expected: Vec<String> = report
+        .artifacts
+        .iter()
+        .map(|a| format!("nightly/{set}/{}", a.artifact.info.file))
+        .collect();
+    expected.sort();
+    assert_eq!(objects, expected);
+    // Each artifact's parts, numbered from 1, add up to its size; the manifest's are told too.
+    let events = observer.events();
+    let parts_of = |file: &str| -> Vec<(u32, u64)> {
+        events
+            .iter()
+            .filter_map(|e| e.strip_prefix("part "))
+            .filter_map(|e| {
+                let mut w = e.split(' ');
+                (w.next() == Some(file)).then(|| {
+                    let part = w.next().unwrap().parse().unwrap();
+                    (part, w.next().unwrap().parse().unwrap())
+                })
+            })
+            .collect()
+    };
+    for a in &report.artifacts {
+        let parts = parts_of(&a.artifact.info.file);
+        assert!(!parts.is_empty(), "no part of {}", a.artifact.info.file);
+        let numbers: Vec<u32> = parts.iter().map(|p| p.0).collect();
+        assert_eq!(numbers, (1..=parts.len() as u32).collect::<Vec<_>>());
+        let bytes: u64 = parts.iter().map(|p| p.1).sum();
+        assert_eq!(bytes, a.artifact.info.bytes, "{}", a.artifact.info.file);
+    }
+    assert!(!parts_of("shop.manifest.json").is_empty());
+}
+
 #[test]
 fn a_backup_to_a_bucket_cancelled_mid_pass_aborts_its_uploads() {
-    use support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
-    let server = std::sync::Arc::new(S3Server::start("backups"));
-    // The store takes its credentials from the standard AWS chain: this process's environment
-    // (no other test of this file reads it).
-    for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN"] {
-        std::env::remove_var(var);
-    }
-    std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/pgveil-test");
-    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/pgveil-test");
+    let server = std::sync::Arc::new(support::s3::S3Server::start("backups"));
+    s3_credentials_in_env();
 
     let out = temp_dir("cancel-bucket");
     let mut plan = file_plan(&out);

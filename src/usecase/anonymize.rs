@@ -64,6 +64,7 @@ pub fn anonymize(
         plan.keep_large_objects,
         observer,
         cancel,
+        None,
     );
     let report = match report {
         Ok(r) => r,

@@ -241,13 +241,16 @@ pub fn backup(
     let clock = Instant::now();
     let name = plan.artifact_name()?;
     let (rules, rule_names) = rules_of(plan)?;
-    let mut target = open_target(plan, &name)?;
+    let (part_tx, parts) = crossbeam_channel::unbounded();
+    let mut target = open_target(plan, &name, part_tx)?;
     let mut notes = Vec::new();
     let (_snapshot, pg_dump) = pg_dump_args(plan, &mut notes);
     check_cancel(cancel)?;
     let (mut facts, source) = open_source(plan, &pg_dump)?;
     let (specs, kinds) = sinks(plan, &name, &target, &facts)?;
-    let (mut pass, source) = run_pass(plan, &rules, source, &mut facts, specs, observer, cancel)?;
+    let (mut pass, source) = run_pass(
+        plan, &rules, source, &mut facts, specs, observer, cancel, &parts,
+    )?;
     let description = match plan.input() {
         Some(_) => source.description().to_string(),
         None => format!(
@@ -298,6 +301,8 @@ pub fn backup(
             locations,
         });
     })?;
+    // The manifest's parts, and the last parts of the artifacts sealed after the pass's end.
+    super::tell_parts(&parts, observer);
     let seconds = clock.elapsed().as_secs_f64();
     if pass.large_objects > 0 && !plan.keep_large_objects {
         notes.push(Note::LargeObjectsEmptied(pass.large_objects));
@@ -388,7 +393,11 @@ fn rules_of(plan: &BackupPlan) -> Result<(RuleSet, Vec<String>), UseCaseError> {
     load_rules(&plan.rules, labels)
 }
 
-fn open_target(plan: &BackupPlan, name: &str) -> Result<Target, UseCaseError> {
+fn open_target(
+    plan: &BackupPlan,
+    name: &str,
+    parts: crate::observe::PartSender,
+) -> Result<Target, UseCaseError> {
     let set_mode = plan.set_mode();
     if set_mode && plan.retention.keep_local.is_some() && plan.out_dir.is_none() {
         return Err(UseCaseError::Invalid("--keep-local needs --out-dir".into()));
@@ -402,6 +411,7 @@ fn open_target(plan: &BackupPlan, name: &str) -> Result<Target, UseCaseError> {
             upload: plan.upload.as_deref(),
             endpoint_url: plan.endpoint_url.as_deref(),
             set_mode,
+            parts: Some(parts),
         },
         name,
     )
@@ -507,6 +517,7 @@ fn sinks(
 }
 
 /// The pass, and the triage of its failure. The source comes back for its final check.
+#[allow(clippy::too_many_arguments)]
 fn run_pass(
     plan: &BackupPlan,
     rules: &RuleSet,
@@ -515,6 +526,7 @@ fn run_pass(
     specs: Vec<SinkSpec>,
     observer: &dyn Observer,
     cancel: &CancelToken,
+    parts: &super::PartReceiver,
 ) -> Result<(PassReport, Source), UseCaseError> {
     let result = run_observed_pass(
         &mut source,
@@ -524,6 +536,7 @@ fn run_pass(
         plan.keep_large_objects,
         observer,
         cancel,
+        Some(parts),
     );
     match result {
         Ok(report) => Ok((report, source)),

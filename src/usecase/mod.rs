@@ -162,7 +162,9 @@ pub(crate) fn check_cancel(cancel: &CancelToken) -> Result<(), UseCaseError> {
     }
 }
 
-/// Run the pass over `source` into `sinks`, telling `observer` what it reads.
+/// Run the pass over `source` into `sinks`, telling `observer` what it reads and (`parts`) the
+/// upload parts stored meanwhile.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_observed_pass(
     source: &mut crate::source::Source,
     rules: &crate::rules::RuleSet,
@@ -171,12 +173,14 @@ pub(crate) fn run_observed_pass(
     keep_large_objects: bool,
     observer: &dyn crate::observe::Observer,
     cancel: &CancelToken,
+    parts: Option<&PartReceiver>,
 ) -> Result<crate::pass::PassReport, EngineError> {
     let counter = source.bytes_read();
     let reader = ObservedReader {
         inner: source.reader(),
         counter: &counter,
         observer,
+        parts,
     };
     let result = crate::pass::Pass::builder(rules)
         .facts(&mut facts.facts, facts.learn_during_pass)
@@ -189,15 +193,29 @@ pub(crate) fn run_observed_pass(
         .observer(observer)
         .cancel(cancel)
         .run(crate::dump::DumpReader::new(reader));
+    if let Some(parts) = parts {
+        tell_parts(parts, observer);
+    }
     observer.pass_finished();
     result
 }
 
-/// Reads through, telling the observer how many input bytes the source has taken so far.
+pub(crate) type PartReceiver = crossbeam_channel::Receiver<crate::observe::PartSent>;
+
+/// Tell the observer of the upload parts stored since the last call.
+pub(crate) fn tell_parts(parts: &PartReceiver, observer: &dyn crate::observe::Observer) {
+    for part in parts.try_iter() {
+        observer.upload_part(&part);
+    }
+}
+
+/// Reads through, telling the observer how many input bytes the source has taken so far (and the
+/// upload parts stored meanwhile: the sink threads cannot call the observer themselves).
 struct ObservedReader<'a> {
     inner: &'a mut (dyn std::io::Read + Send),
     counter: &'a std::sync::atomic::AtomicU64,
     observer: &'a dyn crate::observe::Observer,
+    parts: Option<&'a PartReceiver>,
 }
 
 impl std::io::Read for ObservedReader<'_> {
@@ -205,6 +223,9 @@ impl std::io::Read for ObservedReader<'_> {
         let n = self.inner.read(buf)?;
         self.observer
             .input_read(self.counter.load(std::sync::atomic::Ordering::Relaxed));
+        if let Some(parts) = self.parts {
+            tell_parts(parts, self.observer);
+        }
         Ok(n)
     }
 }

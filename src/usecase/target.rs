@@ -28,6 +28,8 @@ pub(crate) struct Destination<'a> {
     pub endpoint_url: Option<&'a str>,
     /// A backup set rather than flat files.
     pub set_mode: bool,
+    /// Where the bucket's uploads report their parts.
+    pub parts: Option<crate::observe::PartSender>,
 }
 
 pub(crate) struct Target {
@@ -80,10 +82,14 @@ impl Target {
         }
         target.local = dest.out_dir.map(|d| LocalStore::new(d.to_path_buf()));
         target.remote = match dest.upload {
-            Some(url) => Some(
-                crate::store::open_location(url, dest.endpoint_url)
-                    .map_err(|e| UseCaseError::store(format!("opening {url}"), e))?,
-            ),
+            Some(url) => {
+                let mut remote = crate::store::open_location(url, dest.endpoint_url)
+                    .map_err(|e| UseCaseError::store(format!("opening {url}"), e))?;
+                if let Some(parts) = &dest.parts {
+                    remote.report_parts(parts.clone());
+                }
+                Some(remote)
+            }
             None => None,
         };
         let set = target.first_free_stamp(name)?;
