@@ -1,4 +1,4 @@
-//! The whole pass (`engine::run_pass`: reader → batches masked on the rayon pool → sinks) over a
+//! The whole pass (`pass::Pass`: reader → batches masked on the rayon pool → sinks) over a
 //! generated plain dump held in memory: half PII-rich users rows, half pgbench_accounts-like rows.
 //! Throughput is bytes of the input dump.
 //!
@@ -19,8 +19,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
-use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
-use pgveil::progress::Silent;
+use pgveil::pass::{DataView, Pass, SinkSpec};
 use pgveil::rules::{Key, RuleSet};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
@@ -70,16 +69,11 @@ fn facts_of(dump: &[u8]) -> SchemaFacts {
 
 fn pass(dump: &[u8], rules: &RuleSet, facts: &SchemaFacts, sinks: Vec<SinkSpec>) {
     let mut facts = facts.clone();
-    let report = run_pass(
-        DumpReader::new(dump),
-        rules,
-        &mut facts,
-        false,
-        sinks,
-        &PassOptions::default(),
-        &Silent,
-    )
-    .expect("the pass succeeds");
+    let report = Pass::builder(rules)
+        .facts(&mut facts, false)
+        .sinks(sinks)
+        .run(DumpReader::new(dump))
+        .expect("the pass succeeds");
     // Publishing renames the partial files: part of what `pgveil dump` does.
     for (_, sealed) in report.artifacts {
         if let Some(s) = sealed {

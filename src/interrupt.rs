@@ -14,7 +14,10 @@
 //! second signal during the cleanup exits at once.
 //!
 //! Without [`install`] (the library used on its own, unit tests) the registry is kept but nothing
-//! ever runs it.
+//! ever runs it. The library does not rely on it to clean up: a use-case stopped through its
+//! [`crate::cancel::CancelToken`] (or failing) undoes what it started by dropping it (partial files,
+//! uploads, the claimed set) and kills and reaps its pg_dump. A signal, by contrast, ends the
+//! process at once from the cleanup thread, without waiting for the pass to reach a check.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,20 +1,33 @@
 //! pgveil: a PostgreSQL-native anonymizing dump utility.
 //!
 //! One pass over one `pg_dump` stream produces the portable plain dump, the anonymized plain dump and
-//! the custom-format archive. The library owns the data path; `main.rs` is a thin command layer.
+//! the custom-format archive. The library owns the data path and the use-cases; `main.rs` and
+//! `cli/` are a thin command layer that maps arguments to plans and prints reports.
 //!
-//! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s.
+//! Use-cases ([`usecase`], re-exported here): [`backup`], [`anonymize`], [`restore`](fn@restore),
+//! [`verify`], [`pull`], [`prune`], [`list`] — each takes a plan, an [`observe::Observer`] and a
+//! [`cancel::CancelToken`], and returns a report.
+//!
+//! Data path: [`source`] → [`dump::reader`] → [`pass`] (masking by [`rules`]) → [`sink`]s →
+//! [`store`] (folder, S3) with the [`manifest`].
 
+pub mod cancel;
 pub mod conninfo;
 pub mod copy;
 pub mod dump;
-pub mod engine;
 pub mod interrupt;
 pub mod manifest;
-pub mod progress;
+pub mod observe;
+pub mod pass;
 pub mod restore;
 pub mod rules;
 pub mod scan;
 pub mod sink;
 pub mod source;
 pub mod store;
+pub mod usecase;
+
+pub use usecase::{
+    anonymize, backup, list, prune, pull, restore, verify, AnonymizePlan, BackupPlan, BackupReport,
+    BackupSource, ListPlan, PrunePlan, PullPlan, RestorePlan, SetRef, UseCaseError, VerifyPlan,
+};

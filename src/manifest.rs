@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::TableReport;
+use crate::pass::TableReport;
 use crate::sink::ArtifactInfo;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

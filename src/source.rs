@@ -233,6 +233,17 @@ impl Source {
         Ok(())
     }
 
+    /// Stop a spawned pg_dump (SIGKILL) and reap it: the run was cancelled. No-op for files.
+    pub fn stop(self) {
+        let Source { reader, child, .. } = self;
+        drop(reader);
+        if let Some((mut child, stderr, _)) = child {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = stderr.join();
+        }
+    }
+
     /// After a failed read: if pg_dump failed, its error explains more than the truncated stream.
     pub fn child_failure(self) -> Option<SourceError> {
         match self.finish() {

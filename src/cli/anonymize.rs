@@ -1,16 +1,14 @@
-//! `pgveil anonymize`: a filter from a plain dump to the masked plain dump (stdout or a file, gzip'ed
-//! when its name ends in `.gz`). Owners and ACLs are kept: it only masks.
+//! `pgveil anonymize`: arguments → an [`AnonymizePlan`]; runs [`pgveil::anonymize`] (a filter from
+//! a plain dump to the masked plain dump) with the terminal progress line unless the output is
+//! stdout.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use pgveil::engine::{DataView, SinkSpec};
-use pgveil::sink::plain::PlainSink;
-use pgveil::source::Source;
+use pgveil::cancel::CancelToken;
+use pgveil::usecase::AnonymizePlan;
 
-use super::common::{
-    facts_for_input, labels_rule_text, run_pass_with_progress, LabelSource, RuleArgs,
-};
+use super::common::RuleArgs;
+use super::progress::progress_for;
 
 #[derive(Debug, clap::Args)]
 pub struct AnonymizeArgs {
@@ -33,40 +31,15 @@ pub struct AnonymizeArgs {
 }
 
 pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
-    let (rules, _) = if args.labels {
-        args.rules
-            .load_with_labels(labels_rule_text(LabelSource::Input(&args.input))?)?
-    } else {
-        args.rules.load()?
+    let quiet = args.output.as_os_str() == "-";
+    let plan = AnonymizePlan {
+        input: args.input,
+        output: args.output,
+        rules: args.rules.plan(),
+        labels: args.labels,
+        keep_large_objects: args.keep_large_objects,
     };
-    let mut facts = facts_for_input(&args.input)?;
-    let mut source = Source::open_input(&args.input)?;
-    let sink = if args.output.as_os_str() == "-" {
-        PlainSink::stdout(false)
-    } else if args.output.extension().is_some_and(|e| e == "gz") {
-        PlainSink::gzip_file(&args.output, 6, false)?
-    } else {
-        PlainSink::file(&args.output, false)?
-    };
-    let specs = vec![SinkSpec {
-        name: "output".to_string(),
-        view: DataView::Masked,
-        sink: Box::new(sink),
-    }];
-    let report = run_pass_with_progress(
-        &mut source,
-        &rules,
-        &mut facts,
-        specs,
-        args.keep_large_objects,
-        args.output.as_os_str() == "-",
-    );
-    let report = report.with_context(|| format!("anonymizing {}", source.description()))?;
-    source.finish()?;
-    for (_, sealed) in report.artifacts {
-        if let Some(s) = sealed {
-            s.publish()?;
-        }
-    }
+    let progress = progress_for(quiet);
+    pgveil::anonymize(&plan, &*progress, &CancelToken::new())?;
     Ok(())
 }

@@ -1,12 +1,9 @@
-//! `pgveil backups list|prune`: what backup sets a folder or bucket holds, and retention (keep the
-//! newest N verified sets locally, M in the bucket; see `pgveil::store::retention`). `prune
-//! --incomplete-older-than AGE` also removes what runs killed outright left behind: incomplete
-//! sets, partial files, archive spools and open multipart uploads older than AGE.
+//! `pgveil backups list|prune`: arguments → [`ListPlan`] / [`PrunePlan`], run [`pgveil::list`] /
+//! [`pgveil::prune`], print their reports (see `pgveil::usecase` for what they do).
 
-use anyhow::Context;
-use pgveil::store::check::{check_all, Depth, SetCheck, SetState};
-use pgveil::store::retention::plan;
-use pgveil::store::{Store, StoreError};
+use pgveil::cancel::CancelToken;
+use pgveil::store::check::SetState;
+use pgveil::usecase::{ListPlan, PrunePlan, PruneStep, Retention, RetentionReport};
 
 use super::common::S3Args;
 
@@ -22,6 +19,16 @@ pub struct RetentionArgs {
     /// Judge sets by manifest and sizes only, without reading every artifact back for its SHA-256.
     #[arg(long)]
     pub quick_check: bool,
+}
+
+impl RetentionArgs {
+    pub fn plan(&self) -> Retention {
+        Retention {
+            keep_local: self.keep_local,
+            keep_remote: self.keep_remote,
+            quick_check: self.quick_check,
+        }
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -88,19 +95,18 @@ fn state_word(s: &SetState) -> (&'static str, Option<&str>) {
 }
 
 fn list(args: ListArgs) -> anyhow::Result<()> {
-    let location = args.location.or(args.out_dir).expect("clap requires one");
-    let store = args.s3.open(&location)?;
-    let depth = if args.verify {
-        Depth::Checksums
-    } else {
-        Depth::Sizes
+    let plan = ListPlan {
+        location: args.location.or(args.out_dir).expect("clap requires one"),
+        endpoint_url: args.s3.endpoint_url,
+        verify: args.verify,
     };
-    let checks =
-        check_all(&*store, depth).with_context(|| format!("listing {}", store.describe()))?;
+    let report = pgveil::list(&plan, &CancelToken::new())?;
     if args.json {
-        let items: Vec<serde_json::Value> = checks
+        let items: Vec<serde_json::Value> = report
+            .sets
             .iter()
-            .map(|c| {
+            .map(|s| {
+                let c = &s.check;
                 let (state, reason) = state_word(&c.state);
                 serde_json::json!({
                     "id": c.id.to_string(),
@@ -109,14 +115,14 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
                     "state": state,
                     "reason": reason,
                     "bytes": c.bytes,
-                    "location": store.location(&c.id, ""),
+                    "location": s.location,
                     "artifacts": c.manifest.as_ref().map(|m| &m.artifacts),
                 })
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&items)?);
     } else {
-        for c in &checks {
+        for c in report.sets.iter().map(|s| &s.check) {
             let (state, reason) = state_word(&c.state);
             let kinds = c
                 .manifest
@@ -143,153 +149,50 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
 }
 
 fn prune(args: PruneArgs) -> anyhow::Result<()> {
-    if args.out_dir.is_none() && args.upload.is_none() {
-        anyhow::bail!("give --out-dir and/or --upload");
-    }
-    if args.retention.keep_local.is_none()
-        && args.retention.keep_remote.is_none()
-        && args.incomplete_older_than.is_none()
-    {
-        anyhow::bail!(
-            "nothing to prune: give --keep-local, --keep-remote and/or --incomplete-older-than"
-        );
-    }
-    if args.retention.keep_local.is_some() && args.out_dir.is_none() {
-        anyhow::bail!("--keep-local needs --out-dir");
-    }
-    if args.retention.keep_remote.is_some() && args.upload.is_none() {
-        anyhow::bail!("--keep-remote needs --upload");
-    }
-    let local = args
-        .out_dir
-        .as_ref()
-        .map(|d| pgveil::store::local::LocalStore::new(d.into()));
-    let remote = match &args.upload {
-        Some(url) => Some(args.s3.open(url)?),
-        None => None,
+    let plan = PrunePlan {
+        out_dir: args.out_dir.map(Into::into),
+        upload: args.upload,
+        endpoint_url: args.s3.endpoint_url,
+        retention: args.retention.plan(),
+        incomplete_older_than: args.incomplete_older_than,
+        dry_run: args.dry_run,
     };
-    let local = local.as_ref().map(|l| l as &dyn Store);
-    if let Some(age) = args.incomplete_older_than {
-        for store in local.into_iter().chain(remote.as_deref()) {
-            prune_incomplete(store, age, args.dry_run)?;
-        }
-    }
-    apply_retention(local, remote.as_deref(), &args.retention, args.dry_run)
-}
-
-/// Remove what killed runs left in `store`: unfinished files and uploads started before `age`
-/// ago, then incomplete sets whose stamp is that old. Complete and damaged sets stay.
-fn prune_incomplete(
-    store: &dyn Store,
-    age: std::time::Duration,
-    dry_run: bool,
-) -> anyhow::Result<()> {
-    let cutoff = std::time::SystemTime::now()
-        .checked_sub(age)
-        .unwrap_or(std::time::UNIX_EPOCH);
-    let verb = if dry_run { "would remove" } else { "removing" };
-    let pending = match store.pending() {
-        Ok(p) => p,
-        // Such a server keeps no uploads a listing could find; incomplete sets are still pruned.
-        Err(StoreError::Unsupported(why)) => {
-            eprintln!("pgveil: {why}: open multipart uploads are not pruned");
-            Vec::new()
-        }
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "listing unfinished uploads and files in {}",
-                store.describe()
-            )))
-        }
-    };
-    // An upload or file is as young as the later of its own time and its set's stamp: a server's
-    // clock or an upload's reported start (moto reports a fixed date) cannot make a running pass
-    // look abandoned.
-    let since = |p: &pgveil::store::Pending| {
-        let stamp = p
-            .set
-            .as_ref()
-            .and_then(|s| pgveil::store::stamp_time(&s.stamp));
-        stamp.map_or(p.since, |t| t.max(p.since))
-    };
-    for p in pending.iter().filter(|p| since(p) <= cutoff) {
-        eprintln!(
-            "pgveil: {verb} unfinished {} ({} bytes)",
-            p.location, p.bytes
-        );
-        if !dry_run {
-            store
-                .remove_pending(p)
-                .with_context(|| format!("removing {}", p.location))?;
-        }
-    }
-    let checks = checks_of(store, Depth::Sizes)?;
-    for c in checks.iter().filter(|c| c.state == SetState::Incomplete) {
-        let old = pgveil::store::stamp_time(&c.id.stamp).is_some_and(|t| t <= cutoff);
-        if !old {
-            continue;
-        }
-        eprintln!(
-            "pgveil: {verb} incomplete set {}",
-            store.location(&c.id, "")
-        );
-        if !dry_run {
-            store
-                .delete_set(&c.id)
-                .with_context(|| format!("deleting {} from {}", c.id, store.describe()))?;
-        }
-    }
-    Ok(())
-}
-
-fn checks_of(store: &dyn Store, depth: Depth) -> anyhow::Result<Vec<SetCheck>> {
-    check_all(store, depth).with_context(|| format!("checking the sets in {}", store.describe()))
-}
-
-/// Apply retention to a local folder and/or a bucket; prints one line per deleted set (stderr).
-pub fn apply_retention(
-    local: Option<&dyn Store>,
-    remote: Option<&dyn Store>,
-    args: &RetentionArgs,
-    dry_run: bool,
-) -> anyhow::Result<()> {
-    if args.keep_local.is_none() && args.keep_remote.is_none() {
-        return Ok(());
-    }
-    let depth = if args.quick_check {
-        Depth::Sizes
+    let report = pgveil::prune(&plan, &CancelToken::new())?;
+    let verb = if report.dry_run {
+        "would remove"
     } else {
-        Depth::Checksums
+        "removing"
     };
-    let local_checks = match local {
-        Some(l) if args.keep_local.is_some() => checks_of(l, depth)?,
-        _ => Vec::new(),
-    };
-    let remote_checks = match remote {
-        Some(r) => Some(checks_of(r, depth)?),
-        None => None,
-    };
-    let keep_local = local.and(args.keep_local);
-    let p = plan(
-        &local_checks,
-        remote_checks.as_deref(),
-        keep_local,
-        args.keep_remote,
-    );
-    let verb = if dry_run { "would delete" } else { "deleting" };
-    for id in &p.kept_not_uploaded {
-        eprintln!("pgveil: keeping {id} locally: it is not verified in the bucket");
-    }
-    for (store, ids) in [(local, &p.delete_local), (remote, &p.delete_remote)] {
-        let Some(store) = store else { continue };
-        for id in ids {
-            eprintln!("pgveil: {verb} {}", store.location(id, ""));
-            if !dry_run {
-                store
-                    .delete_set(id)
-                    .with_context(|| format!("deleting {id} from {}", store.describe()))?;
+    for step in &report.steps {
+        match step {
+            PruneStep::UploadsNotListed { why } => {
+                eprintln!("pgveil: {why}: open multipart uploads are not pruned")
+            }
+            PruneStep::Unfinished { location, bytes } => {
+                eprintln!("pgveil: {verb} unfinished {location} ({bytes} bytes)")
+            }
+            PruneStep::IncompleteSet { location } => {
+                eprintln!("pgveil: {verb} incomplete set {location}")
             }
         }
     }
+    if let Some(retention) = &report.retention {
+        print_retention(retention);
+    }
     Ok(())
+}
+
+/// One line per set retention kept back or deleted (stderr).
+pub fn print_retention(report: &RetentionReport) {
+    let verb = if report.dry_run {
+        "would delete"
+    } else {
+        "deleting"
+    };
+    for id in &report.kept_not_uploaded {
+        eprintln!("pgveil: keeping {id} locally: it is not verified in the bucket");
+    }
+    for location in &report.deleted {
+        eprintln!("pgveil: {verb} {location}");
+    }
 }

@@ -5,6 +5,7 @@ mod backups;
 mod common;
 mod dump;
 mod inspect;
+mod progress;
 mod restore;
 mod rules;
 mod scan;

@@ -11,7 +11,8 @@ use pgveil::rules::init::scaffold;
 use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
 use pgveil::source::Source;
 
-use super::common::{labels_rule_text, LabelSource, RuleArgs};
+use super::common::{labels_rule_text, RuleArgs};
+use pgveil::usecase::LabelSource;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RulesCommand {

@@ -177,6 +177,9 @@ pub trait Store: Send + Sync {
     fn pending(&self) -> Result<Vec<Pending>, StoreError>;
     /// Remove one such thing (delete the file, abort the upload).
     fn remove_pending(&self, pending: &Pending) -> Result<(), StoreError>;
+    /// Report each part of the uploads created from now on to `to` (for progress); stores that
+    /// upload no parts ignore it.
+    fn report_parts(&mut self, _to: crate::observe::PartSender) {}
 }
 
 /// Parse a grace period such as `24h`, `90m`, `7d`, `3600s` (`0s` for none).

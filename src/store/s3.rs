@@ -346,6 +346,8 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 pub struct S3Store {
     inner: Arc<Inner>,
+    /// Where the uploads created from now on report their parts.
+    parts: Option<crate::observe::PartSender>,
 }
 
 /// Split `s3://bucket/some/prefix/` into the bucket and a prefix ending in `/` (or empty).
@@ -420,6 +422,7 @@ impl S3Store {
                 prefix,
                 part_size,
             }),
+            parts: None,
         })
     }
 
@@ -519,6 +522,7 @@ impl Store for S3Store {
             in_flight: None,
             hasher: Sha256::new(),
             bytes: 0,
+            report: self.parts.clone(),
         }))
     }
 
@@ -592,6 +596,10 @@ impl Store for S3Store {
         self.inner.open_uploads()
     }
 
+    fn report_parts(&mut self, to: crate::observe::PartSender) {
+        self.parts = Some(to);
+    }
+
     fn remove_pending(&self, pending: &Pending) -> Result<(), StoreError> {
         let inner = &self.inner;
         if let PendingHandle::Upload { key, upload_id } = &pending.handle {
@@ -656,6 +664,8 @@ struct MultipartUpload {
     in_flight: Option<InFlight>,
     hasher: Sha256,
     bytes: u64,
+    /// Where each stored part is reported (progress), if anywhere.
+    report: Option<crate::observe::PartSender>,
 }
 
 type PartResult = Result<
@@ -667,6 +677,7 @@ type PartResult = Result<
 struct InFlight {
     number: i32,
     checksum: String,
+    bytes: u64,
     task: tokio::task::JoinHandle<PartResult>,
 }
 
@@ -696,6 +707,7 @@ impl MultipartUpload {
         self.in_flight = Some(InFlight {
             number,
             checksum,
+            bytes: len as u64,
             task: inner.rt.spawn(request),
         });
         self.buf = Vec::with_capacity(inner.part_size);
@@ -720,6 +732,14 @@ impl MultipartUpload {
                 .checksum_crc32(part.checksum)
                 .build(),
         );
+        if let Some(report) = &self.report {
+            // Nobody listening any more is no reason to fail the upload.
+            let _ = report.send(crate::observe::PartSent {
+                file: self.file.clone(),
+                part: part.number as u32,
+                bytes: part.bytes,
+            });
+        }
         Ok(())
     }
 }

@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
-use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
-use pgveil::progress::Silent;
+use pgveil::pass::{DataView, Pass, PassOptions, SinkSpec};
 use pgveil::rules::key::Key;
 use pgveil::rules::RuleSet;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
@@ -97,21 +96,16 @@ pub fn dump_reader(data: &[u8]) {
         },
     ];
     let options = PassOptions {
-        batch_bytes: 256,
         queue_depth: 4,
         keep_large_objects: true,
         ..PassOptions::default()
     };
     let mut facts = SchemaFacts::unknown();
-    let result = run_pass(
-        DumpReader::with_batch_bytes(data, 256),
-        &rules,
-        &mut facts,
-        true,
-        sinks,
-        &options,
-        &Silent,
-    );
+    let result = Pass::builder(&rules)
+        .facts(&mut facts, true)
+        .sinks(sinks)
+        .options(options)
+        .run(DumpReader::with_batch_bytes(data, 256));
     if result.is_err() {
         return; // failing is always allowed: nothing was published
     }

@@ -1,32 +1,21 @@
-//! Progress reporting: a small trait the engine calls, with a terminal implementation (indicatif:
-//! bytes read, rows, current table) and a silent one for logs and pipes.
+//! The terminal progress line: an [`Observer`] (indicatif spinner on stderr: bytes read, rows,
+//! current table), chosen when stderr is a terminal.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
-
-pub trait Progress: Sync {
-    /// A table's data starts.
-    fn table(&self, _name: &str) {}
-    /// Rows were read.
-    fn rows(&self, _rows: u64, _bytes: u64) {}
-    fn done(&self) {}
-}
-
-/// Reports nothing.
-pub struct Silent;
-impl Progress for Silent {}
+use pgveil::observe::{Observer, Quiet};
 
 /// A spinner line on stderr: input bytes, rows, current table.
 pub struct TerminalProgress {
     bar: ProgressBar,
     rows: AtomicU64,
-    input_bytes: Arc<AtomicU64>,
+    input_bytes: AtomicU64,
 }
 
 impl TerminalProgress {
-    pub fn new(input_bytes: Arc<AtomicU64>) -> TerminalProgress {
+    pub fn new() -> TerminalProgress {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
             ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
@@ -36,7 +25,7 @@ impl TerminalProgress {
         TerminalProgress {
             bar,
             rows: AtomicU64::new(0),
-            input_bytes,
+            input_bytes: AtomicU64::new(0),
         }
     }
 
@@ -56,15 +45,35 @@ impl TerminalProgress {
     }
 }
 
-impl Progress for TerminalProgress {
-    fn table(&self, name: &str) {
+impl Observer for TerminalProgress {
+    fn input_read(&self, total_bytes: u64) {
+        self.input_bytes.store(total_bytes, Ordering::Relaxed);
+    }
+    fn table_started(&self, name: &str) {
         self.refresh(Some(name));
     }
     fn rows(&self, rows: u64, _bytes: u64) {
         self.rows.fetch_add(rows, Ordering::Relaxed);
         self.refresh(None);
     }
-    fn done(&self) {
+    fn pass_finished(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for TerminalProgress {
+    /// A run that failed before its pass ended leaves no spinner line behind.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// A progress line on a terminal (unless `quiet`, e.g. when the output itself goes to the
+/// terminal), nothing otherwise.
+pub fn progress_for(quiet: bool) -> Box<dyn Observer> {
+    if !quiet && std::io::stderr().is_terminal() {
+        Box::new(TerminalProgress::new())
+    } else {
+        Box::new(Quiet)
     }
 }

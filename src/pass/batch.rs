@@ -1,0 +1,228 @@
+//! One batch of whole COPY rows, as a job on the rayon pool: checked (line ends, escapes, field
+//! count), masked by the table's plan, and compressed into deflate pieces for each view at the
+//! levels its sinks asked for. The result travels back through a one-slot channel that the ordered
+//! queue holds in the batch's place.
+//!
+//! Invariants: a batch is whole rows (each ending in `\n`); a row error names the input line, the
+//! table and the column; the masked view is `None` when masking changed no byte, and is then the
+//! original's batch (compressed once for both views).
+
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver};
+
+use super::{DataView, EngineError, SinkSpec};
+use crate::copy;
+use crate::rules::{MaskOutcome, TablePlan};
+use crate::sink::deflate::compress_piece;
+use crate::sink::DataBatch;
+
+/// A processed batch: the original view and the masked one (`None` when identical).
+pub type BatchResult = Result<(Arc<DataBatch>, Option<Arc<DataBatch>>), EngineError>;
+
+/// Start the job of one batch (`rows`, starting at input line `first_line`) on the rayon pool.
+pub fn spawn(
+    rows: Vec<u8>,
+    first_line: u64,
+    job: Arc<TableJob>,
+    levels: Arc<Levels>,
+) -> Receiver<BatchResult> {
+    let (tx, rx) = bounded(1);
+    rayon::spawn(move || {
+        let result = process_batch(&rows, first_line, &job)
+            .map(|masked| compress_views(rows, masked, &levels));
+        let _ = tx.send(result);
+    });
+    rx
+}
+
+/// The deflate levels the sinks of each view asked for, and whether a sink of the view writes the
+/// rows themselves (one without a level): otherwise a batch's bytes go once compressed.
+#[derive(Debug, Default, Clone)]
+pub struct Levels {
+    original: Vec<u32>,
+    masked: Vec<u32>,
+    original_bytes: bool,
+    masked_bytes: bool,
+}
+
+impl Levels {
+    pub fn of(sinks: &[SinkSpec]) -> Levels {
+        let mut levels = Levels::default();
+        for s in sinks {
+            match s.sink.deflate_level() {
+                Some(level) => {
+                    let list = match s.view {
+                        DataView::Original => &mut levels.original,
+                        DataView::Masked => &mut levels.masked,
+                    };
+                    if !list.contains(&level) {
+                        list.push(level);
+                    }
+                }
+                None => match s.view {
+                    DataView::Original => levels.original_bytes = true,
+                    DataView::Masked => levels.masked_bytes = true,
+                },
+            }
+        }
+        levels
+    }
+}
+
+/// The current table's plan, shared with the masking jobs.
+pub struct TableJob {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub plan: TablePlan,
+}
+
+/// Compress each view of a batch at the levels its sinks asked for. When masking changed nothing,
+/// the masked view is the original one, compressed once for both. A view's bytes are dropped once
+/// compressed when every sink of it takes the pieces, so that a huge row is not held in both forms
+/// longer than it takes to compress it.
+fn compress_views(
+    original: Vec<u8>,
+    masked: Option<Vec<u8>>,
+    levels: &Levels,
+) -> (Arc<DataBatch>, Option<Arc<DataBatch>>) {
+    let mut original_levels = levels.original.clone();
+    let mut keep_original = levels.original_bytes;
+    if masked.is_none() {
+        keep_original |= levels.masked_bytes;
+        for l in &levels.masked {
+            if !original_levels.contains(l) {
+                original_levels.push(*l);
+            }
+        }
+    }
+    let pieces = |bytes: &[u8], levels: &[u32]| {
+        levels
+            .iter()
+            .map(|l| compress_piece(bytes, *l))
+            .collect::<Vec<_>>()
+    };
+    let original_pieces = pieces(&original, &original_levels);
+    // Dropped here, not at the end of the function: before the masked view is compressed.
+    let original_bytes = if keep_original {
+        original
+    } else {
+        drop(original);
+        Vec::new()
+    };
+    let original = Arc::new(DataBatch {
+        pieces: original_pieces,
+        bytes: original_bytes,
+    });
+    let masked = masked.map(|bytes| {
+        Arc::new(DataBatch {
+            pieces: pieces(&bytes, &levels.masked),
+            bytes: if levels.masked_bytes {
+                bytes
+            } else {
+                Vec::new()
+            },
+        })
+    });
+    (original, masked)
+}
+
+/// Check and mask one batch of whole rows. Returns the masked batch, or `None` if nothing changed.
+fn process_batch(
+    rows: &[u8],
+    first_line: u64,
+    job: &TableJob,
+) -> Result<Option<Vec<u8>>, EngineError> {
+    let ncols = job.columns.len();
+    let passthrough = job.plan.is_passthrough();
+    let mut out = if passthrough {
+        Vec::new()
+    } else {
+        Vec::with_capacity(rows.len() + rows.len() / 8)
+    };
+    let mut decoded = Vec::new();
+    let mut changed = false;
+    let mut start = 0;
+    for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
+        let row = &rows[start..nl];
+        start = nl + 1;
+        let row_err = |message: String| EngineError::Row {
+            line,
+            table: job.name.clone(),
+            message,
+        };
+        copy::check_row_end(row).map_err(|e| row_err(e.to_string()))?;
+        let mut failure: Option<String> = None;
+        let fields = if ncols == 0 {
+            if !row.is_empty() {
+                return Err(row_err(
+                    "the COPY statement lists no columns but the row has data".into(),
+                ));
+            }
+            0
+        } else if passthrough {
+            copy::for_each_field(row, |_, _| {})
+        } else {
+            copy::for_each_field(row, |i, raw| {
+                if i > 0 {
+                    out.push(b'\t');
+                }
+                let masker = match job.plan.columns.get(i) {
+                    Some(Some(m))
+                        if failure.is_none() && !copy::is_null(raw) && m.prefilter(raw) =>
+                    {
+                        m
+                    }
+                    _ => {
+                        out.extend_from_slice(raw);
+                        return;
+                    }
+                };
+                // A field without escapes is its own value: no decoded copy of it (a huge field
+                // would otherwise be held once more).
+                let value: &[u8] = if copy::needs_unescape(raw) {
+                    decoded.clear();
+                    decoded.reserve(raw.len());
+                    if let Err(e) = copy::unescape_into(raw, &mut decoded) {
+                        failure = Some(format!("column {}: {e}", job.columns[i]));
+                        return;
+                    }
+                    &decoded
+                } else {
+                    raw
+                };
+                // The masker writes straight into the row; only a value that needs escaping
+                // goes through a scratch buffer.
+                let before = out.len();
+                match masker.mask(value, &mut out) {
+                    MaskOutcome::Unchanged => {
+                        out.truncate(before);
+                        out.extend_from_slice(raw);
+                    }
+                    MaskOutcome::Null => {
+                        out.truncate(before);
+                        out.extend_from_slice(copy::NULL);
+                        changed = true;
+                    }
+                    MaskOutcome::Value => {
+                        copy::escape_in_place(&mut out, before);
+                        changed |= out[before..] != *raw;
+                    }
+                }
+            })
+        };
+        if let Some(message) = failure {
+            return Err(row_err(message));
+        }
+        if fields != ncols {
+            return Err(row_err(format!(
+                "the row has {fields} fields but the COPY statement lists {ncols} columns ({})",
+                job.columns.join(", ")
+            )));
+        }
+        if !passthrough {
+            out.push(b'\n');
+        }
+    }
+    Ok((changed && !passthrough).then_some(out))
+}

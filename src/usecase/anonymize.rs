@@ -1,0 +1,91 @@
+//! The anonymize use-case (`pgveil anonymize`): a filter from a plain dump to the masked plain dump
+//! (standard output, or a file, gzip'ed when its name ends in `.gz`). Owners and ACLs are kept: it
+//! only masks. A file output appears under its name only when the pass succeeded.
+
+use std::path::PathBuf;
+
+use super::inputs::{facts_for_input, labels_rule_text, load_rules};
+use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseError};
+use crate::cancel::CancelToken;
+use crate::observe::Observer;
+use crate::pass::{DataView, EngineError, SinkSpec, TableReport};
+use crate::sink::plain::PlainSink;
+use crate::source::Source;
+
+#[derive(Debug, Clone)]
+pub struct AnonymizePlan {
+    /// The plain dump to read (`-` for stdin; `.gz` is detected).
+    pub input: PathBuf,
+    /// Where to write (`-` for stdout).
+    pub output: PathBuf,
+    pub rules: RulesPlan,
+    /// Mask as PostgreSQL Anonymizer's security labels in the dump say, ahead of the rule files.
+    pub labels: bool,
+    /// Keep the contents of large objects (emptied by default).
+    pub keep_large_objects: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AnonymizeReport {
+    pub tables: Vec<TableReport>,
+}
+
+pub fn anonymize(
+    plan: &AnonymizePlan,
+    observer: &dyn Observer,
+    cancel: &CancelToken,
+) -> Result<AnonymizeReport, UseCaseError> {
+    check_cancel(cancel)?;
+    let labels = if plan.labels {
+        Some(labels_rule_text(LabelSource::Input(&plan.input))?)
+    } else {
+        None
+    };
+    let (rules, _) = load_rules(&plan.rules, labels)?;
+    let mut facts = facts_for_input(&plan.input)?;
+    let mut source = Source::open_input(&plan.input)?;
+    let sink = if plan.output.as_os_str() == "-" {
+        PlainSink::stdout(false)
+    } else if plan.output.extension().is_some_and(|e| e == "gz") {
+        PlainSink::gzip_file(&plan.output, 6, false)?
+    } else {
+        PlainSink::file(&plan.output, false)?
+    };
+    let specs = vec![SinkSpec {
+        name: "output".to_string(),
+        view: DataView::Masked,
+        sink: Box::new(sink),
+    }];
+    let report = run_observed_pass(
+        &mut source,
+        &rules,
+        &mut facts,
+        specs,
+        plan.keep_large_objects,
+        observer,
+        cancel,
+        None,
+    );
+    let report = match report {
+        Ok(r) => r,
+        Err(EngineError::Cancelled) => {
+            source.stop();
+            return Err(UseCaseError::Cancelled);
+        }
+        Err(source_err) => {
+            return Err(UseCaseError::PassOf {
+                what: format!("anonymizing {}", source.description()),
+                source: Box::new(source_err),
+            })
+        }
+    };
+    source.finish()?;
+    for (_, sealed) in report.artifacts {
+        if let Some(s) = sealed {
+            s.publish()?;
+        }
+    }
+    Ok(AnonymizeReport {
+        tables: report.tables,
+    })
+}
