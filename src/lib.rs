@@ -5,6 +5,7 @@
 //!
 //! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s.
 
+pub mod archive;
 pub mod conninfo;
 pub mod copy;
 pub mod dump;
@@ -17,4 +18,5 @@ pub mod rules;
 pub mod scan;
 pub mod sink;
 pub mod source;
+pub mod sql;
 pub mod store;

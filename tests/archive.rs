@@ -8,11 +8,10 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use pgveil::dump::{DumpReader, Event};
-use pgveil::sink::archive::{
-    inspect, read_archive, read_table_data, ArchiveOptions, ArchiveSink, TocEntry, SECTION_DATA,
-    SECTION_POST_DATA, SECTION_PRE_DATA,
+use pgveil::archive::{
+    inspect, read_archive, read_table_data, ArchiveOptions, ArchiveSink, TocEntry,
 };
+use pgveil::dump::{DumpReader, Event};
 use pgveil::sink::deflate::compress_piece;
 use pgveil::sink::{DataBatch, Sink};
 use support::{assert_dependencies_cover_pg_dumps, cluster, restrict_free, run, run_ok};

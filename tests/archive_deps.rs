@@ -10,7 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::Path;
 
-use pgveil::sink::archive::{read_archive, TocEntry};
+use pgveil::archive::{read_archive, TocEntry};
 use support::{assert_dependencies_cover_pg_dumps, cluster, restrict_free, run_ok};
 
 /// Every keyword the archive's inference looks for appears where it must not be taken for one.
@@ -87,9 +87,9 @@ fn inferred_fields(archive: &Path) -> HashMap<(String, Option<String>, String), 
         .filter(|e| e.dump_id > 0 && !matches!(e.desc.as_str(), "DATABASE" | "ENCODING"))
         .map(|e: &TocEntry| {
             (
-                (e.desc.clone(), e.namespace.clone(), e.tag.clone()),
+                (e.desc.to_string(), e.namespace.clone(), e.tag.clone()),
                 format!(
-                    "drop {:?} tableam {:?} tablespace {:?} section {}",
+                    "drop {:?} tableam {:?} tablespace {:?} section {:?}",
                     e.drop_stmt, e.tableam, e.tablespace, e.section
                 ),
             )
@@ -134,7 +134,11 @@ fn misleading_ddl_gets_pg_dumps_dependencies() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(drops(&ours), drops(&theirs), "the drop statements of pg_restore -c");
+    assert_eq!(
+        drops(&ours),
+        drops(&theirs),
+        "the drop statements of pg_restore -c"
+    );
 
     // `pg_restore -j 4` into a fresh database gives the source's schema and data.
     let restored = cluster().create_db("arch_deps_j");

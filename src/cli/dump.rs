@@ -18,11 +18,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use pgveil::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::dump::anon_policy::AnonPolicy;
 use pgveil::engine::{DataView, EngineError, SinkSpec};
 use pgveil::interrupt::{self, Undo};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
-use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{ArtifactOutput, SealedFile, Sink, Tee};
 use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};

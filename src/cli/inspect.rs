@@ -11,7 +11,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let text = pgveil::sink::archive::inspect(&args.archive)
+    let text = pgveil::archive::inspect(&args.archive)
         .with_context(|| format!("inspecting {}", args.archive.display()))?;
     print!("{text}");
     Ok(())

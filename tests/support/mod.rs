@@ -708,7 +708,7 @@ pub mod s3;
 
 /// Which of pg_restore's sequential passes restores an entry (`_tocEntryRestorePass`): ACLs after
 /// everything else, event triggers and materialized view data after the ACLs.
-pub fn restore_pass(e: &pgveil::sink::archive::TocEntry) -> u8 {
+pub fn restore_pass(e: &pgveil::archive::TocEntry) -> u8 {
     match e.desc.as_str() {
         "ACL" | "ACL LANGUAGE" | "DEFAULT ACL" => 1,
         "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" => 2,
@@ -724,7 +724,7 @@ pub fn restore_pass(e: &pgveil::sink::archive::TocEntry) -> u8 {
 /// (same pass), or run in a later pass or section. And the tables an entry locks (its direct TABLE
 /// dependencies) must be the same, or pg_restore -j may run conflicting entries at once.
 pub fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
-    use pgveil::sink::archive::{read_archive, TocEntry, SECTION_DATA, SECTION_POST_DATA, SECTION_PRE_DATA};
+    use pgveil::archive::{read_archive, Section, TocEntry};
     let theirs_path = dir.join("pg_dump-own.dump");
     std::fs::write(&theirs_path, cluster().pg_dump(db, &["-Fc"])).unwrap();
     let ours = read_archive(ours_path).unwrap();
@@ -772,7 +772,7 @@ pub fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path
             // pg_restore -j takes a post-data entry's direct TABLE / TABLE DATA dependencies for
             // the tables it locks (all entries but INDEX), and never runs two entries locking the
             // same table at once: those must be direct dependencies in ours too.
-            let locks = a.section == SECTION_POST_DATA
+            let locks = a.section == Section::PostData
                 && a.desc != "INDEX"
                 && (b.desc == "TABLE" || b.desc == "TABLE DATA");
             if locks
@@ -793,11 +793,11 @@ pub fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path
             let ordered = our_as.iter().any(|&ia| {
                 our_bs.iter().any(|&ib| {
                     let (ea, eb) = (&ours.entries[ia], &ours.entries[ib]);
-                    if ea.section == SECTION_PRE_DATA {
+                    if ea.section == Section::PreData {
                         ib < ia
-                    } else if eb.section == SECTION_PRE_DATA
+                    } else if eb.section == Section::PreData
                         || restore_pass(eb) < restore_pass(ea)
-                        || (eb.section == SECTION_DATA && ea.section == SECTION_POST_DATA)
+                        || (eb.section == Section::Data && ea.section == Section::PostData)
                     {
                         true
                     } else {

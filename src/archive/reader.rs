@@ -8,7 +8,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::format::*;
-use super::toc::TocEntry;
+use super::toc::{Kind, Section, TocEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -128,8 +128,8 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
         e.tableoid = r.str().map_err(io)?.unwrap_or_default();
         e.oid = r.str().map_err(io)?.unwrap_or_default();
         e.tag = r.str().map_err(io)?.unwrap_or_default();
-        e.desc = r.str().map_err(io)?.unwrap_or_default();
-        e.section = r.int().map_err(io)? as i32;
+        e.desc = Kind::parse(&r.str().map_err(io)?.unwrap_or_default());
+        e.section = Section::from_code(r.int().map_err(io)? as i32);
         e.defn = r.str().map_err(io)?.map(String::into_bytes);
         e.drop_stmt = r.str().map_err(io)?;
         e.copy_stmt = r.str().map_err(io)?;
