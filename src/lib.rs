@@ -3,7 +3,9 @@
 //! One pass over one `pg_dump` stream produces the portable plain dump, the anonymized plain dump and
 //! the custom-format archive. The library owns the data path; `main.rs` is a thin command layer.
 //!
-//! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s.
+//! Data path: [`source`] → [`dump::reader`] → [`engine`] (masking by [`rules`]) → [`sink`]s, among
+//! them the custom-format [`archive`] writer (whose reader serves `inspect` and `scan`). Keyword
+//! searches in DDL go through the [`sql`] lexer.
 
 pub mod archive;
 pub mod conninfo;

@@ -161,3 +161,24 @@ fn misleading_ddl_gets_pg_dumps_dependencies() {
     cluster().drop_db(&restored);
     cluster().drop_db(&db);
 }
+
+/// `pgveil inspect` names the archive once in its error (the reader's error carries the path; the
+/// command adds no context repeating it).
+#[test]
+fn inspect_names_the_archive_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.dump");
+    let not_archive = dir.path().join("plain.dump");
+    std::fs::write(&not_archive, "SELECT 1;\n").unwrap();
+    for (path, cause) in [
+        (&missing, "No such file or directory"),
+        (&not_archive, "not a custom-format archive"),
+    ] {
+        let out = support::run(support::pgveil().arg("inspect").arg(path), None);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let shown = path.display().to_string();
+        assert_eq!(stderr.matches(&shown).count(), 1, "{stderr}");
+        assert_eq!(stderr.matches(cause).count(), 1, "{stderr}");
+    }
+}

@@ -229,56 +229,59 @@ fn publication_refs(defn: &str) -> Vec<Ref> {
     refs
 }
 
+/// Tag prefixes of COMMENT/ACL/SECURITY LABEL entries and the kinds of object they name.
+const TAG_KINDS: &[(&str, &[Kind])] = &[
+    ("MATERIALIZED VIEW ", &[Kind::MaterializedView]),
+    ("FOREIGN TABLE ", &[Kind::ForeignTable]),
+    ("FOREIGN DATA WRAPPER ", &[Kind::ForeignDataWrapper]),
+    (
+        "TEXT SEARCH CONFIGURATION ",
+        &[Kind::TextSearchConfiguration],
+    ),
+    ("TEXT SEARCH DICTIONARY ", &[Kind::TextSearchDictionary]),
+    ("TEXT SEARCH PARSER ", &[Kind::TextSearchParser]),
+    ("TEXT SEARCH TEMPLATE ", &[Kind::TextSearchTemplate]),
+    ("EVENT TRIGGER ", &[Kind::EventTrigger]),
+    ("OPERATOR CLASS ", &[Kind::OperatorClass]),
+    ("OPERATOR FAMILY ", &[Kind::OperatorFamily]),
+    ("ACCESS METHOD ", &[Kind::AccessMethod]),
+    ("LARGE OBJECT ", &[Kind::Blob]),
+    ("LANGUAGE ", &[Kind::ProceduralLanguage]),
+    ("TABLE ", TABLE_LIKE),
+    ("VIEW ", &[Kind::View]),
+    ("SEQUENCE ", &[Kind::Sequence]),
+    ("SCHEMA ", &[Kind::Schema]),
+    ("EXTENSION ", &[Kind::Extension]),
+    ("TYPE ", &[Kind::Type, Kind::ShellType]),
+    ("DOMAIN ", &[Kind::Domain]),
+    ("FUNCTION ", &[Kind::Function]),
+    ("PROCEDURE ", &[Kind::Procedure]),
+    ("AGGREGATE ", &[Kind::Aggregate]),
+    ("INDEX ", &[Kind::Index]),
+    ("COLLATION ", &[Kind::Collation]),
+    ("CONVERSION ", &[Kind::Conversion]),
+    ("OPERATOR ", &[Kind::Operator]),
+    ("SERVER ", &[Kind::Server]),
+    ("PUBLICATION ", &[Kind::Publication]),
+    ("SUBSCRIPTION ", &[Kind::Subscription]),
+    ("STATISTICS ", &[Kind::Statistics]),
+    ("DATABASE ", &[Kind::Database]),
+    ("CAST ", &[Kind::Cast]),
+];
+/// Tag prefixes of objects named `name ON table`.
+const ON_KINDS: &[(&str, &[Kind])] = &[
+    (
+        "CONSTRAINT ",
+        &[Kind::Constraint, Kind::FkConstraint, Kind::CheckConstraint],
+    ),
+    ("TRIGGER ", &[Kind::Trigger]),
+    ("POLICY ", &[Kind::Policy]),
+    ("RULE ", &[Kind::Rule]),
+];
+
 /// The parent object named by a COMMENT/ACL/SECURITY LABEL tag such as `TABLE customers`,
 /// `COLUMN customers.email`, `CONSTRAINT c ON t`, `FUNCTION f(integer)`, `SCHEMA app`.
 fn parent_of_tag(ns: Option<&str>, tag: &str) -> Option<Ref> {
-    const KINDS: &[(&str, &[Kind])] = &[
-        ("MATERIALIZED VIEW ", &[Kind::MaterializedView]),
-        ("FOREIGN TABLE ", &[Kind::ForeignTable]),
-        ("FOREIGN DATA WRAPPER ", &[Kind::ForeignDataWrapper]),
-        (
-            "TEXT SEARCH CONFIGURATION ",
-            &[Kind::TextSearchConfiguration],
-        ),
-        ("TEXT SEARCH DICTIONARY ", &[Kind::TextSearchDictionary]),
-        ("TEXT SEARCH PARSER ", &[Kind::TextSearchParser]),
-        ("TEXT SEARCH TEMPLATE ", &[Kind::TextSearchTemplate]),
-        ("EVENT TRIGGER ", &[Kind::EventTrigger]),
-        ("OPERATOR CLASS ", &[Kind::OperatorClass]),
-        ("OPERATOR FAMILY ", &[Kind::OperatorFamily]),
-        ("ACCESS METHOD ", &[Kind::AccessMethod]),
-        ("LARGE OBJECT ", &[Kind::Blob]),
-        ("LANGUAGE ", &[Kind::ProceduralLanguage]),
-        ("TABLE ", TABLE_LIKE),
-        ("VIEW ", &[Kind::View]),
-        ("SEQUENCE ", &[Kind::Sequence]),
-        ("SCHEMA ", &[Kind::Schema]),
-        ("EXTENSION ", &[Kind::Extension]),
-        ("TYPE ", &[Kind::Type, Kind::ShellType]),
-        ("DOMAIN ", &[Kind::Domain]),
-        ("FUNCTION ", &[Kind::Function]),
-        ("PROCEDURE ", &[Kind::Procedure]),
-        ("AGGREGATE ", &[Kind::Aggregate]),
-        ("INDEX ", &[Kind::Index]),
-        ("COLLATION ", &[Kind::Collation]),
-        ("CONVERSION ", &[Kind::Conversion]),
-        ("OPERATOR ", &[Kind::Operator]),
-        ("SERVER ", &[Kind::Server]),
-        ("PUBLICATION ", &[Kind::Publication]),
-        ("SUBSCRIPTION ", &[Kind::Subscription]),
-        ("STATISTICS ", &[Kind::Statistics]),
-        ("DATABASE ", &[Kind::Database]),
-        ("CAST ", &[Kind::Cast]),
-    ];
-    const ON_KINDS: &[(&str, &[Kind])] = &[
-        (
-            "CONSTRAINT ",
-            &[Kind::Constraint, Kind::FkConstraint, Kind::CheckConstraint],
-        ),
-        ("TRIGGER ", &[Kind::Trigger]),
-        ("POLICY ", &[Kind::Policy]),
-        ("RULE ", &[Kind::Rule]),
-    ];
     let ns_owned = ns.map(str::to_string);
     if let Some(spec) = tag.strip_prefix("COLUMN ") {
         // `COLUMN t.c`, with the table quoted when needed (`COLUMN "Order Items".c`).
@@ -307,7 +310,7 @@ fn parent_of_tag(ns: Option<&str>, tag: &str) -> Option<Ref> {
             ));
         }
     }
-    for (prefix, kinds) in KINDS {
+    for (prefix, kinds) in TAG_KINDS {
         if let Some(name) = tag.strip_prefix(prefix) {
             let global = matches!(
                 *prefix,

@@ -260,21 +260,7 @@ pub fn drop_stmt(
         Kind::AccessMethod => Some(format!("DROP ACCESS METHOD {};\n", quote_ident(tag))),
         // The tag is `CAST (source AS target)`, as the statement names it.
         Kind::Cast => Some(format!("DROP {tag};\n")),
-        Kind::UserMapping => {
-            // CREATE USER MAPPING FOR user SERVER server [OPTIONS (…)];
-            let first_line = defn.lines().next().unwrap_or("");
-            let rest = first_line.strip_prefix("CREATE USER MAPPING FOR ")?;
-            let line = Ddl::new(first_line);
-            let end = line
-                .offset_of(&["OPTIONS"])
-                .map(|at| first_line[..at].trim_end().len())
-                .unwrap_or_else(|| first_line.strip_suffix(';').unwrap_or(first_line).len());
-            let start = first_line.len() - rest.len();
-            Some(format!(
-                "DROP USER MAPPING FOR {};\n",
-                first_line.get(start..end)?
-            ))
-        }
+        Kind::UserMapping => drop_user_mapping(defn),
         Kind::Constraint | Kind::FkConstraint | Kind::CheckConstraint => {
             let at = ddl.offset_of(&["ADD", "CONSTRAINT"])?;
             let name = ddl.name_after(&["ADD", "CONSTRAINT"])?;
@@ -342,6 +328,22 @@ pub fn drop_stmt(
         }
         _ => None,
     }
+}
+
+/// `CREATE USER MAPPING FOR user SERVER server [OPTIONS (…)];` → `DROP USER MAPPING FOR user SERVER
+/// server;`
+fn drop_user_mapping(defn: &str) -> Option<String> {
+    let first_line = defn.lines().next().unwrap_or("");
+    let rest = first_line.strip_prefix("CREATE USER MAPPING FOR ")?;
+    let start = first_line.len() - rest.len();
+    let end = Ddl::new(first_line)
+        .offset_of(&["OPTIONS"])
+        .map(|at| first_line[..at].trim_end().len())
+        .unwrap_or_else(|| first_line.strip_suffix(';').unwrap_or(first_line).len());
+    Some(format!(
+        "DROP USER MAPPING FOR {};\n",
+        first_line.get(start..end)?
+    ))
 }
 
 /// `ALTER <object> OWNER TO role;` → `DROP <object>;` (with pg_restore's names for the kinds that

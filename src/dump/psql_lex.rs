@@ -10,6 +10,12 @@
 //! than those pg_dump writes, and strings whose end depends on `standard_conforming_strings` (the
 //! reader runs one lexer per setting and stops when they disagree, since SQL in the dump can change
 //! the setting psql lexes with).
+//!
+//! `Lexer::line` is one state machine over a line (about 170 lines): its states share the line's
+//! cursor and the statement's COPY text, so it stays whole; the quoting rules it applies are
+//! `sql::lexer`'s.
+
+use crate::sql::lexer::{self, is_ident_cont, is_ident_start};
 
 /// Where the lexer is inside a construct that spans lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,8 +74,6 @@ pub struct Lexer {
     copy: Option<Vec<u8>>,
     copy_line: u64,
 }
-
-use crate::sql::lexer::{self, is_ident_cont, is_ident_start};
 
 /// What the reader needs of the line just lexed.
 #[derive(Debug, Default)]
