@@ -171,32 +171,7 @@ impl Sink for ArchiveSink {
             .ok_or_else(|| SinkError::Invalid("data end outside a data part".into()))?;
         let (out, written) = match block {
             Block::Table(mut enc) => {
-                // With `pg_dump --disable-triggers` the archiver prints `ALTER TABLE … ENABLE
-                // TRIGGER ALL;` after the rows; pg_restore prints it itself (with the same option),
-                // so it is not part of the data.
-                // (A quoted table name may hold a newline: the statement runs to its `;`.)
-                let mut kept = Vec::with_capacity(tail.len());
-                let mut skip_blank = false;
-                let mut statement: Vec<u8> = Vec::new();
-                for line in tail.split_inclusive(|&c| c == b'\n') {
-                    if !statement.is_empty() || line.starts_with(b"ALTER TABLE ") {
-                        statement.extend_from_slice(line);
-                        if !statement.ends_with(b";\n") {
-                            continue;
-                        }
-                        if statement.ends_with(b" ENABLE TRIGGER ALL;\n") {
-                            skip_blank = true;
-                        } else {
-                            kept.extend_from_slice(&statement);
-                        }
-                        statement.clear();
-                        continue;
-                    }
-                    if !(std::mem::take(&mut skip_blank) && line == b"\n") {
-                        kept.extend_from_slice(line);
-                    }
-                }
-                kept.extend_from_slice(&statement);
+                let kept = without_enable_trigger_all(tail);
                 let res = (|| {
                     enc.text(&kept)?;
                     enc.finish()?.finish()
@@ -265,5 +240,54 @@ impl Sink for ArchiveSink {
             .map_err(|e| io_err(&spool_path, e))?;
         layout::copy_blocks(&mut out, spool, &spool_path, &self.entries)?;
         Ok(Some(out.seal()?))
+    }
+}
+
+/// The data part's tail without `ALTER TABLE … ENABLE TRIGGER ALL;` and its blank line: with
+/// `pg_dump --disable-triggers` the archiver prints it after the rows, and pg_restore prints it
+/// itself (with the same option), so it is not part of the data. The statement runs to its `;`
+/// as the lexer finds it (a quoted table name may hold a newline or a semicolon).
+fn without_enable_trigger_all(tail: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(tail.len());
+    let mut rest = tail;
+    let mut skip_blank = false;
+    while !rest.is_empty() {
+        if rest.starts_with(b"ALTER TABLE ") {
+            let end = match crate::sql::lexer::statement_end(rest) {
+                Some(e) if rest.get(e) == Some(&b'\n') => e + 1,
+                Some(e) => e,
+                None => rest.len(),
+            };
+            let (statement, after) = rest.split_at(end);
+            if statement.ends_with(b" ENABLE TRIGGER ALL;\n") {
+                skip_blank = true;
+            } else {
+                kept.extend_from_slice(statement);
+            }
+            rest = after;
+            continue;
+        }
+        let line_end = memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
+        let (line, after) = rest.split_at(line_end);
+        if !(std::mem::take(&mut skip_blank) && line == b"\n") {
+            kept.extend_from_slice(line);
+        }
+        rest = after;
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enable_trigger_all_is_left_out_of_the_data() {
+        let tail = b"ALTER TABLE public.\"a;\nb\" ENABLE TRIGGER ALL;\n\n\n";
+        assert_eq!(without_enable_trigger_all(tail), b"\n");
+        let tail = b"\nALTER TABLE public.t ENABLE TRIGGER ALL;\n\nCOMMIT;\n";
+        assert_eq!(without_enable_trigger_all(tail), b"\nCOMMIT;\n");
+        let tail = b"ALTER TABLE public.t DISABLE TRIGGER ALL;\n";
+        assert_eq!(without_enable_trigger_all(tail), tail);
     }
 }

@@ -213,67 +213,72 @@ impl<'a> Tokens<'a> {
 
     /// The end of the construct starting at `i` and its kind.
     fn construct_at(&self, i: usize) -> (usize, TokenKind) {
-        let b = self.text.as_bytes();
-        let n = b.len();
-        let c = b[i];
-        if b[i..].starts_with(b"--") {
-            let end = memchr::memchr(b'\n', &b[i..]).map_or(n, |p| i + p);
-            return (end, TokenKind::Comment);
+        construct_at(self.text.as_bytes(), i, self.std_strings)
+    }
+}
+
+/// The end of the construct (token or comment) that starts at the non-blank byte `b[i]`, and its
+/// kind.
+fn construct_at(b: &[u8], i: usize, std_strings: bool) -> (usize, TokenKind) {
+    let n = b.len();
+    let c = b[i];
+    if b[i..].starts_with(b"--") {
+        let end = memchr::memchr(b'\n', &b[i..]).map_or(n, |p| i + p);
+        return (end, TokenKind::Comment);
+    }
+    if b[i..].starts_with(b"/*") {
+        let mut depth = 1;
+        return (
+            scan_block(b, i + 2, &mut depth).unwrap_or(n),
+            TokenKind::Comment,
+        );
+    }
+    match c {
+        b'\'' => {
+            let backslash = escapes_backslash(b, i, None, std_strings);
+            (
+                scan_single(b, i + 1, backslash).unwrap_or(n),
+                TokenKind::String,
+            )
         }
-        if b[i..].starts_with(b"/*") {
-            let mut depth = 1;
-            return (
-                scan_block(b, i + 2, &mut depth).unwrap_or(n),
-                TokenKind::Comment,
-            );
-        }
-        match c {
-            b'\'' => {
-                let backslash = escapes_backslash(b, i, None, self.std_strings);
-                (
-                    scan_single(b, i + 1, backslash).unwrap_or(n),
+        b'"' => (scan_double(b, i + 1).unwrap_or(n), TokenKind::QuotedIdent),
+        b'$' => match dollar_tag_end(b, i) {
+            Some(tag_end) => (
+                scan_dollar(b, tag_end, &b[i..tag_end]).unwrap_or(n),
+                TokenKind::String,
+            ),
+            None => {
+                let digits = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+                (i + 1 + digits, TokenKind::Param)
+            }
+        },
+        _ if is_ident_start(c) => {
+            let mut j = i + 1;
+            while j < n && is_ident_cont(b[j]) {
+                j += 1;
+            }
+            // A prefixed string: E'…', B'…', X'…', N'…', U&'…'.
+            let word = Some((i, j - i));
+            if j < n && b[j] == b'\'' && j - i == 1 && b"eEbBxXnN".contains(&c) {
+                let backslash = escapes_backslash(b, j, word, std_strings);
+                return (
+                    scan_single(b, j + 1, backslash).unwrap_or(n),
                     TokenKind::String,
-                )
+                );
             }
-            b'"' => (scan_double(b, i + 1).unwrap_or(n), TokenKind::QuotedIdent),
-            b'$' => match dollar_tag_end(b, i) {
-                Some(tag_end) => (
-                    scan_dollar(b, tag_end, &b[i..tag_end]).unwrap_or(n),
-                    TokenKind::String,
-                ),
-                None => {
-                    let digits = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
-                    (i + 1 + digits, TokenKind::Param)
-                }
-            },
-            _ if is_ident_start(c) => {
-                let mut j = i + 1;
-                while j < n && is_ident_cont(b[j]) {
-                    j += 1;
-                }
-                // A prefixed string: E'…', B'…', X'…', N'…', U&'…'.
-                let word = Some((i, j - i));
-                if j < n && b[j] == b'\'' && j - i == 1 && b"eEbBxXnN".contains(&c) {
-                    let backslash = escapes_backslash(b, j, word, self.std_strings);
-                    return (
-                        scan_single(b, j + 1, backslash).unwrap_or(n),
-                        TokenKind::String,
-                    );
-                }
-                if j - i == 1 && (c == b'u' || c == b'U') && b[j..].starts_with(b"&'") {
-                    return (scan_single(b, j + 2, false).unwrap_or(n), TokenKind::String);
-                }
-                (j, TokenKind::Word)
+            if j - i == 1 && (c == b'u' || c == b'U') && b[j..].starts_with(b"&'") {
+                return (scan_single(b, j + 2, false).unwrap_or(n), TokenKind::String);
             }
-            _ if c.is_ascii_digit() => {
-                let mut j = i + 1;
-                while j < n && (is_ident_cont(b[j]) || b[j] == b'.') && b[j] != b'$' {
-                    j += 1;
-                }
-                (j, TokenKind::Number)
-            }
-            _ => (i + 1, TokenKind::Punct),
+            (j, TokenKind::Word)
         }
+        _ if c.is_ascii_digit() => {
+            let mut j = i + 1;
+            while j < n && (is_ident_cont(b[j]) || b[j] == b'.') && b[j] != b'$' {
+                j += 1;
+            }
+            (j, TokenKind::Number)
+        }
+        _ => (i + 1, TokenKind::Punct),
     }
 }
 
@@ -316,6 +321,31 @@ impl<'a> Iterator for Tokens<'a> {
             });
         }
     }
+}
+
+/// The end of the first statement of `text`: the index just after its `;` outside literals, quoted
+/// names, comments and parentheses (`standard_conforming_strings` on), or `None` if it has none.
+/// Works on bytes, whatever the text's encoding.
+pub fn statement_end(text: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let mut depth = 0u32;
+    while i < text.len() {
+        if is_space(text[i]) {
+            i += 1;
+            continue;
+        }
+        let (end, kind) = construct_at(text, i, true);
+        if kind == TokenKind::Punct {
+            match text[i] {
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b';' if depth == 0 => return Some(i + 1),
+                _ => {}
+            }
+        }
+        i = end;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -416,6 +446,15 @@ mod tests {
         assert_eq!(kinds("x E'\\"), [(Word, "x"), (String, "E'\\")]);
         assert_eq!(kinds("é 'é\\é'"), [(Word, "é"), (String, "'é\\é'")]);
         assert_eq!(kinds("E'\\é'"), [(String, "E'\\é'")]);
+    }
+
+    #[test]
+    fn statement_ends_outside_quotes() {
+        let sql = b"ALTER TABLE public.\"a;\nb\" ENABLE TRIGGER ALL; -- ;\nSELECT ';';";
+        assert_eq!(statement_end(sql), Some(45));
+        assert_eq!(statement_end(b"SELECT (1;2); x"), Some(13));
+        assert_eq!(statement_end(b"SELECT $$;$$ /* ; */"), None);
+        assert_eq!(statement_end(b"SELECT '\xff;' ;\n"), Some(13));
     }
 
     #[test]
