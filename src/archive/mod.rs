@@ -2,7 +2,7 @@
 //! plain dump, and read back (ours or pg_dump's) for `pgveil inspect` and `pgveil scan`.
 //!
 //! One job per file:
-//! - [`format`]: the on-disk primitives (`Int`, `Str`, `Offset`, magic, block types, sections);
+//! - [`format`](mod@format): the on-disk primitives (`Int`, `Str`, `Offset`, magic, block types, sections);
 //! - [`toc`]: the TOC model — entry kinds and sections as enums, the entry record and its encoding;
 //! - `from_plain`: a TOC entry built from a plain dump's entry (definition, drop statement, …);
 //! - `ddl`: names read out of definitions, on tokens of [`crate::sql::lexer`];

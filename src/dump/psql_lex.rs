@@ -344,7 +344,7 @@ impl Lexer {
 }
 
 /// Whether `line` is a meta-command line pg_dump writes and psql runs as it reads (see
-/// [`Lexer::meta_command`]); the reader passes such lines by the lexer when it is idle.
+/// `Lexer::meta_command`); the reader passes such lines by the lexer when it is idle.
 pub fn is_allowed_meta_line(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b"\\") else {
         return false;

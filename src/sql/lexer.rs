@@ -4,7 +4,7 @@
 //! `/* … */` nested), words, numbers, parameters (`$1`) and punctuation.
 //!
 //! [`tokens`] yields borrowed slices of the text and allocates nothing. The quote-scanning functions
-//! (`scan_*`, [`dollar_tag_end`], [`escapes_backslash`]) are shared with psql's line-by-line model in
+//! (`scan_*`, `dollar_tag_end`, `escapes_backslash`) are shared with psql's line-by-line model in
 //! `dump::psql_lex`, so the quoting rules live in one place.
 //!
 //! An unterminated literal, quoted identifier or comment runs to the end of the text (as it would
