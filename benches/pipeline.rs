@@ -17,11 +17,11 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pgveil::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
 use pgveil::pass::{DataView, Pass, SinkSpec};
 use pgveil::rules::{Key, RuleSet};
-use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
 

@@ -9,8 +9,11 @@
 //! [`cancel::CancelToken`], and returns a report.
 //!
 //! Data path: [`source`] → [`dump::reader`] → [`pass`] (masking by [`rules`]) → [`sink`]s →
-//! [`store`] (folder, S3) with the [`manifest`].
+//! [`store`] (folder, S3) with the [`manifest`]. Among the sinks is the custom-format [`archive`]
+//! writer (whose reader serves `inspect` and `scan`). Keyword searches in DDL go through the
+//! [`sql`] lexer.
 
+pub mod archive;
 pub mod cancel;
 pub mod conninfo;
 pub mod copy;
@@ -24,6 +27,7 @@ pub mod rules;
 pub mod scan;
 pub mod sink;
 pub mod source;
+pub mod sql;
 pub mod store;
 pub mod usecase;
 

@@ -18,13 +18,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::archive::{read_archive, InspectError};
 use crate::copy::for_each_field;
 use crate::dump::entry::CopyStmt;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Event};
 use crate::rules::detect::{scan_field, Category};
 use crate::rules::{ColumnInfo, RuleSet};
-use crate::sink::archive::{read_archive, InspectError};
 use crate::source::{Source, SourceError};
 
 #[derive(Debug, thiserror::Error)]
@@ -281,7 +281,7 @@ fn scan_plain(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
 
 /// Schema facts from an archive's TOC: its definitions, framed as the plain dump pg_dump would
 /// print, go through the same parser. Unreadable facts only mean no types for `types` rules.
-fn archive_facts(entries: &[crate::sink::archive::TocEntry]) -> SchemaFacts {
+fn archive_facts(entries: &[crate::archive::TocEntry]) -> SchemaFacts {
     let mut text =
         b"--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n".to_vec();
     for e in entries {
@@ -358,7 +358,7 @@ impl<R: Read> Read for Chunks<R> {
 /// Whether the archive's data is zlib-compressed (an error for lz4/zstd, which pgveil cannot read).
 fn archive_compressed(
     path: &Path,
-    header: &crate::sink::archive::ArchiveHeader,
+    header: &crate::archive::ArchiveHeader,
 ) -> Result<bool, ScanError> {
     let c = header.compression;
     if header.version.1 >= 15 {
@@ -383,10 +383,10 @@ fn archive_compressed(
 /// scan cannot read must never pass as a clean table.
 fn table_block(
     path: &Path,
-    archive: &crate::sink::archive::Archive,
-    e: &crate::sink::archive::TocEntry,
-) -> Result<Option<crate::sink::archive::BlockInfo>, ScanError> {
-    use crate::sink::archive::{BLK_DATA, NO_DATA, POS_SET};
+    archive: &crate::archive::Archive,
+    e: &crate::archive::TocEntry,
+) -> Result<Option<crate::archive::BlockInfo>, ScanError> {
+    use crate::archive::{BLK_DATA, NO_DATA, POS_SET};
     let damaged = |what: String| {
         ScanError::Archive(InspectError::Format {
             path: path.display().to_string(),
@@ -439,7 +439,7 @@ fn table_block(
 
 /// Every block must belong to an entry: a block whose id no TOC entry has is data the scan could
 /// not attribute to a table (a damaged id), so it is an error rather than something skipped.
-fn check_block_ids(path: &Path, archive: &crate::sink::archive::Archive) -> Result<(), ScanError> {
+fn check_block_ids(path: &Path, archive: &crate::archive::Archive) -> Result<(), ScanError> {
     let ids: std::collections::HashSet<i32> = archive.entries.iter().map(|e| e.dump_id).collect();
     for (id, b) in &archive.blocks_in_order {
         if !ids.contains(id) {
@@ -542,7 +542,7 @@ fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
         let mut t = [0u8; 1];
         chunks.r.read_exact(&mut t).map_err(io)?;
         let id = chunks.int().map_err(io)?;
-        if t[0] != crate::sink::archive::BLK_DATA || id != i64::from(e.dump_id) {
+        if t[0] != crate::archive::BLK_DATA || id != i64::from(e.dump_id) {
             return Err(ScanError::Archive(InspectError::Format {
                 path: path.display().to_string(),
                 what: format!(

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
     /// A custom-format archive (pgveil's NAME.dump or pg_dump -Fc output).
@@ -11,8 +9,9 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let text = pgveil::sink::archive::inspect(&args.archive)
-        .with_context(|| format!("inspecting {}", args.archive.display()))?;
+    // The reader's errors name the archive (`reading PATH: …`, `PATH: not a custom-format
+    // archive`): no context repeating it.
+    let text = pgveil::archive::inspect(&args.archive)?;
     print!("{text}");
     Ok(())
 }

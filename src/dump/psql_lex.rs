@@ -10,6 +10,12 @@
 //! than those pg_dump writes, and strings whose end depends on `standard_conforming_strings` (the
 //! reader runs one lexer per setting and stops when they disagree, since SQL in the dump can change
 //! the setting psql lexes with).
+//!
+//! `Lexer::line` is one state machine over a line (about 170 lines): its states share the line's
+//! cursor and the statement's COPY text, so it stays whole; the quoting rules it applies are
+//! `sql::lexer`'s.
+
+use crate::sql::lexer::{self, is_ident_cont, is_ident_start};
 
 /// Where the lexer is inside a construct that spans lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +75,6 @@ pub struct Lexer {
     copy_line: u64,
 }
 
-fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
-}
-
-fn is_ident_cont(b: u8) -> bool {
-    is_ident_start(b) || b.is_ascii_digit() || b == b'$'
-}
-
 /// What the reader needs of the line just lexed.
 #[derive(Debug, Default)]
 pub struct LineScan {
@@ -133,62 +131,26 @@ impl Lexer {
         // The identifier being read, as (start, len), to tell `E'…'` / `U&'…'` prefixes.
         let mut word: Option<(usize, usize)> = None;
         while i < n {
-            let b = line[i];
-            match &mut self.quote {
-                Quote::Block(depth) => {
-                    if line[i..].starts_with(b"*/") {
-                        *depth -= 1;
-                        if *depth == 0 {
-                            self.quote = Quote::None;
-                        }
-                        i += 2;
-                    } else if line[i..].starts_with(b"/*") {
-                        *depth += 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                    continue;
-                }
-                Quote::Single { backslash } => {
-                    if *backslash && b == b'\\' {
-                        i += 2;
-                    } else if b == b'\'' {
-                        if line.get(i + 1) == Some(&b'\'') {
-                            i += 2;
-                        } else {
-                            self.quote = Quote::None;
-                            i += 1;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                    continue;
-                }
-                Quote::Double => {
-                    if b == b'"' {
-                        if line.get(i + 1) == Some(&b'"') {
-                            i += 2;
-                        } else {
-                            self.quote = Quote::None;
-                            i += 1;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                    continue;
-                }
-                Quote::Dollar(tag) => {
-                    if b == b'$' && line[i..].starts_with(tag) {
-                        i += tag.len();
+            if self.quote != Quote::None {
+                // Inside a construct that may span lines: scan to its end (the quoting rules are
+                // sql::lexer's).
+                let closed = match &mut self.quote {
+                    Quote::Block(depth) => lexer::scan_block(line, i, depth),
+                    Quote::Single { backslash } => lexer::scan_single(line, i, *backslash),
+                    Quote::Double => lexer::scan_double(line, i),
+                    Quote::Dollar(tag) => lexer::scan_dollar(line, i, tag),
+                    Quote::None => Some(i),
+                };
+                match closed {
+                    Some(end) => {
                         self.quote = Quote::None;
-                    } else {
-                        i += 1;
+                        i = end;
+                        continue;
                     }
-                    continue;
+                    None => break,
                 }
-                Quote::None => {}
             }
+            let b = line[i];
             // Outside quotes.
             if b == b' ' || b == b'\t' || b == b'\n' || b == b'\r' || b == b'\x0c' {
                 word = None;
@@ -220,18 +182,7 @@ impl Lexer {
             }
             match b {
                 b'\'' => {
-                    // `E'…'` escapes with backslashes; `U&'…'`, `B'…'`, `X'…'` never do.
-                    let prefix = word.map(|(s, l)| (l, line[s].to_ascii_lowercase()));
-                    let unicode = i >= 2
-                        && line[i - 1] == b'&'
-                        && line[i - 2].eq_ignore_ascii_case(&b'u')
-                        && (i == 2 || !is_ident_cont(line[i - 3]));
-                    let backslash = match prefix {
-                        Some((1, b'e')) => true,
-                        Some((1, b'b')) | Some((1, b'x')) => false,
-                        _ if unicode => false,
-                        _ => !self.std_strings,
-                    };
+                    let backslash = lexer::escapes_backslash(line, i, word, self.std_strings);
                     self.quote = Quote::Single { backslash };
                     word = None;
                     i += 1;
@@ -243,16 +194,9 @@ impl Lexer {
                 }
                 b'$' if word.is_none() => {
                     // `$tag$` opens a dollar quote; `$1` is a parameter.
-                    let mut j = i + 1;
-                    if j < n && is_ident_start(line[j]) {
-                        j += 1;
-                        while j < n && is_ident_cont(line[j]) && line[j] != b'$' {
-                            j += 1;
-                        }
-                    }
-                    if j < n && line[j] == b'$' {
-                        self.quote = Quote::Dollar(line[i..=j].to_vec());
-                        i = j + 1;
+                    if let Some(tag_end) = lexer::dollar_tag_end(line, i) {
+                        self.quote = Quote::Dollar(line[i..tag_end].to_vec());
+                        i = tag_end;
                     } else {
                         i += 1;
                         while i < n && line[i].is_ascii_digit() {

@@ -5,7 +5,6 @@
 //! (original or masked). A sink publishes its artifact only in `finish`; dropping it unfinished leaves
 //! nothing under the final name.
 
-pub mod archive;
 pub mod deflate;
 pub mod output;
 pub mod plain;

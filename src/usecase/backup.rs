@@ -17,13 +17,13 @@ use super::inputs::{facts_for_database, facts_for_input, labels_rule_text, load_
 use super::prune::{apply_retention, Retention, RetentionReport};
 use super::target::{Destination, Target};
 use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseError};
+use crate::archive::{ArchiveOptions, ArchiveSink};
 use crate::cancel::CancelToken;
 use crate::dump::anon_policy::AnonPolicy;
 use crate::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use crate::observe::Observer;
 use crate::pass::{DataView, EngineError, PassReport, SinkSpec, TableReport};
 use crate::rules::RuleSet;
-use crate::sink::archive::{ArchiveOptions, ArchiveSink};
 use crate::sink::plain::PlainSink;
 use crate::sink::{SealedFile, Sink};
 use crate::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};

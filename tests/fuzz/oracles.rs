@@ -234,10 +234,10 @@ impl Sink for Collected {
 pub fn archive_reader(data: &[u8]) {
     let data = &data[..data.len().min(MAX_INPUT)];
     let path = scratch_file("archive.dump", data);
-    if let Ok(archive) = pgveil::sink::archive::read_archive(&path) {
-        let _ = pgveil::sink::archive::inspect(&path);
+    if let Ok(archive) = pgveil::archive::read_archive(&path) {
+        let _ = pgveil::archive::inspect(&path);
         for id in archive.blocks.keys() {
-            let _ = pgveil::sink::archive::read_table_data(&path, *id);
+            let _ = pgveil::archive::read_table_data(&path, *id);
         }
     }
     let rules = RuleSet::builtin_default(Key::from_bytes(b"pgveil-fuzz-key"));

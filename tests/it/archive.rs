@@ -8,14 +8,13 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use pgveil::dump::{DumpReader, Event};
-use pgveil::sink::archive::{
-    inspect, read_archive, read_table_data, ArchiveOptions, ArchiveSink, TocEntry, SECTION_DATA,
-    SECTION_POST_DATA, SECTION_PRE_DATA,
+use pgveil::archive::{
+    inspect, read_archive, read_table_data, ArchiveOptions, ArchiveSink, TocEntry,
 };
+use pgveil::dump::{DumpReader, Event};
 use pgveil::sink::deflate::compress_piece;
 use pgveil::sink::{DataBatch, Sink};
-use support::{cluster, restrict_free, run, run_ok};
+use support::{assert_dependencies_cover_pg_dumps, cluster, restrict_free, run, run_ok};
 
 /// Feed a plain dump through the archive sink.
 fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(), String> {
@@ -269,120 +268,6 @@ fn assert_same_dump(source: &str, restored: &str, what: &str) {
             b.lines().nth(line)
         );
     }
-}
-
-/// Which of pg_restore's sequential passes restores an entry (`_tocEntryRestorePass`): ACLs after
-/// everything else, event triggers and materialized view data after the ACLs.
-fn restore_pass(e: &TocEntry) -> u8 {
-    match e.desc.as_str() {
-        "ACL" | "ACL LANGUAGE" | "DEFAULT ACL" => 1,
-        "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" => 2,
-        "COMMENT" if e.tag.starts_with("EVENT TRIGGER ") => 2,
-        _ => 0,
-    }
-}
-
-/// `pg_restore -j` restores the pre-data section first, one entry after the other in TOC order,
-/// then the rest of each pass in parallel, in any order the recorded dependencies allow. So every
-/// dependency that pg_dump's own archive of `db` records must hold in `ours` too: a pre-data entry
-/// must come after what it depends on, and a later entry must reach it through our dependencies
-/// (same pass), or run in a later pass or section. And the tables an entry locks (its direct TABLE
-/// dependencies) must be the same, or pg_restore -j may run conflicting entries at once.
-fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
-    use std::collections::HashMap;
-    let theirs_path = dir.join("pg_dump-own.dump");
-    std::fs::write(&theirs_path, cluster().pg_dump(db, &["-Fc"])).unwrap();
-    let ours = read_archive(ours_path).unwrap();
-    let theirs = read_archive(&theirs_path).unwrap();
-    let key = |e: &TocEntry| (e.desc.clone(), e.namespace.clone(), e.tag.clone());
-    let mut ours_by_key: HashMap<_, Vec<usize>> = HashMap::new();
-    let mut ours_index: HashMap<i32, usize> = HashMap::new();
-    for (i, e) in ours.entries.iter().enumerate() {
-        ours_by_key.entry(key(e)).or_default().push(i);
-        ours_index.insert(e.dump_id, i);
-    }
-    let theirs_by_id: HashMap<i32, &TocEntry> =
-        theirs.entries.iter().map(|e| (e.dump_id, e)).collect();
-    // Whether our entry `from` reaches `to` through dependencies.
-    let reaches = |from: usize, to: usize| {
-        let mut stack = vec![from];
-        let mut seen = vec![false; ours.entries.len()];
-        while let Some(i) = stack.pop() {
-            if i == to {
-                return true;
-            }
-            if std::mem::replace(&mut seen[i], true) {
-                continue;
-            }
-            for d in &ours.entries[i].dependencies {
-                if let Some(&j) = ours_index.get(d) {
-                    stack.push(j);
-                }
-            }
-        }
-        false
-    };
-    let mut missing = Vec::new();
-    for a in &theirs.entries {
-        let Some(our_as) = ours_by_key.get(&key(a)) else {
-            continue;
-        };
-        for d in &a.dependencies {
-            let Some(b) = theirs_by_id.get(d) else {
-                continue; // an object pg_dump does not dump (e.g. an extension's member)
-            };
-            let Some(our_bs) = ours_by_key.get(&key(b)) else {
-                continue;
-            };
-            // pg_restore -j takes a post-data entry's direct TABLE / TABLE DATA dependencies for
-            // the tables it locks (all entries but INDEX), and never runs two entries locking the
-            // same table at once: those must be direct dependencies in ours too.
-            let locks = a.section == SECTION_POST_DATA
-                && a.desc != "INDEX"
-                && (b.desc == "TABLE" || b.desc == "TABLE DATA");
-            if locks
-                && !our_as.iter().any(|&ia| {
-                    our_bs.iter().any(|&ib| {
-                        ours.entries[ia]
-                            .dependencies
-                            .contains(&ours.entries[ib].dump_id)
-                    })
-                })
-            {
-                missing.push(format!(
-                    "{} {} {:?} locks {} {} {:?}",
-                    a.desc, a.tag, a.namespace, b.desc, b.tag, b.namespace
-                ));
-                continue;
-            }
-            let ordered = our_as.iter().any(|&ia| {
-                our_bs.iter().any(|&ib| {
-                    let (ea, eb) = (&ours.entries[ia], &ours.entries[ib]);
-                    if ea.section == SECTION_PRE_DATA {
-                        ib < ia
-                    } else if eb.section == SECTION_PRE_DATA
-                        || restore_pass(eb) < restore_pass(ea)
-                        || (eb.section == SECTION_DATA && ea.section == SECTION_POST_DATA)
-                    {
-                        true
-                    } else {
-                        reaches(ia, ib)
-                    }
-                })
-            });
-            if !ordered {
-                missing.push(format!(
-                    "{} {} {:?} -> {} {} {:?}",
-                    a.desc, a.tag, a.namespace, b.desc, b.tag, b.namespace
-                ));
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "dependencies of pg_dump's archive that ours does not enforce:\n{}",
-        missing.join("\n")
-    );
 }
 
 /// The full round trip on one source database: script equality, then `-d`, `-j 4`, `-C`,

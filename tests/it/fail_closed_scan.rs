@@ -80,7 +80,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// Overwrite the dump id of the data block of `table` with `id` (the block starts with its type
 /// byte, then the id as an Int: a sign byte and `int_size` little-endian bytes).
 fn patch_block_id(path: &Path, table: &str, id: i32) -> i32 {
-    let a = pgveil::sink::archive::read_archive(path).unwrap();
+    let a = pgveil::archive::read_archive(path).unwrap();
     let e = a
         .entries
         .iter()
@@ -144,7 +144,7 @@ fn a_block_whose_id_no_longer_matches_its_entry_is_an_error_naming_the_table() {
     // The id of another table's entry: two blocks claim it.
     let swapped = write(dir.path(), "swapped.dump", &std::fs::read(&good).unwrap());
     let staff_id = {
-        let a = pgveil::sink::archive::read_archive(&good).unwrap();
+        let a = pgveil::archive::read_archive(&good).unwrap();
         a.entries
             .iter()
             .find(|e| e.desc == "TABLE DATA" && e.tag == "staff")

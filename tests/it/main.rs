@@ -9,6 +9,7 @@
 mod support;
 
 mod archive;
+mod archive_deps;
 mod backups;
 mod dump_cli;
 mod error_messages;

@@ -705,3 +705,117 @@ pub fn ok(out: Output, what: &str) -> Output {
 }
 
 pub mod s3;
+
+/// Which of pg_restore's sequential passes restores an entry (`_tocEntryRestorePass`): ACLs after
+/// everything else, event triggers and materialized view data after the ACLs.
+pub fn restore_pass(e: &pgveil::archive::TocEntry) -> u8 {
+    match e.desc.as_str() {
+        "ACL" | "ACL LANGUAGE" | "DEFAULT ACL" => 1,
+        "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" => 2,
+        "COMMENT" if e.tag.starts_with("EVENT TRIGGER ") => 2,
+        _ => 0,
+    }
+}
+
+/// `pg_restore -j` restores the pre-data section first, one entry after the other in TOC order,
+/// then the rest of each pass in parallel, in any order the recorded dependencies allow. So every
+/// dependency that pg_dump's own archive of `db` records must hold in `ours` too: a pre-data entry
+/// must come after what it depends on, and a later entry must reach it through our dependencies
+/// (same pass), or run in a later pass or section. And the tables an entry locks (its direct TABLE
+/// dependencies) must be the same, or pg_restore -j may run conflicting entries at once.
+pub fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path) {
+    use pgveil::archive::{read_archive, Section, TocEntry};
+    let theirs_path = dir.join("pg_dump-own.dump");
+    std::fs::write(&theirs_path, cluster().pg_dump(db, &["-Fc"])).unwrap();
+    let ours = read_archive(ours_path).unwrap();
+    let theirs = read_archive(&theirs_path).unwrap();
+    let key = |e: &TocEntry| (e.desc.clone(), e.namespace.clone(), e.tag.clone());
+    let mut ours_by_key: HashMap<_, Vec<usize>> = HashMap::new();
+    let mut ours_index: HashMap<i32, usize> = HashMap::new();
+    for (i, e) in ours.entries.iter().enumerate() {
+        ours_by_key.entry(key(e)).or_default().push(i);
+        ours_index.insert(e.dump_id, i);
+    }
+    let theirs_by_id: HashMap<i32, &TocEntry> =
+        theirs.entries.iter().map(|e| (e.dump_id, e)).collect();
+    // Whether our entry `from` reaches `to` through dependencies.
+    let reaches = |from: usize, to: usize| {
+        let mut stack = vec![from];
+        let mut seen = vec![false; ours.entries.len()];
+        while let Some(i) = stack.pop() {
+            if i == to {
+                return true;
+            }
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            for d in &ours.entries[i].dependencies {
+                if let Some(&j) = ours_index.get(d) {
+                    stack.push(j);
+                }
+            }
+        }
+        false
+    };
+    let mut missing = Vec::new();
+    for a in &theirs.entries {
+        let Some(our_as) = ours_by_key.get(&key(a)) else {
+            continue;
+        };
+        for d in &a.dependencies {
+            let Some(b) = theirs_by_id.get(d) else {
+                continue; // an object pg_dump does not dump (e.g. an extension's member)
+            };
+            let Some(our_bs) = ours_by_key.get(&key(b)) else {
+                continue;
+            };
+            // pg_restore -j takes a post-data entry's direct TABLE / TABLE DATA dependencies for
+            // the tables it locks (all entries but INDEX), and never runs two entries locking the
+            // same table at once: those must be direct dependencies in ours too.
+            let locks = a.section == Section::PostData
+                && a.desc != "INDEX"
+                && (b.desc == "TABLE" || b.desc == "TABLE DATA");
+            if locks
+                && !our_as.iter().any(|&ia| {
+                    our_bs.iter().any(|&ib| {
+                        ours.entries[ia]
+                            .dependencies
+                            .contains(&ours.entries[ib].dump_id)
+                    })
+                })
+            {
+                missing.push(format!(
+                    "{} {} {:?} locks {} {} {:?}",
+                    a.desc, a.tag, a.namespace, b.desc, b.tag, b.namespace
+                ));
+                continue;
+            }
+            let ordered = our_as.iter().any(|&ia| {
+                our_bs.iter().any(|&ib| {
+                    let (ea, eb) = (&ours.entries[ia], &ours.entries[ib]);
+                    if ea.section == Section::PreData {
+                        ib < ia
+                    } else if eb.section == Section::PreData
+                        || restore_pass(eb) < restore_pass(ea)
+                        || (eb.section == Section::Data && ea.section == Section::PostData)
+                    {
+                        true
+                    } else {
+                        reaches(ia, ib)
+                    }
+                })
+            });
+            if !ordered {
+                missing.push(format!(
+                    "{} {} {:?} -> {} {} {:?}",
+                    a.desc, a.tag, a.namespace, b.desc, b.tag, b.namespace
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "dependencies of pg_dump's archive that ours does not enforce:\n{}",
+        missing.join("\n")
+    );
+}

@@ -8,7 +8,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::format::*;
-use super::toc::TocEntry;
+use super::toc::{Kind, Section, TocEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -120,38 +120,66 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
     // The count comes from the file: it may not be backed by entries (a hostile archive).
     let mut entries = Vec::with_capacity((count as usize).min(1 << 12));
     for _ in 0..count {
-        let mut e = TocEntry {
-            dump_id: r.int().map_err(io)? as i32,
-            had_dumper: r.int().map_err(io)? != 0,
-            ..TocEntry::default()
-        };
-        e.tableoid = r.str().map_err(io)?.unwrap_or_default();
-        e.oid = r.str().map_err(io)?.unwrap_or_default();
-        e.tag = r.str().map_err(io)?.unwrap_or_default();
-        e.desc = r.str().map_err(io)?.unwrap_or_default();
-        e.section = r.int().map_err(io)? as i32;
-        e.defn = r.str().map_err(io)?.map(String::into_bytes);
-        e.drop_stmt = r.str().map_err(io)?;
-        e.copy_stmt = r.str().map_err(io)?;
-        e.namespace = r.str().map_err(io)?;
-        e.tablespace = r.str().map_err(io)?;
-        if vmin >= 14 {
-            e.tableam = r.str().map_err(io)?;
-        }
-        if vmin >= 16 {
-            r.int().map_err(io)?; // relkind
-        }
-        e.owner = r.str().map_err(io)?;
-        e.with_oids = r.str().map_err(io)?;
-        while let Some(d) = r.str().map_err(io)? {
-            e.dependencies.push(d.parse().unwrap_or(0));
-        }
-        e.offset = r.offset().map_err(io)?;
-        entries.push(e);
+        entries.push(read_entry(&mut r, vmin).map_err(io)?);
     }
     let toc_end = r.pos;
 
-    // Walk the data blocks sequentially (works with and without offsets).
+    let (blocks, blocks_in_order) = walk_blocks(&mut r, &p)?;
+    Ok(Archive {
+        header: h,
+        entries,
+        blocks,
+        blocks_in_order,
+        toc_end,
+    })
+}
+
+/// One TOC entry, laid out as archive version 1.`vmin` has it.
+fn read_entry<R: Read>(r: &mut ArchiveReader<R>, vmin: u8) -> std::io::Result<TocEntry> {
+    let mut e = TocEntry {
+        dump_id: r.int()? as i32,
+        had_dumper: r.int()? != 0,
+        ..TocEntry::default()
+    };
+    e.tableoid = r.str()?.unwrap_or_default();
+    e.oid = r.str()?.unwrap_or_default();
+    e.tag = r.str()?.unwrap_or_default();
+    e.desc = Kind::parse(&r.str()?.unwrap_or_default());
+    e.section = Section::from_code(r.int()? as i32);
+    e.defn = r.str()?.map(String::into_bytes);
+    e.drop_stmt = r.str()?;
+    e.copy_stmt = r.str()?;
+    e.namespace = r.str()?;
+    e.tablespace = r.str()?;
+    if vmin >= 14 {
+        e.tableam = r.str()?;
+    }
+    if vmin >= 16 {
+        r.int()?; // relkind
+    }
+    e.owner = r.str()?;
+    e.with_oids = r.str()?;
+    while let Some(d) = r.str()? {
+        e.dependencies.push(d.parse().unwrap_or(0));
+    }
+    e.offset = r.offset()?;
+    Ok(e)
+}
+
+/// The data blocks after the TOC, walked in file order (works with and without offsets).
+#[allow(clippy::type_complexity)]
+fn walk_blocks<R: Read>(
+    r: &mut ArchiveReader<R>,
+    p: &str,
+) -> Result<(HashMap<i32, BlockInfo>, Vec<(i32, BlockInfo)>), InspectError> {
+    let io = |source: std::io::Error| InspectError::Io {
+        path: p.to_string(),
+        source,
+    };
+    let bad = |what: String| InspectError::Format {
+        path: p.to_string(),
+        what,
+    };
     let mut blocks = HashMap::new();
     let mut blocks_in_order = Vec::new();
     while let Some(block_type) = r.try_byte().map_err(io)? {
@@ -176,13 +204,13 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
             info.chunks += 1;
         };
         match block_type {
-            BLK_DATA => read_chunks(&mut r, &mut info)?,
+            BLK_DATA => read_chunks(r, &mut info)?,
             BLK_BLOBS => loop {
                 let oid = r.int().map_err(io)?;
                 if oid == 0 {
                     break;
                 }
-                read_chunks(&mut r, &mut info)?;
+                read_chunks(r, &mut info)?;
             },
             other => {
                 return Err(bad(format!(
@@ -193,13 +221,7 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
         blocks.insert(id, info);
         blocks_in_order.push((id, info));
     }
-    Ok(Archive {
-        header: h,
-        entries,
-        blocks,
-        blocks_in_order,
-        toc_end,
-    })
+    Ok((blocks, blocks_in_order))
 }
 
 /// The uncompressed content of the data block of entry `dump_id` (COPY text for TABLE DATA).

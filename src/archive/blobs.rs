@@ -10,7 +10,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use super::format::put_int;
-use super::{ChunkWriter, Encoder, FramedPieces};
+use super::spool::{ChunkWriter, Encoder};
+use crate::sink::deflate::FramedPieces;
 
 const LO_OPEN: &[u8] = b"SELECT pg_catalog.lo_open('";
 const LO_WRITE: &[u8] = b"SELECT pg_catalog.lowrite(0, ";
