@@ -15,6 +15,7 @@ pub mod progress;
 pub mod restore;
 pub mod rules;
 pub mod scan;
+pub mod serve;
 pub mod sink;
 pub mod source;
 pub mod store;
