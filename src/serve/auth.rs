@@ -124,7 +124,8 @@ impl Tokens {
                 if part.is_empty() || part.starts_with('#') {
                     continue;
                 }
-                let err = |kind: fn(String, usize) -> TokensError| kind(origin.to_string(), line_no);
+                let err =
+                    |kind: fn(String, usize) -> TokensError| kind(origin.to_string(), line_no);
                 let mut words = part.split_whitespace();
                 let (Some(role), Some(token), None) = (words.next(), words.next(), words.next())
                 else {
@@ -133,7 +134,12 @@ impl Tokens {
                 let role = match role {
                     "read" => Role::Read,
                     "admin" => Role::Admin,
-                    _ => return Err(err(|origin, line| TokensError::UnknownRole { origin, line })),
+                    _ => {
+                        return Err(err(|origin, line| TokensError::UnknownRole {
+                            origin,
+                            line,
+                        }))
+                    }
                 };
                 if token.chars().count() < MIN_TOKEN_LEN {
                     return Err(err(|origin, line| TokensError::TooShort { origin, line }));
@@ -252,11 +258,16 @@ mod tests {
             (format!("\n\n{A}\n"), "tokens:3: expected"),
             (format!("read {R} {A}\n"), "tokens:1: expected"),
             ("admin short\n".to_string(), "tokens:1: token too short"),
-            (format!("read {R}\n#\nadmin {R}\n"), "tokens:3: the same token as line 1"),
+            (
+                format!("read {R}\n#\nadmin {R}\n"),
+                "tokens:3: the same token as line 1",
+            ),
             ("# nothing\n".to_string(), "tokens: no tokens"),
         ];
         for (text, want) in cases {
-            let err = Tokens::parse(&text, "tokens", false).unwrap_err().to_string();
+            let err = Tokens::parse(&text, "tokens", false)
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with(want), "{err:?} should start with {want:?}");
             assert!(!err.contains(R) && !err.contains(A) && !err.contains("short "));
         }
@@ -279,6 +290,9 @@ mod tests {
         let err = Tokens::load_file(&path).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(Tokens::load_file(&path).unwrap().role_of(A), Some(Role::Admin));
+        assert_eq!(
+            Tokens::load_file(&path).unwrap().role_of(A),
+            Some(Role::Admin)
+        );
     }
 }

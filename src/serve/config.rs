@@ -194,7 +194,11 @@ struct Lines<'a>(&'a str);
 impl Lines<'_> {
     fn of(&self, span: Range<usize>) -> usize {
         let at = span.start.min(self.0.len());
-        self.0.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+        self.0.as_bytes()[..at]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 }
 
@@ -258,7 +262,9 @@ impl ServeConfig {
             if let Some(first) = seen.get(&name) {
                 check.at(
                     &job.as_ref().name,
-                    format!("job {name:?}: a second job of this name (the first is on line {first})"),
+                    format!(
+                        "job {name:?}: a second job of this name (the first is on line {first})"
+                    ),
                 );
             } else {
                 seen.insert(name, line);
@@ -292,7 +298,11 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     base.join(p)
 }
 
-fn check_server(check: &mut Check<'_>, raw: Option<RawServer>, base: &Path) -> Option<ServerConfig> {
+fn check_server(
+    check: &mut Check<'_>,
+    raw: Option<RawServer>,
+    base: &Path,
+) -> Option<ServerConfig> {
     let raw = raw.unwrap_or(RawServer {
         listen: None,
         tokens_file: None,
@@ -300,7 +310,11 @@ fn check_server(check: &mut Check<'_>, raw: Option<RawServer>, base: &Path) -> O
     });
     let before = check.problems.len();
     let listen = match &raw.listen {
-        None => Some(DEFAULT_LISTEN.parse::<SocketAddr>().expect("a valid default")),
+        None => Some(
+            DEFAULT_LISTEN
+                .parse::<SocketAddr>()
+                .expect("a valid default"),
+        ),
         Some(l) => match l.as_ref().parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
@@ -318,7 +332,9 @@ fn check_server(check: &mut Check<'_>, raw: Option<RawServer>, base: &Path) -> O
         if std::env::var_os(TOKENS_ENV).is_some_and(|v| !v.is_empty()) {
             check.at(
                 t,
-                format!("server.tokens_file: {TOKENS_ENV} is set too: give tokens in one place only"),
+                format!(
+                    "server.tokens_file: {TOKENS_ENV} is set too: give tokens in one place only"
+                ),
             );
         }
         match Tokens::load_file(path) {
@@ -396,10 +412,18 @@ fn check_conninfo(check: &mut Check<'_>, conn: &Spanned<String>, what: &str) -> 
     true
 }
 
-fn check_count(check: &mut Check<'_>, v: &Option<Spanned<i64>>, what: &str, min: i64) -> Option<i64> {
+fn check_count(
+    check: &mut Check<'_>,
+    v: &Option<Spanned<i64>>,
+    what: &str,
+    min: i64,
+) -> Option<i64> {
     let v = v.as_ref()?;
     if *v.as_ref() < min || *v.as_ref() > i64::from(u32::MAX) {
-        check.at(v, format!("{what}: must be at least {min} (is {})", v.as_ref()));
+        check.at(
+            v,
+            format!("{what}: must be at least {min} (is {})", v.as_ref()),
+        );
         return None;
     }
     Some(*v.as_ref())
@@ -420,7 +444,10 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
     if ConnInfo::parse(raw.dbname.as_ref()).is_ok()
         && conninfo::database_name(raw.dbname.as_ref()).is_none()
     {
-        check.at(&raw.dbname, format!("{job}: dbname: names no database (add dbname=… or a path to the URI)"));
+        check.at(
+            &raw.dbname,
+            format!("{job}: dbname: names no database (add dbname=… or a path to the URI)"),
+        );
     }
     let mut rules = Vec::new();
     for r in &raw.rules {
@@ -433,7 +460,10 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
     let key_file = raw.key_file.as_ref().map(|k| {
         let path = resolve(base, k.as_ref());
         if !path.is_file() {
-            check.at(k, format!("{job}: key_file: no such file {}", path.display()));
+            check.at(
+                k,
+                format!("{job}: key_file: no such file {}", path.display()),
+            );
         }
         path
     });
@@ -466,7 +496,10 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
         Some("anon") => CustomData::Anon,
         Some(other) => {
             let c = raw.custom_data.as_ref().expect("matched Some");
-            check.at(c, format!("{job}: custom_data: {other:?} is not \"full\" or \"anon\""));
+            check.at(
+                c,
+                format!("{job}: custom_data: {other:?} is not \"full\" or \"anon\""),
+            );
             CustomData::Full
         }
     };
@@ -476,14 +509,23 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
     }
     if let Some(u) = &raw.upload {
         if let Err(e) = crate::store::s3::parse_url(u.as_ref()) {
-            check.at(u, format!("{job}: upload: {} (expected s3://BUCKET/PREFIX/)", error_chain(&e)));
+            check.at(
+                u,
+                format!(
+                    "{job}: upload: {} (expected s3://BUCKET/PREFIX/)",
+                    error_chain(&e)
+                ),
+            );
         }
     }
     if let Some(e) = &raw.endpoint_url {
         if raw.upload.is_none() {
             check.at(e, format!("{job}: endpoint_url without upload"));
         } else if !(e.as_ref().starts_with("http://") || e.as_ref().starts_with("https://")) {
-            check.at(e, format!("{job}: endpoint_url: expected an http:// or https:// URL"));
+            check.at(
+                e,
+                format!("{job}: endpoint_url: expected an http:// or https:// URL"),
+            );
         }
     }
     let schedule = match &raw.schedule {
@@ -494,7 +536,11 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
             None
         }
         Some(s) => {
-            let zone = raw.timezone.as_ref().map(|t| t.as_ref().as_str()).unwrap_or(DEFAULT_TIMEZONE);
+            let zone = raw
+                .timezone
+                .as_ref()
+                .map(|t| t.as_ref().as_str())
+                .unwrap_or(DEFAULT_TIMEZONE);
             match super::schedule::parse_cron(s.as_ref()) {
                 Err(e) => {
                     check.at(s, format!("{job}: schedule: {e}"));
@@ -523,13 +569,20 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
     if let (Some(k), None) = (&raw.keep_remote, &raw.upload) {
         check.at(k, format!("{job}: keep_remote without upload"));
     }
-    let freeze = check_count(check, &raw.freeze_after_days, &format!("{job}: freeze_after_days"), 0);
+    let freeze = check_count(
+        check,
+        &raw.freeze_after_days,
+        &format!("{job}: freeze_after_days"),
+        0,
+    );
     if let Some(f) = &raw.freeze_after_days {
         if raw.out_dir.is_none() || raw.upload.is_none() {
             check.at(f, format!("{job}: freeze_after_days needs both out_dir and upload (it frees local copies that are safe in the bucket)"));
         }
     }
-    let own = ConnInfo::parse(raw.dbname.as_ref()).ok().and_then(|c| c.public());
+    let own = ConnInfo::parse(raw.dbname.as_ref())
+        .ok()
+        .and_then(|c| c.public());
     for t in &raw.restore_targets {
         let what = format!("{job}: restore_targets");
         if !check_conninfo(check, t, &what) {
@@ -537,7 +590,8 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
         }
         if conninfo::database_name(t.as_ref()).is_none() {
             check.at(t, format!("{what}: names no database (a restore target must name it: dbname=… or a path in the URI)"));
-        } else if own.is_some() && ConnInfo::parse(t.as_ref()).ok().and_then(|c| c.public()) == own {
+        } else if own.is_some() && ConnInfo::parse(t.as_ref()).ok().and_then(|c| c.public()) == own
+        {
             check.at(t, format!("{what}: is the job's own database"));
         }
     }
@@ -558,7 +612,11 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
         keep_remote: keep_remote.map(|k| k as usize),
         backup_on_start: raw.backup_on_start,
         freeze_after_days: freeze.map(|f| f as u32),
-        restore_targets: raw.restore_targets.iter().map(|t| t.as_ref().clone()).collect(),
+        restore_targets: raw
+            .restore_targets
+            .iter()
+            .map(|t| t.as_ref().clone())
+            .collect(),
         pg_dump_args: raw.pg_dump_args.clone(),
     })
 }
@@ -607,19 +665,36 @@ mod tests {
     #[test]
     fn problems_name_their_line() {
         let e = problems(&format!("{JOB}dbnme = \"x\"\n"));
-        assert!(e.starts_with("/etc/pgveil/p.toml:5: unknown field `dbnme`"), "{e}");
+        assert!(
+            e.starts_with("/etc/pgveil/p.toml:5: unknown field `dbnme`"),
+            "{e}"
+        );
         let e = problems(&format!("{JOB}keep_local = 0\nupload = \"http://x\"\n"));
-        assert!(e.contains("p.toml:5: job \"shop\": keep_local: must be at least 1"), "{e}");
+        assert!(
+            e.contains("p.toml:5: job \"shop\": keep_local: must be at least 1"),
+            "{e}"
+        );
         assert!(e.contains("p.toml:6: job \"shop\": upload:"), "{e}");
         let e = problems(&format!("{JOB}outputs = [\"plain\", \"gz\"]\n"));
         assert!(e.contains("p.toml:5: job \"shop\": outputs: \"gz\""), "{e}");
         let e = problems(&format!("{JOB}{JOB}"));
-        assert!(e.contains("p.toml:6: job \"shop\": a second job of this name (the first is on line 2)"), "{e}");
+        assert!(
+            e.contains(
+                "p.toml:6: job \"shop\": a second job of this name (the first is on line 2)"
+            ),
+            "{e}"
+        );
         let e = problems("[[job]]\nname = \"a/b\"\ndbname = \"x\"\n");
         assert!(e.contains("p.toml:2: job \"a/b\": a job name is"), "{e}");
-        assert!(e.contains("p.toml:2: job \"a/b\": needs out_dir, upload or both"), "{e}");
+        assert!(
+            e.contains("p.toml:2: job \"a/b\": needs out_dir, upload or both"),
+            "{e}"
+        );
         let e = problems("");
-        assert_eq!(e, "/etc/pgveil/p.toml: no [[job]]: the service would have nothing to back up");
+        assert_eq!(
+            e,
+            "/etc/pgveil/p.toml: no [[job]]: the service would have nothing to back up"
+        );
     }
 
     #[test]
@@ -630,11 +705,17 @@ mod tests {
             "postgresql://u@h/db?sslpassword=hunter22",
         ] {
             let e = problems(&format!("{JOB}restore_targets = [\"{conn}\"]\n"));
-            assert!(e.contains("p.toml:5: job \"shop\": restore_targets: holds a password"), "{e}");
+            assert!(
+                e.contains("p.toml:5: job \"shop\": restore_targets: holds a password"),
+                "{e}"
+            );
             assert!(!e.contains("hunter22"), "{e}");
         }
         let e = problems("[[job]]\nname = \"shop\"\nout_dir = \"/b\"\ndbname = \"postgresql://u:hunter22@h/db\"\n");
-        assert!(e.contains("p.toml:4: job \"shop\": dbname: holds a password"), "{e}");
+        assert!(
+            e.contains("p.toml:4: job \"shop\": dbname: holds a password"),
+            "{e}"
+        );
         // A value of the wrong type is not quoted back.
         let e = problems(&format!("{JOB}keep_local = \"hunter22\"\n"));
         assert!(e.contains("p.toml:5:") && !e.contains("hunter22"), "{e}");
@@ -642,22 +723,38 @@ mod tests {
 
     #[test]
     fn restore_targets_name_a_database_other_than_the_source() {
-        let e = problems(&format!("{JOB}restore_targets = [\"host=devdb\", \"shop\"]\n"));
+        let e = problems(&format!(
+            "{JOB}restore_targets = [\"host=devdb\", \"shop\"]\n"
+        ));
         assert!(e.contains("restore_targets: names no database"), "{e}");
-        assert!(e.contains("restore_targets: is the job's own database"), "{e}");
+        assert!(
+            e.contains("restore_targets: is the job's own database"),
+            "{e}"
+        );
     }
 
     #[test]
     fn schedules_and_zones() {
         let e = problems(&format!("{JOB}schedule = \"0 3 * * *\"\n"));
-        assert!(e.contains("p.toml:5: job \"shop\": schedule: not a cron expression"), "{e}");
-        let e = problems(&format!("{JOB}schedule = \"0 0 3 * * *\"\ntimezone = \"Mars/Olympus\"\n"));
-        assert!(e.contains("p.toml:6: job \"shop\": timezone: unknown time zone \"Mars/Olympus\""), "{e}");
+        assert!(
+            e.contains("p.toml:5: job \"shop\": schedule: not a cron expression"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{JOB}schedule = \"0 0 3 * * *\"\ntimezone = \"Mars/Olympus\"\n"
+        ));
+        assert!(
+            e.contains("p.toml:6: job \"shop\": timezone: unknown time zone \"Mars/Olympus\""),
+            "{e}"
+        );
         let c = ServeConfig::parse(
             &format!("{JOB}schedule = \"0 0 3 * * *\"\ntimezone = \"Europe/Berlin\"\n"),
             Path::new("/p.toml"),
         )
         .unwrap();
-        assert_eq!(c.jobs[0].schedule.as_ref().unwrap().zone_name(), "Europe/Berlin");
+        assert_eq!(
+            c.jobs[0].schedule.as_ref().unwrap().zone_name(),
+            "Europe/Berlin"
+        );
     }
 }

@@ -130,7 +130,11 @@ mod tests {
         let runs = s.next_runs(berlin(2026, 1, 10, 12, 0), 3);
         assert_eq!(
             utc(&runs),
-            ["2026-01-11T02:00:00Z", "2026-01-12T02:00:00Z", "2026-01-13T02:00:00Z"]
+            [
+                "2026-01-11T02:00:00Z",
+                "2026-01-12T02:00:00Z",
+                "2026-01-13T02:00:00Z"
+            ]
         );
         assert_eq!(runs[0].time_zone().iana_name(), Some("Europe/Berlin"));
     }
@@ -141,7 +145,11 @@ mod tests {
         let start: Timestamp = "2026-03-01T00:00:05Z".parse().unwrap();
         assert_eq!(
             utc(&s.next_runs(start, 3)),
-            ["2026-03-01T00:00:20Z", "2026-03-01T00:00:40Z", "2026-03-01T00:01:00Z"]
+            [
+                "2026-03-01T00:00:20Z",
+                "2026-03-01T00:00:40Z",
+                "2026-03-01T00:01:00Z"
+            ]
         );
     }
 
@@ -157,14 +165,22 @@ mod tests {
         let runs = s.next_runs(berlin(2026, 3, 28, 12, 0), 3);
         assert_eq!(
             utc(&runs),
-            ["2026-03-29T01:30:00Z", "2026-03-30T01:30:00Z", "2026-03-31T01:30:00Z"]
+            [
+                "2026-03-29T01:30:00Z",
+                "2026-03-30T01:30:00Z",
+                "2026-03-31T01:30:00Z"
+            ]
         );
         // Hourly runs: the hour that does not exist is not run twice nor invented.
         let s = Schedule::new("0 0 * * * *", "Europe/Berlin").unwrap();
         let runs = s.next_runs(berlin(2026, 3, 29, 0, 30), 3);
         assert_eq!(
             utc(&runs),
-            ["2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z"]
+            [
+                "2026-03-29T00:00:00Z",
+                "2026-03-29T01:00:00Z",
+                "2026-03-29T02:00:00Z"
+            ]
         );
         assert_eq!(runs[1].datetime().hour(), 3);
     }
@@ -177,7 +193,11 @@ mod tests {
         let runs = s.next_runs(berlin(2026, 10, 24, 12, 0), 3);
         assert_eq!(
             utc(&runs),
-            ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z", "2026-10-27T01:30:00Z"]
+            [
+                "2026-10-25T00:30:00Z",
+                "2026-10-26T01:30:00Z",
+                "2026-10-27T01:30:00Z"
+            ]
         );
     }
 

@@ -20,3 +20,4 @@ mod fuzz_corpus;
 mod harness;
 mod pii_scan;
 mod rules_cli;
+mod serve_config;
