@@ -12,6 +12,9 @@
 //!
 //! A TOML syntax or type error stops the reading at the first one (that is what the parser gives);
 //! its message is the parser's, without the line's text (it may hold a secret).
+//!
+//! The file is over 700 lines with its unit tests; the checks themselves are one small function per
+//! group of keys (`check_server`, `check_job` and the `check_*` functions it calls).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -429,7 +432,7 @@ fn check_count(
     Some(*v.as_ref())
 }
 
-/// The function is long because it is a flat list of independent checks, one per key.
+/// One `[[job]]`: its name and database here, the other keys in the functions it calls.
 fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConfig> {
     let before = check.problems.len();
     let name = raw.name.as_ref().clone();
@@ -449,6 +452,45 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
             format!("{job}: dbname: names no database (add dbname=… or a path to the URI)"),
         );
     }
+    let (rules, key_file) = check_files(check, raw, base, &job);
+    let (outputs, custom_data) = check_outputs(check, raw, &job);
+    let out_dir = check_places(check, raw, base, &job);
+    let schedule = check_schedule(check, raw, &job);
+    let (keep_local, keep_remote, freeze) = check_retention(check, raw, &job);
+    check_restore_targets(check, raw, &job);
+    (check.problems.len() == before).then(|| JobConfig {
+        name,
+        line: check.lines.of(raw.name.span()),
+        dbname: raw.dbname.as_ref().clone(),
+        rules,
+        key_file,
+        labels: raw.labels,
+        outputs,
+        custom_data,
+        out_dir,
+        upload: raw.upload.as_ref().map(|u| u.as_ref().clone()),
+        endpoint_url: raw.endpoint_url.as_ref().map(|e| e.as_ref().clone()),
+        schedule,
+        keep_local: keep_local.map(|k| k as usize),
+        keep_remote: keep_remote.map(|k| k as usize),
+        backup_on_start: raw.backup_on_start,
+        freeze_after_days: freeze.map(|f| f as u32),
+        restore_targets: raw
+            .restore_targets
+            .iter()
+            .map(|t| t.as_ref().clone())
+            .collect(),
+        pg_dump_args: raw.pg_dump_args.clone(),
+    })
+}
+
+/// Rule and key files exist.
+fn check_files(
+    check: &mut Check<'_>,
+    raw: &RawJob,
+    base: &Path,
+    job: &str,
+) -> (Vec<PathBuf>, Option<PathBuf>) {
     let mut rules = Vec::new();
     for r in &raw.rules {
         let path = resolve(base, r.as_ref());
@@ -467,6 +509,11 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
         }
         path
     });
+    (rules, key_file)
+}
+
+/// `outputs` and `custom_data`.
+fn check_outputs(check: &mut Check<'_>, raw: &RawJob, job: &str) -> (Vec<Output>, CustomData) {
     let mut outputs = Vec::new();
     match &raw.outputs {
         None => outputs = vec![Output::Plain, Output::Anon, Output::Custom],
@@ -503,6 +550,11 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
             CustomData::Full
         }
     };
+    (outputs, custom_data)
+}
+
+/// `out_dir`, `upload`, `endpoint_url`: at least one place, a valid S3 URL.
+fn check_places(check: &mut Check<'_>, raw: &RawJob, base: &Path, job: &str) -> Option<PathBuf> {
     let out_dir = raw.out_dir.as_ref().map(|o| resolve(base, o.as_ref()));
     if raw.out_dir.is_none() && raw.upload.is_none() {
         check.at(&raw.name, format!("{job}: needs out_dir, upload or both"));
@@ -528,7 +580,12 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
             );
         }
     }
-    let schedule = match &raw.schedule {
+    out_dir
+}
+
+/// `schedule` and `timezone`, each problem on its own key's line.
+fn check_schedule(check: &mut Check<'_>, raw: &RawJob, job: &str) -> Option<Schedule> {
+    match &raw.schedule {
         None => {
             if let Some(tz) = &raw.timezone {
                 check.at(tz, format!("{job}: timezone without schedule"));
@@ -560,7 +617,15 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
                 },
             }
         }
-    };
+    }
+}
+
+/// `keep_local`, `keep_remote`, `freeze_after_days`, and the places they need.
+fn check_retention(
+    check: &mut Check<'_>,
+    raw: &RawJob,
+    job: &str,
+) -> (Option<i64>, Option<i64>, Option<i64>) {
     let keep_local = check_count(check, &raw.keep_local, &format!("{job}: keep_local"), 1);
     if let (Some(k), None) = (&raw.keep_local, &raw.out_dir) {
         check.at(k, format!("{job}: keep_local without out_dir"));
@@ -580,6 +645,11 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
             check.at(f, format!("{job}: freeze_after_days needs both out_dir and upload (it frees local copies that are safe in the bucket)"));
         }
     }
+    (keep_local, keep_remote, freeze)
+}
+
+/// Restore targets: connection strings without a password, naming a database other than the job's.
+fn check_restore_targets(check: &mut Check<'_>, raw: &RawJob, job: &str) {
     let own = ConnInfo::parse(raw.dbname.as_ref())
         .ok()
         .and_then(|c| c.public());
@@ -595,30 +665,6 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
             check.at(t, format!("{what}: is the job's own database"));
         }
     }
-    (check.problems.len() == before).then(|| JobConfig {
-        name,
-        line: check.lines.of(raw.name.span()),
-        dbname: raw.dbname.as_ref().clone(),
-        rules,
-        key_file,
-        labels: raw.labels,
-        outputs,
-        custom_data,
-        out_dir,
-        upload: raw.upload.as_ref().map(|u| u.as_ref().clone()),
-        endpoint_url: raw.endpoint_url.as_ref().map(|e| e.as_ref().clone()),
-        schedule,
-        keep_local: keep_local.map(|k| k as usize),
-        keep_remote: keep_remote.map(|k| k as usize),
-        backup_on_start: raw.backup_on_start,
-        freeze_after_days: freeze.map(|f| f as u32),
-        restore_targets: raw
-            .restore_targets
-            .iter()
-            .map(|t| t.as_ref().clone())
-            .collect(),
-        pg_dump_args: raw.pg_dump_args.clone(),
-    })
 }
 
 #[cfg(test)]
