@@ -248,7 +248,14 @@ impl ServeConfig {
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             invalid(vec![Problem {
                 line: e.span().map(|s| lines.of(s)),
-                message: scrub_value(e.message().trim()),
+                message: scrub_value(
+                    &e.message()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
             }])
         })?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -735,6 +742,11 @@ mod tests {
         assert!(
             e.contains("p.toml:2: job \"a/b\": needs out_dir, upload or both"),
             "{e}"
+        );
+        let e = problems("x = \n");
+        assert_eq!(
+            e,
+            "/etc/pgveil/p.toml:1: invalid string; expected `\"`, `'`"
         );
         let e = problems("");
         assert_eq!(
