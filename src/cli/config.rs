@@ -373,7 +373,7 @@ WantedBy=timers.target
 fn systemd(args: &SystemdArgs) -> anyhow::Result<()> {
     let config = ServeConfig::load(&args.config)?;
     let binary = match &args.binary {
-        Some(b) => b.clone(),
+        Some(b) => std::path::absolute(b).context("the --binary path")?,
         None => std::env::current_exe().context("finding this program's path")?,
     };
     let files: Vec<(String, String)> = if args.timer {

@@ -258,7 +258,11 @@ impl ServeConfig {
                 ),
             }])
         })?;
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        // Absolute, so that the paths resolved against it can go into a systemd unit.
+        let base = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
         let mut check = Check {
             lines,
             problems: Vec::new(),

@@ -387,3 +387,70 @@ fn completions_and_man_page() {
     );
     assert!(text.contains("SUBCOMMANDS"), "no subcommands section");
 }
+
+/// The timer's oneshot service runs a `pgveil dump` that works: its ExecStart=, run by hand against
+/// a real database, writes a complete backup set into the job's out_dir.
+#[test]
+fn the_timer_service_runs_a_working_dump() {
+    let cluster = support::cluster();
+    let db = cluster.create_db("serve_timer");
+    cluster.psql(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY, email text); INSERT INTO t SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 50) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("backups");
+    let path = dir.path().join("pgveil.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[job]]\nname = \"timed\"\ndbname = \"{db}\"\nout_dir = \"backups\"\nkeep_local = 2\nschedule = \"0 0 3 * * *\"\n"
+        ),
+    )
+    .unwrap();
+    let out = support::run_ok(
+        pgveil()
+            .args(["config", "systemd", "--timer", "--config"])
+            .arg(&path)
+            .arg("--binary")
+            .arg(bin_path()),
+        None,
+        "config systemd --timer",
+    );
+    let units = stdout(&out);
+    let exec = units
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart= line");
+    // Nothing in this job needs quoting, so the words are the arguments.
+    assert!(!exec.contains('"'), "{exec}");
+    let words: Vec<&str> = exec.split(' ').collect();
+    assert_eq!(Path::new(words[0]), bin_path());
+    assert!(
+        exec.contains(&format!("--out-dir {}", out_dir.display())),
+        "{exec}"
+    );
+    let mut cmd = support::pgveil();
+    cmd.args(&words[1..]);
+    support::run_ok(&mut cmd, None, "the timer's pgveil dump");
+    // One set NAME/STAMP/ with its manifest last and the three artifacts.
+    let sets: Vec<PathBuf> = std::fs::read_dir(out_dir.join("timed"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let mut files: Vec<String> = std::fs::read_dir(&sets[0])
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "timed.anon.gz",
+            "timed.dump",
+            "timed.gz",
+            "timed.manifest.json"
+        ]
+    );
+}
