@@ -25,6 +25,7 @@ pub mod pass;
 pub mod restore;
 pub mod rules;
 pub mod scan;
+pub mod serve;
 pub mod sink;
 pub mod source;
 pub mod sql;

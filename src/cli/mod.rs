@@ -3,6 +3,7 @@
 mod anonymize;
 mod backups;
 mod common;
+mod config;
 mod dump;
 mod inspect;
 mod progress;
@@ -45,6 +46,10 @@ enum Command {
     Restore(restore::RestoreArgs),
     /// Check a backup set's artifacts against its manifest (and optionally by a scratch restore).
     Verify(restore::VerifyArgs),
+    /// `pgveil serve` tooling: `check` a configuration, an `example`, `systemd` units, shell
+    /// `completions`, the `man` page.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -58,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(args) => restore::pull(args),
         Command::Restore(args) => restore::restore(args),
         Command::Verify(args) => restore::verify(args),
+        Command::Config(cmd) => config::run(cmd),
     }
 }
 

@@ -21,4 +21,5 @@ mod fuzz_corpus;
 mod harness;
 mod pii_scan;
 mod rules_cli;
+mod serve_config;
 mod usecases;
