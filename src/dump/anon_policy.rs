@@ -142,7 +142,7 @@ impl AnonPolicy {
     ) -> MaskedEntry {
         let body = entry.body_range.start;
         let region = &entry.text[body..body + end];
-        let Some(stmts) = split_statements(region) else {
+        let Some(stmts) = crate::sql::lexer::statements(region) else {
             return MaskedEntry::LeftOut;
         };
         let mut dropped: Vec<std::ops::Range<usize>> = Vec::new();
@@ -298,89 +298,6 @@ fn string_literals(value: &str) -> Vec<String> {
         out.push(lit);
     }
     out
-}
-
-/// The statements of an entry body: each range runs from its first non-blank byte through its `;`
-/// and the newline after it. Text after the last `;` is not a statement. `None` when a literal,
-/// quoted identifier or comment does not end.
-pub fn split_statements(body: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if start.is_none() {
-            if b.is_ascii_whitespace() {
-                i += 1;
-                continue;
-            }
-            start = Some(i);
-        }
-        match b {
-            b';' => {
-                let mut end = i + 1;
-                if body.get(end) == Some(&b'\n') {
-                    end += 1;
-                }
-                out.push(start.take().expect("in a statement")..end);
-                i = end;
-                continue;
-            }
-            b'\'' => {
-                // `E'…'` reads backslash escapes; `'…'` only doubles quotes.
-                let escapes =
-                    i > 0 && matches!(body[i - 1], b'E' | b'e') && (i < 2 || !ident(body[i - 2]));
-                i += 1;
-                loop {
-                    match body.get(i)? {
-                        b'\\' if escapes => i += 2,
-                        b'\'' if body.get(i + 1) == Some(&b'\'') => i += 2,
-                        b'\'' => break,
-                        _ => i += 1,
-                    }
-                }
-            }
-            b'"' => {
-                i += 1;
-                loop {
-                    match body.get(i)? {
-                        b'"' if body.get(i + 1) == Some(&b'"') => i += 2,
-                        b'"' => break,
-                        _ => i += 1,
-                    }
-                }
-            }
-            b'-' if body.get(i + 1) == Some(&b'-') => {
-                i = match memchr::memchr(b'\n', &body[i..]) {
-                    Some(n) => i + n,
-                    None => body.len(),
-                };
-                continue;
-            }
-            b'/' if body.get(i + 1) == Some(&b'*') => {
-                let close = memchr::memmem::find(&body[i + 2..], b"*/")?;
-                i += 2 + close + 2;
-                continue;
-            }
-            b'$' if i == 0 || !(ident(body[i - 1]) || body[i - 1] == b'$') => {
-                // `$tag$ … $tag$` (a `$` that opens no tag is just a byte).
-                let tag_len = body[i + 1..]
-                    .iter()
-                    .take_while(|&&c| ident(c) && !c.is_ascii_digit() || c == b'_')
-                    .count();
-                if body.get(i + 1 + tag_len) == Some(&b'$') {
-                    let tag = &body[i..i + tag_len + 2];
-                    let close = memchr::memmem::find(&body[i + tag.len()..], tag)?;
-                    i += tag.len() + close + tag.len();
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    Some(out)
 }
 
 /// `s` of `CREATE EXTENSION IF NOT EXISTS anon WITH SCHEMA s;` (quoted as pg_dump quotes it).
@@ -717,25 +634,5 @@ SECURITY LABEL FOR k_anonymity ON COLUMN public.users.phone IS 'INDIRECT IDENTIF
         let masked = AnonPolicy::new().masked_entries(&database_entries);
         assert_eq!(masked.len(), 1);
         assert!(!String::from_utf8_lossy(&masked[0].text).contains("anon"));
-    }
-
-    #[test]
-    fn statements_split_around_literals_identifiers_and_comments() {
-        let body = b"A 'x;''y';\nB \"q;\"\"\";C E'\\';';  -- c;\nD $f$ ; $f$;\nrest";
-        let stmts: Vec<&[u8]> = split_statements(body)
-            .unwrap()
-            .into_iter()
-            .map(|r| &body[r])
-            .collect();
-        assert_eq!(
-            stmts,
-            vec![
-                &b"A 'x;''y';\n"[..],
-                b"B \"q;\"\"\";",
-                b"C E'\\';';",
-                b"-- c;\nD $f$ ; $f$;\n",
-            ]
-        );
-        assert_eq!(split_statements(b"A 'open;"), None);
     }
 }

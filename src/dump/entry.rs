@@ -410,18 +410,31 @@ pub fn database_statements_end(body: &[u8]) -> usize {
 }
 
 /// Find a trailing `ALTER … OWNER TO …;\n\n` in an entry body (pg_dump prints it after the defn and a
-/// blank line). Returns the range relative to `body`.
+/// blank line). Returns the range relative to `body`. The body is split into statements by the SQL
+/// lexer, so an `ALTER … OWNER TO` inside a function body, a literal or a comment is never taken
+/// for it: only a last statement of its own, after a blank line, of the shape
+/// `ALTER … OWNER TO role;` (the role one name, nothing after it).
 pub fn find_owner_stmt(body: &[u8]) -> Option<Range<usize>> {
+    use crate::sql::lexer::{statements, tokens, TokenKind};
     let trimmed = body.strip_suffix(b"\n\n")?;
-    // The statement follows the defn's blank line. It is one line, unless a quoted name in it
-    // holds a newline: take the last `ALTER ` that starts a line after a blank one.
-    let start = memchr::memmem::rfind(trimmed, b"\n\nALTER ")? + 2;
-    let stmt = std::str::from_utf8(&trimmed[start..]).ok()?;
-    if stmt.contains(" OWNER TO ") && stmt.ends_with(';') && !stmt.contains("\n\n") {
-        Some(start..body.len())
-    } else {
-        None
+    let last = statements(trimmed)?.pop()?;
+    if last.end != trimmed.len() {
+        return None;
     }
+    // A comment before the statement (`-- *not* creating schema…`) belongs to the definition.
+    let stmt = std::str::from_utf8(&trimmed[last.clone()]).ok()?;
+    let toks: Vec<_> = tokens(stmt).collect();
+    let start = last.start + toks.first()?.start;
+    let n = toks.len();
+    let shaped = trimmed[..start].ends_with(b"\n\n")
+        && n >= 5
+        && toks[0].is_word("ALTER")
+        && toks[n - 4].is_word("OWNER")
+        && toks[n - 3].is_word("TO")
+        && matches!(toks[n - 2].kind, TokenKind::Word | TokenKind::QuotedIdent)
+        && toks[n - 1].is_punct(';')
+        && toks[n - 4].depth == 0;
+    shaped.then_some(start..body.len())
 }
 
 #[cfg(test)]
@@ -494,5 +507,19 @@ mod tests {
         let r = find_owner_stmt(body).unwrap();
         assert_eq!(&body[r], b"ALTER TABLE public.t OWNER TO app;\n\n");
         assert!(find_owner_stmt(b"CREATE TABLE public.t ();\n\n").is_none());
+        // An ALTER … OWNER TO inside a function body (as with --no-owner, where the entry has no
+        // owner statement of its own) is part of the definition.
+        let body = b"CREATE FUNCTION public.f() RETURNS void\n    LANGUAGE sql\n    AS $$\n\nALTER TABLE t OWNER TO bob; $$;\n\n";
+        assert!(find_owner_stmt(body).is_none());
+        let body = b"CREATE FUNCTION public.f(a integer) RETURNS integer\n    LANGUAGE sql\n    AS $$ SELECT a $$;\n\n\nALTER FUNCTION public.f(a integer) OWNER TO app;\n\n";
+        assert!(find_owner_stmt(body).is_some());
+        let body =
+            b"CREATE VIEW public.v AS\n SELECT 1;\n\n-- ALTER VIEW public.v OWNER TO bob;\n\n";
+        assert!(find_owner_stmt(body).is_none());
+        let body = b"CREATE SCHEMA \"a\n\nb\";\n\n\nALTER SCHEMA \"a\n\nb\" OWNER TO \"Bob\";\n\n";
+        assert_eq!(
+            &body[find_owner_stmt(body).unwrap()],
+            b"ALTER SCHEMA \"a\n\nb\" OWNER TO \"Bob\";\n\n"
+        );
     }
 }

@@ -218,38 +218,36 @@ impl<'a> Tokens<'a> {
 }
 
 /// The end of the construct (token or comment) that starts at the non-blank byte `b[i]`, and its
-/// kind.
+/// kind. An unterminated literal, quoted name or block comment runs to the end of the text.
 fn construct_at(b: &[u8], i: usize, std_strings: bool) -> (usize, TokenKind) {
+    let (end, kind) = construct(b, i, std_strings);
+    (end.unwrap_or(b.len()), kind)
+}
+
+/// [`construct_at`], with `None` for the end of a literal, quoted name or block comment that the
+/// text ends inside.
+fn construct(b: &[u8], i: usize, std_strings: bool) -> (Option<usize>, TokenKind) {
     let n = b.len();
     let c = b[i];
     if b[i..].starts_with(b"--") {
         let end = memchr::memchr(b'\n', &b[i..]).map_or(n, |p| i + p);
-        return (end, TokenKind::Comment);
+        return (Some(end), TokenKind::Comment);
     }
     if b[i..].starts_with(b"/*") {
         let mut depth = 1;
-        return (
-            scan_block(b, i + 2, &mut depth).unwrap_or(n),
-            TokenKind::Comment,
-        );
+        return (scan_block(b, i + 2, &mut depth), TokenKind::Comment);
     }
     match c {
         b'\'' => {
             let backslash = escapes_backslash(b, i, None, std_strings);
-            (
-                scan_single(b, i + 1, backslash).unwrap_or(n),
-                TokenKind::String,
-            )
+            (scan_single(b, i + 1, backslash), TokenKind::String)
         }
-        b'"' => (scan_double(b, i + 1).unwrap_or(n), TokenKind::QuotedIdent),
+        b'"' => (scan_double(b, i + 1), TokenKind::QuotedIdent),
         b'$' => match dollar_tag_end(b, i) {
-            Some(tag_end) => (
-                scan_dollar(b, tag_end, &b[i..tag_end]).unwrap_or(n),
-                TokenKind::String,
-            ),
+            Some(tag_end) => (scan_dollar(b, tag_end, &b[i..tag_end]), TokenKind::String),
             None => {
                 let digits = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
-                (i + 1 + digits, TokenKind::Param)
+                (Some(i + 1 + digits), TokenKind::Param)
             }
         },
         _ if is_ident_start(c) => {
@@ -261,24 +259,21 @@ fn construct_at(b: &[u8], i: usize, std_strings: bool) -> (usize, TokenKind) {
             let word = Some((i, j - i));
             if j < n && b[j] == b'\'' && j - i == 1 && b"eEbBxXnN".contains(&c) {
                 let backslash = escapes_backslash(b, j, word, std_strings);
-                return (
-                    scan_single(b, j + 1, backslash).unwrap_or(n),
-                    TokenKind::String,
-                );
+                return (scan_single(b, j + 1, backslash), TokenKind::String);
             }
             if j - i == 1 && (c == b'u' || c == b'U') && b[j..].starts_with(b"&'") {
-                return (scan_single(b, j + 2, false).unwrap_or(n), TokenKind::String);
+                return (scan_single(b, j + 2, false), TokenKind::String);
             }
-            (j, TokenKind::Word)
+            (Some(j), TokenKind::Word)
         }
         _ if c.is_ascii_digit() => {
             let mut j = i + 1;
             while j < n && (is_ident_cont(b[j]) || b[j] == b'.') && b[j] != b'$' {
                 j += 1;
             }
-            (j, TokenKind::Number)
+            (Some(j), TokenKind::Number)
         }
-        _ => (i + 1, TokenKind::Punct),
+        _ => (Some(i + 1), TokenKind::Punct),
     }
 }
 
@@ -346,6 +341,46 @@ pub fn statement_end(text: &[u8]) -> Option<usize> {
         i = end;
     }
     None
+}
+
+/// The statements of `text` (`standard_conforming_strings` on): each range runs from the
+/// statement's first non-blank byte through its top-level `;` and the newline right after it. Text
+/// after the last `;` is not a statement. `None` when the text ends inside a literal, a quoted name
+/// or a block comment: such text cannot be split safely. Works on bytes, whatever the encoding.
+pub fn statements(text: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut depth = 0u32;
+    let mut i = 0;
+    while i < text.len() {
+        if is_space(text[i]) {
+            i += 1;
+            continue;
+        }
+        let begin = *start.get_or_insert(i);
+        let (end, kind) = construct(text, i, true);
+        let end = end?;
+        if kind == TokenKind::Punct {
+            match text[i] {
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b';' if depth == 0 => {
+                    let stop = if text.get(end) == Some(&b'\n') {
+                        end + 1
+                    } else {
+                        end
+                    };
+                    out.push(begin..stop);
+                    start = None;
+                    i = stop;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        i = end;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -468,5 +503,27 @@ mod tests {
         assert!(t[1].is_punct('('));
         assert!(tokens("ON").next().unwrap().is_word("ON"));
         assert!(!tokens("on").next().unwrap().is_word("ON"));
+    }
+
+    #[test]
+    fn statements_split_around_literals_identifiers_and_comments() {
+        let body = b"A 'x;''y';\nB \"q;\"\"\";C E'\\';';  -- c;\nD $f$ ; $f$;\nrest";
+        let stmts: Vec<&[u8]> = statements(body)
+            .unwrap()
+            .into_iter()
+            .map(|r| &body[r])
+            .collect();
+        assert_eq!(
+            stmts,
+            vec![
+                &b"A 'x;''y';\n"[..],
+                b"B \"q;\"\"\";",
+                b"C E'\\';';",
+                b"-- c;\nD $f$ ; $f$;\n",
+            ]
+        );
+        assert_eq!(statements(b"A 'open;"), None);
+        assert_eq!(statements(b"A /* /* */ ; */ B;").unwrap(), vec![0..18]);
+        assert_eq!(statements(b"A (x; y);").unwrap(), vec![0..9]);
     }
 }
