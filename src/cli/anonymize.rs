@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use pgveil::engine::{DataView, SinkSpec};
+use pgveil::input::Source;
 use pgveil::sink::plain::PlainSink;
-use pgveil::source::Source;
 
 use super::common::{
     facts_for_input, labels_rule_text, run_pass_with_progress, LabelSource, RuleArgs,

@@ -9,10 +9,10 @@ use anyhow::{bail, Context};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Event};
 use pgveil::engine::{run_pass, EngineError, PassOptions, PassReport, SinkSpec, TableReport};
+use pgveil::input::{redact_password, PgDumpArgs, Source};
 use pgveil::progress::{Progress, Silent, TerminalProgress};
 use pgveil::rules::labels::{labels_from_dump, render_rules};
 use pgveil::rules::{Key, RuleSet, DEFAULT_RULES};
-use pgveil::source::{redact_password, PgDumpArgs, Source};
 
 #[derive(Debug, clap::Args)]
 pub struct RuleArgs {
@@ -146,34 +146,20 @@ pub fn facts_for_input(path: &Path) -> anyhow::Result<Facts> {
 /// restricted to the data), which adds the entries about the database exactly as this server's
 /// pg_dump writes them.
 pub fn facts_for_database(args: &PgDumpArgs) -> anyhow::Result<Facts> {
-    let input_has_database = args.extra.iter().any(|a| a == "-C" || a == "--create");
+    let options = args.options()?;
+    let input_has_database = options.creates_database();
     // The facts need the whole schema even when the dump itself is restricted to the data
     // (`--data-only`, `--section=data`): those options (and `--disable-triggers`, which needs
     // `--data-only`) stay off the schema-only dump, as does compression (`-Z`), since it is read
     // here as text. Data-only dumps have no database entries either.
-    let mut restricted = false;
-    let mut extra = Vec::with_capacity(args.extra.len());
-    let mut skip_value = false;
-    for a in &args.extra {
-        if std::mem::take(&mut skip_value) {
-            continue;
-        }
-        let s = a.to_string_lossy();
-        if s == "-a" || s == "--data-only" || s.starts_with("--section=") {
-            restricted = true;
-        } else if s == "--section" {
-            restricted = true;
-            skip_value = true;
-        } else if s == "-Z" || s == "--compress" {
-            // A compressed plain dump is read back here as text: not compressed.
-            skip_value = true;
-        } else if !(s == "--disable-triggers"
-            || s.starts_with("--compress=")
-            || (s.starts_with("-Z") && s.len() > 2))
-        {
-            extra.push(a.clone());
-        }
-    }
+    let restricted = options.restricted_to_data();
+    let extra = options.to_args_without(&[
+        "data-only",
+        "no-schema",
+        "section",
+        "compress",
+        "disable-triggers",
+    ]);
     let with_database_entries = !input_has_database && !restricted;
     let mut schema = PgDumpArgs {
         schema_only: true,

@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use pgveil::dump::anon_policy::AnonPolicy;
 use pgveil::engine::{DataView, EngineError, SinkSpec};
+use pgveil::input::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use pgveil::interrupt::{self, Undo};
 use pgveil::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{ArtifactOutput, SealedFile, Sink, Tee};
-use pgveil::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use pgveil::store::local::LocalStore;
 use pgveil::store::{SetId, Store, StoreError};
 
@@ -155,11 +155,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     // the user passed a snapshot of their own.
     // (`--serializable-deferrable` takes its own snapshot: PostgreSQL lets no READ ONLY DEFERRABLE
     // transaction import one.)
-    let user_snapshot = args.pg_dump_args.iter().any(|a| {
-        let a = a.to_string_lossy();
-        a.starts_with("--snapshot") || a == "--serializable-deferrable"
-    });
-    let _snapshot = if args.input.is_none() && !user_snapshot {
+    let _snapshot = if args.input.is_none() && !pg_dump.options()?.takes_own_snapshot() {
         let holder = SnapshotHolder::export(args.dbname.as_deref());
         match &holder {
             Some(h) => pg_dump

@@ -12,7 +12,7 @@ use std::io::Seek;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use pgveil::conninfo::ConnInfo;
+use pgveil::input::conninfo::ConnInfo;
 use pgveil::manifest::{Manifest, ManifestArtifact};
 use pgveil::restore::{self, PgRestoreOptions, PlainTarget};
 use pgveil::store::check::{check_set, read_manifest, sha256_of, Depth, SetState};
