@@ -37,11 +37,12 @@ pub enum EngineError {
     Dump(#[from] DumpError),
     #[error(transparent)]
     Rules(#[from] RulesError),
-    #[error("line {line}: table {table}: {message}")]
+    #[error("line {line}: table {table}")]
     Row {
         line: u64,
         table: String,
-        message: String,
+        #[source]
+        problem: RowProblem,
     },
     /// The cause is the source (printed once, by the chain).
     #[error("{artifact}")]
@@ -52,6 +53,29 @@ pub enum EngineError {
     },
     #[error("{0} stopped unexpectedly")]
     SinkThread(String),
+}
+
+/// What is wrong with one COPY row (the error names the line and table).
+#[derive(Debug, thiserror::Error)]
+pub enum RowProblem {
+    #[error(transparent)]
+    Codec(#[from] copy::CodecError),
+    #[error("column {column}")]
+    Field {
+        column: String,
+        #[source]
+        source: copy::CodecError,
+    },
+    #[error("the COPY statement lists no columns but the row has data")]
+    DataWithoutColumns,
+    #[error(
+        "the row has {fields} fields but the COPY statement lists {columns} columns ({names})"
+    )]
+    FieldCount {
+        fields: usize,
+        columns: usize,
+        names: String,
+    },
 }
 
 /// Which rows a sink receives.
@@ -655,18 +679,16 @@ fn process_batch(
     for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
         let row = &rows[start..nl];
         start = nl + 1;
-        let row_err = |message: String| EngineError::Row {
+        let row_err = |problem: RowProblem| EngineError::Row {
             line,
             table: job.name.clone(),
-            message,
+            problem,
         };
-        copy::check_row_end(row).map_err(|e| row_err(e.to_string()))?;
-        let mut failure: Option<String> = None;
+        copy::check_row_end(row).map_err(|e| row_err(e.into()))?;
+        let mut failure: Option<RowProblem> = None;
         let fields = if ncols == 0 {
             if !row.is_empty() {
-                return Err(row_err(
-                    "the COPY statement lists no columns but the row has data".into(),
-                ));
+                return Err(row_err(RowProblem::DataWithoutColumns));
             }
             0
         } else if passthrough {
@@ -693,7 +715,10 @@ fn process_batch(
                     decoded.clear();
                     decoded.reserve(raw.len());
                     if let Err(e) = copy::unescape_into(raw, &mut decoded) {
-                        failure = Some(format!("column {}: {e}", job.columns[i]));
+                        failure = Some(RowProblem::Field {
+                            column: job.columns[i].clone(),
+                            source: e,
+                        });
                         return;
                     }
                     &decoded
@@ -720,14 +745,15 @@ fn process_batch(
                 }
             })
         };
-        if let Some(message) = failure {
-            return Err(row_err(message));
+        if let Some(problem) = failure {
+            return Err(row_err(problem));
         }
         if fields != ncols {
-            return Err(row_err(format!(
-                "the row has {fields} fields but the COPY statement lists {ncols} columns ({})",
-                job.columns.join(", ")
-            )));
+            return Err(row_err(RowProblem::FieldCount {
+                fields,
+                columns: ncols,
+                names: job.columns.join(", "),
+            }));
         }
         if !passthrough {
             out.push(b'\n');

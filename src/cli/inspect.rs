@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
     /// A custom-format archive (pgveil's NAME.dump or pg_dump -Fc output).
@@ -11,8 +9,8 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let text = pgveil::sink::archive::inspect(&args.archive)
-        .with_context(|| format!("inspecting {}", args.archive.display()))?;
+    // Every error of `inspect` names the archive itself.
+    let text = pgveil::sink::archive::inspect(&args.archive)?;
     print!("{text}");
     Ok(())
 }

@@ -16,8 +16,10 @@ use std::thread::JoinHandle;
 use super::conninfo::ConnInfo;
 
 /// A folder holding every client program (e.g. `/usr/lib/postgresql/15/bin`); a program's own
-/// variable ([`ClientProgram::override_var`]) takes precedence over it.
-pub const BINDIR_VAR: &str = "PGVEIL_PG_BINDIR";
+/// variable ([`ClientProgram::override_var`]) takes precedence over it. (Not `PGVEIL_PG_BINDIR`:
+/// the tests use that name for the server binaries they start clusters with, and their PATH
+/// wrappers of the client programs must stay in effect.)
+pub const BINDIR_VAR: &str = "PGVEIL_CLIENT_BINDIR";
 
 /// The PostgreSQL client programs pgveil runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +55,7 @@ impl ClientProgram {
     }
 
     /// What to execute: the program's own variable when set, else the program in
-    /// `PGVEIL_PG_BINDIR` when that is set, else the name (looked up in `PATH`).
+    /// `PGVEIL_CLIENT_BINDIR` when that is set, else the name (looked up in `PATH`).
     pub fn path(self) -> OsString {
         let set = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
         if let Some(path) = set(self.override_var()) {
@@ -74,7 +76,7 @@ impl std::fmt::Display for ClientProgram {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("starting {program} (is PostgreSQL's client installed and on PATH? {var} or PGVEIL_PG_BINDIR can name it)", var = .program.override_var())]
+    #[error("starting {program} (is PostgreSQL's client installed and on PATH? {var} or PGVEIL_CLIENT_BINDIR can name it)", var = .program.override_var())]
     Spawn {
         program: ClientProgram,
         #[source]
