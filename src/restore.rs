@@ -194,7 +194,24 @@ pub fn pg_restore(
     }
     // `--`: an archive path starting with `-` is not an option.
     client.arg("--").arg(archive);
-    Ok(client.run()?)
+    match client.run() {
+        // pg_restore printing to our stdout was killed by SIGPIPE: the reader went away
+        // (`| head`), which is no failure of the restore; said as the broken pipe it is.
+        Err(ClientError::Failed { status, .. }) if db.is_none() && killed_by_sigpipe(status) => {
+            Err(RestoreError::Io {
+                what: archive.display().to_string(),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            })
+        }
+        r => Ok(r?),
+    }
+}
+
+fn killed_by_sigpipe(status: std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    // SIGPIPE is 13 on every Unix pgveil runs on (libc is a Linux-only dependency here).
+    const SIGPIPE: i32 = 13;
+    status.signal() == Some(SIGPIPE)
 }
 
 /// `createdb` / `dropdb --if-exists` of the database `conn` names. A plain name uses the PG*

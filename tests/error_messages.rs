@@ -201,3 +201,47 @@ fn refused_pg_dump_arguments_are_reported_once() {
         "nothing written"
     );
 }
+
+/// `restore --to-stdout | head -c 10` ends quietly with status 0 for every artifact kind: the plain
+/// ones stream through pgveil (a typed broken pipe), the custom archive through pg_restore (killed
+/// by SIGPIPE, reported as the broken pipe it is). pg_restore writes SQL here: no database needed.
+#[test]
+fn restore_to_a_reader_that_goes_away_ends_quietly() {
+    use std::io::Read;
+    let dump = large_dump(200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pgveil()
+        .args(["dump", "--name", "big", "--set", "--input"])
+        .arg(dump.path())
+        .arg("--out-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run pgveil dump");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for kind in ["--plain", "--anon", "--custom"] {
+        let mut child = pgveil()
+            .arg("restore")
+            .arg(dir.path())
+            .args([kind, "--to-stdout"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pgveil restore");
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut first = [0u8; 10];
+        stdout.read_exact(&mut first).expect("the first bytes");
+        drop(stdout);
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "",
+            "{kind}: nothing on stderr"
+        );
+        assert_eq!(out.status.code(), Some(0), "{kind}");
+    }
+}
