@@ -8,16 +8,16 @@
 //! [`verify`], [`pull`], [`prune`], [`list`] — each takes a plan, an [`observe::Observer`] and a
 //! [`cancel::CancelToken`], and returns a report.
 //!
-//! Data path: [`source`] → [`dump::reader`] → [`pass`] (masking by [`rules`]) → [`sink`]s →
-//! [`store`] (folder, S3) with the [`manifest`]. Among the sinks is the custom-format [`archive`]
-//! writer (whose reader serves `inspect` and `scan`). Keyword searches in DDL go through the
-//! [`sql`] lexer.
+//! Data path: [`input`] (file, stdin, a pg_dump child; the one spawner of PostgreSQL's client
+//! programs) → [`dump::reader`] → [`pass`] (masking by [`rules`]) → [`sink`]s → [`store`] (folder,
+//! S3) with the [`manifest`]. Among the sinks is the custom-format [`archive`] writer (whose reader
+//! serves `inspect` and `scan`). Keyword searches in DDL go through the [`sql`] lexer.
 
 pub mod archive;
 pub mod cancel;
-pub mod conninfo;
 pub mod copy;
 pub mod dump;
+pub mod input;
 pub mod interrupt;
 pub mod manifest;
 pub mod observe;
@@ -27,7 +27,6 @@ pub mod rules;
 pub mod scan;
 pub mod serve;
 pub mod sink;
-pub mod source;
 pub mod sql;
 pub mod store;
 pub mod usecase;

@@ -1,8 +1,8 @@
 //! Restoring artifacts into a database: plain SQL (`.gz`) streamed into `psql -v ON_ERROR_STOP=1
 //! --single-transaction`, custom archives given to `pg_restore --single-transaction`. The connection
 //! comes from the usual libpq settings (a conninfo / URI given as the database, PG* variables); its
-//! password reaches the child through its environment, never its command line
-//! ([`crate::conninfo`]), and is scrubbed from the child's messages.
+//! password reaches the child through its environment, never its command line, and is scrubbed from
+//! the child's messages ([`crate::input::client`] starts every child).
 //!
 //! The caller hands over artifacts whose SHA-256 it has already checked (a bucket's object
 //! downloaded and checked first): SQL can `COMMIT` and run `\!` shell commands by itself, so no byte
@@ -11,25 +11,17 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
-use crate::conninfo::ConnInfo;
+use crate::input::client::{Client, ClientError, ClientProgram};
+use crate::input::conninfo::ConnInfo;
 
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    #[error("running {program}")]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
-    #[error("{program} failed ({status}): {stderr}")]
-    Failed {
-        program: String,
-        status: std::process::ExitStatus,
-        stderr: String,
-    },
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("{what}")]
     Io {
         what: String,
@@ -41,6 +33,8 @@ pub enum RestoreError {
         expected: String,
         actual: String,
     },
+    #[error("psql printed no row count for {0}")]
+    UnexpectedCount(String),
     #[error("{0} names no database")]
     NoDatabase(String),
 }
@@ -77,31 +71,6 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-fn spawn(cmd: &mut Command, program: &str) -> Result<Child, RestoreError> {
-    cmd.spawn().map_err(|source| RestoreError::Spawn {
-        program: program.into(),
-        source,
-    })
-}
-
-fn wait(child: Child, program: &str, conn: Option<&ConnInfo>) -> Result<(), RestoreError> {
-    let out = child
-        .wait_with_output()
-        .map_err(|source| RestoreError::Spawn {
-            program: program.into(),
-            source,
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(RestoreError::Failed {
-            program: program.into(),
-            status: out.status,
-            stderr: crate::conninfo::scrub(conn, String::from_utf8_lossy(&out.stderr).trim()),
-        })
-    }
-}
-
 /// Where decompressed plain SQL goes.
 pub enum PlainTarget<'a> {
     /// `psql -d CONNINFO` in one transaction.
@@ -135,17 +104,14 @@ pub fn restore_plain(
             check(what, expected_sha256, actual)
         }
         PlainTarget::Database(db) => {
-            let mut cmd = Command::new("psql");
-            cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
-                .args(["-o", "/dev/null", "-f", "-"]);
-            db.apply(&mut cmd, "-d");
-            let mut child = spawn(
-                cmd.stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped()),
-                "psql",
-            )?;
-            let mut stdin = child.stdin.take().expect("piped");
+            let mut client = Client::new(ClientProgram::Psql);
+            client
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
+                .args(["-o", "/dev/null", "-f", "-"])
+                .connect(Some(db), "-d")
+                .piped_stdin();
+            let mut psql = client.spawn()?;
+            let mut stdin = psql.stdin().expect("piped");
             let copied = std::io::copy(&mut gz, &mut stdin);
             drop(gz);
             let digest = copied.and_then(|_| hashing.finish());
@@ -154,18 +120,17 @@ pub fn restore_plain(
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                     // psql stopped (an SQL error): its status and message tell why.
                     drop(stdin);
-                    return wait(child, "psql", Some(db));
+                    return Ok(psql.wait()?);
                 }
                 Err(e) => Err(io(e)),
             };
             if let Err(e) = verdict {
                 // Kill before closing stdin: psql commits only when its input ends.
-                let _ = child.kill();
-                let _ = child.wait();
+                psql.kill();
                 return Err(e);
             }
             drop(stdin);
-            wait(child, "psql", Some(db))
+            Ok(psql.wait()?)
         }
     }
 }
@@ -207,95 +172,86 @@ pub fn pg_restore(
     db: Option<&ConnInfo>,
     options: &PgRestoreOptions,
 ) -> Result<(), RestoreError> {
-    let mut cmd = Command::new("pg_restore");
+    let mut client = Client::new(ClientProgram::PgRestore);
     match db {
-        Some(db) => {
-            cmd.arg("--exit-on-error");
+        Some(_) => {
+            client.arg("--exit-on-error");
             match options.parallel() {
-                Some(j) => cmd.arg(format!("--jobs={j}")),
-                None => cmd.arg("--single-transaction"),
+                Some(j) => client.arg(format!("--jobs={j}")),
+                None => client.arg("--single-transaction"),
             };
-            db.apply(&mut cmd, "--dbname");
-            cmd.stdout(Stdio::null());
+            client.connect(db, "--dbname");
         }
         None => {
-            cmd.args(["-f", "-"]).stdout(Stdio::inherit());
+            client.args(["-f", "-"]).stdout(Stdio::inherit());
         }
     }
     if options.no_owner {
-        cmd.args(["--no-owner", "--no-acl"]);
+        client.args(["--no-owner", "--no-acl"]);
     }
     for t in &options.tables {
-        cmd.arg(format!("--table={t}"));
+        client.arg(format!("--table={t}"));
     }
     // `--`: an archive path starting with `-` is not an option.
-    cmd.arg("--")
-        .arg(archive)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
-    let child = spawn(&mut cmd, "pg_restore")?;
-    wait(child, "pg_restore", db)
+    client.arg("--").arg(archive);
+    match client.run() {
+        // pg_restore printing to our stdout was killed by SIGPIPE: the reader went away
+        // (`| head`), which is no failure of the restore; said as the broken pipe it is.
+        Err(ClientError::Failed { status, .. }) if db.is_none() && killed_by_sigpipe(status) => {
+            Err(RestoreError::Io {
+                what: archive.display().to_string(),
+                source: std::io::ErrorKind::BrokenPipe.into(),
+            })
+        }
+        r => Ok(r?),
+    }
+}
+
+fn killed_by_sigpipe(status: std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    // SIGPIPE is 13 on every Unix pgveil runs on (libc is a Linux-only dependency here).
+    const SIGPIPE: i32 = 13;
+    status.signal() == Some(SIGPIPE)
 }
 
 /// `createdb` / `dropdb --if-exists` of the database `conn` names. A plain name uses the PG*
 /// settings; a connection string's other parameters reach the server through `--maintenance-db`
 /// (the `postgres` database there).
-fn db_command(program: &str, conn: &ConnInfo, extra: &[&str]) -> Result<(), RestoreError> {
+fn db_command(program: ClientProgram, conn: &ConnInfo, extra: &[&str]) -> Result<(), RestoreError> {
     let name = conn
         .dbname()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| RestoreError::NoDatabase(conn.describe()))?
         .to_string();
-    let mut cmd = Command::new(program);
-    cmd.args(extra);
+    let mut client = Client::new(program);
+    client.args(extra);
     if !conn.is_plain_name() {
-        conn.with_dbname("postgres")
-            .apply(&mut cmd, "--maintenance-db");
+        client.connect(Some(&conn.with_dbname("postgres")), "--maintenance-db");
     }
-    cmd.arg("--")
-        .arg(&name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let child = spawn(&mut cmd, program)?;
-    wait(child, program, Some(conn))
+    client.arg("--").arg(&name);
+    Ok(client.run()?)
 }
 
 pub fn createdb(conn: &ConnInfo) -> Result<(), RestoreError> {
-    db_command("createdb", conn, &[])
+    db_command(ClientProgram::Createdb, conn, &[])
 }
 
 pub fn dropdb(conn: &ConnInfo) -> Result<(), RestoreError> {
-    db_command("dropdb", conn, &["--if-exists"])
+    db_command(ClientProgram::Dropdb, conn, &["--if-exists"])
 }
 
 /// `SELECT count(*)` of one table.
 pub fn count_rows(db: &ConnInfo, schema: &str, table: &str) -> Result<i64, RestoreError> {
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let sql = format!("SELECT count(*) FROM {}.{}", q(schema), q(table));
-    let mut cmd = Command::new("psql");
-    cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"]);
-    db.apply(&mut cmd, "-d");
-    let out = cmd
-        .args(["-c", &sql])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| RestoreError::Spawn {
-            program: "psql".into(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(RestoreError::Failed {
-            program: "psql".into(),
-            status: out.status,
-            stderr: db.scrub(String::from_utf8_lossy(&out.stderr).trim()),
-        });
-    }
-    String::from_utf8_lossy(&out.stdout)
+    let mut client = Client::new(ClientProgram::Psql);
+    client
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        .connect(Some(db), "-d")
+        .args(["-c", &sql]);
+    let out = client.output()?;
+    String::from_utf8_lossy(&out)
         .trim()
         .parse()
-        .map_err(|_| RestoreError::Io {
-            what: format!("counting {schema}.{table}"),
-            source: std::io::Error::other("unexpected psql output"),
-        })
+        .map_err(|_| RestoreError::UnexpectedCount(format!("{schema}.{table}")))
 }

@@ -23,9 +23,9 @@ use crate::copy::for_each_field;
 use crate::dump::entry::CopyStmt;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Event};
+use crate::input::{Source, SourceError};
 use crate::rules::detect::{scan_field, Category};
 use crate::rules::{ColumnInfo, RuleSet};
-use crate::source::{Source, SourceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {

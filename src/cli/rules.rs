@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use pgveil::input::Source;
 use pgveil::rules::check::{check, render};
 use pgveil::rules::init::scaffold;
 use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
-use pgveil::source::Source;
 
 use super::common::{labels_rule_text, RuleArgs};
 use pgveil::usecase::LabelSource;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
 
-use super::{DataView, EngineError, SinkSpec};
+use super::{DataView, EngineError, RowProblem, SinkSpec};
 use crate::copy;
 use crate::rules::{MaskOutcome, TablePlan};
 use crate::sink::deflate::compress_piece;
@@ -146,18 +146,16 @@ fn process_batch(
     for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
         let row = &rows[start..nl];
         start = nl + 1;
-        let row_err = |message: String| EngineError::Row {
+        let row_err = |problem: RowProblem| EngineError::Row {
             line,
             table: job.name.clone(),
-            message,
+            problem,
         };
-        copy::check_row_end(row).map_err(|e| row_err(e.to_string()))?;
-        let mut failure: Option<String> = None;
+        copy::check_row_end(row).map_err(|e| row_err(e.into()))?;
+        let mut failure: Option<RowProblem> = None;
         let fields = if ncols == 0 {
             if !row.is_empty() {
-                return Err(row_err(
-                    "the COPY statement lists no columns but the row has data".into(),
-                ));
+                return Err(row_err(RowProblem::DataWithoutColumns));
             }
             0
         } else if passthrough {
@@ -184,7 +182,10 @@ fn process_batch(
                     decoded.clear();
                     decoded.reserve(raw.len());
                     if let Err(e) = copy::unescape_into(raw, &mut decoded) {
-                        failure = Some(format!("column {}: {e}", job.columns[i]));
+                        failure = Some(RowProblem::Field {
+                            column: job.columns[i].clone(),
+                            source: e,
+                        });
                         return;
                     }
                     &decoded
@@ -211,14 +212,15 @@ fn process_batch(
                 }
             })
         };
-        if let Some(message) = failure {
-            return Err(row_err(message));
+        if let Some(problem) = failure {
+            return Err(row_err(problem));
         }
         if fields != ncols {
-            return Err(row_err(format!(
-                "the row has {fields} fields but the COPY statement lists {ncols} columns ({})",
-                job.columns.join(", ")
-            )));
+            return Err(row_err(RowProblem::FieldCount {
+                fields,
+                columns: ncols,
+                names: job.columns.join(", "),
+            }));
         }
         if !passthrough {
             out.push(b'\n');

@@ -41,11 +41,12 @@ pub enum EngineError {
     Dump(#[from] DumpError),
     #[error(transparent)]
     Rules(#[from] RulesError),
-    #[error("line {line}: table {table}: {message}")]
+    #[error("line {line}: table {table}")]
     Row {
         line: u64,
         table: String,
-        message: String,
+        #[source]
+        problem: RowProblem,
     },
     /// The cause is the source (printed once, by the chain).
     #[error("{artifact}")]
@@ -59,6 +60,29 @@ pub enum EngineError {
     /// The cancellation token was cancelled; the pass stopped between two batches.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// What is wrong with one COPY row (the error names the line and table).
+#[derive(Debug, thiserror::Error)]
+pub enum RowProblem {
+    #[error(transparent)]
+    Codec(#[from] crate::copy::CodecError),
+    #[error("column {column}")]
+    Field {
+        column: String,
+        #[source]
+        source: crate::copy::CodecError,
+    },
+    #[error("the COPY statement lists no columns but the row has data")]
+    DataWithoutColumns,
+    #[error(
+        "the row has {fields} fields but the COPY statement lists {columns} columns ({names})"
+    )]
+    FieldCount {
+        fields: usize,
+        columns: usize,
+        names: String,
+    },
 }
 
 /// Which rows a sink receives.

@@ -6,13 +6,13 @@
 //! so a check of a large database or dump stays quick.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
 
-use crate::conninfo::{scrub, ConnInfo, ConnInfoError};
 use crate::copy::{for_each_field, unescape_into};
 use crate::dump::facts::{parse_create_table, SchemaFacts};
 use crate::dump::ident::quote_qualified;
 use crate::dump::{DumpError, DumpReader, Event};
+use crate::input::client::{Client, ClientError, ClientProgram};
+use crate::input::conninfo::{ConnInfo, ConnInfoError};
 
 use super::ColumnInfo;
 
@@ -20,13 +20,11 @@ use super::ColumnInfo;
 pub enum SchemaError {
     #[error(transparent)]
     Dump(#[from] DumpError),
-    #[error("starting psql: {0} (is PostgreSQL's client installed and on PATH?)")]
-    Spawn(std::io::Error),
-    #[error("psql failed ({status}) on {what}: {stderr}")]
+    #[error("running {what}")]
     Psql {
-        status: String,
         what: String,
-        stderr: String,
+        #[source]
+        source: ClientError,
     },
     #[error("unexpected catalog row from psql: {0:?}")]
     BadRow(String),
@@ -195,35 +193,28 @@ fn psql(dbname: Option<&str>, sql: &str, what: &str) -> Result<Vec<u8>, SchemaEr
 /// Run `script` (SQL and psql meta-commands) in one psql session; its standard output.
 fn psql_script(dbname: Option<&str>, script: &str, what: &str) -> Result<Vec<u8>, SchemaError> {
     use std::io::Write;
-    let mut cmd = Command::new(std::env::var_os("PGVEIL_PSQL").unwrap_or_else(|| "psql".into()));
-    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
     // The connection's secrets go through the environment, never the command line.
     let conn = ConnInfo::parse_opt(dbname)?;
-    if let Some(conn) = &conn {
-        conn.apply(&mut cmd, "-d");
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(SchemaError::Spawn)?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
+    let failed = |source| SchemaError::Psql {
+        what: what.to_string(),
+        source,
+    };
+    let mut client = Client::new(ClientProgram::Psql);
+    client
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .connect(conn.as_ref(), "-d")
+        .piped_stdin()
+        .stdout(std::process::Stdio::piped());
+    let mut psql = client.spawn().map_err(failed)?;
+    let mut stdin = psql.stdin().expect("piped stdin");
     // pg_dump's empty search_path: types print schema-qualified as in a dump. Written from a thread,
     // so that a long script cannot block on a full stdout pipe.
     let script = format!("SET search_path = '';\n{script}\n");
     let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
-    let out = child.wait_with_output().map_err(SchemaError::Spawn)?;
+    let out = psql.wait_with_stdout();
     // A write error only means psql stopped reading (it failed; its status says why).
     let _ = writer.join();
-    if !out.status.success() {
-        return Err(SchemaError::Psql {
-            status: out.status.to_string(),
-            what: what.to_string(),
-            stderr: scrub(conn.as_ref(), String::from_utf8_lossy(&out.stderr).trim()),
-        });
-    }
-    Ok(out.stdout)
+    out.map_err(failed)
 }
 
 /// Tables of a live database (`dbname`: a name or libpq connection string; `None` = libpq's

@@ -26,7 +26,7 @@ use toml::Spanned;
 
 use super::auth::{Tokens, TOKENS_ENV};
 use super::schedule::Schedule;
-use crate::conninfo::{self, ConnInfo};
+use crate::input::conninfo::{self, ConnInfo};
 
 /// The default listen address (loopback: no tokens needed).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8432";

@@ -27,16 +27,24 @@ pub enum OutputError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A remote store failed (`what` names the object, e.g. `s3://bucket/key`).
-    #[error("{what}: {message}")]
-    Remote { what: String, message: String },
+    /// A remote store failed (`what` names the object, e.g. `s3://bucket/key`; `source` says why,
+    /// e.g. `crate::store::s3::S3Error`).
+    #[error("{what}")]
+    Remote {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl OutputError {
+    /// As `std::io::Error` (for `Write`): a local error is given back as it came (its kind, e.g. a
+    /// broken pipe, stays visible); any other is wrapped whole, still typed
+    /// (`io::Error::get_ref().downcast_ref::<OutputError>()`).
     fn into_io(self) -> std::io::Error {
         match self {
             OutputError::Io { source, .. } => source,
-            other => std::io::Error::other(other.to_string()),
+            other => std::io::Error::other(other),
         }
     }
 }

@@ -33,8 +33,12 @@ pub enum StoreError {
         what: String,
         source: std::io::Error,
     },
-    #[error("{what}: {message}")]
-    Remote { what: String, message: String },
+    #[error("{what}")]
+    Remote {
+        what: String,
+        #[source]
+        source: s3::S3Error,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]

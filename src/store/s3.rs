@@ -74,14 +74,14 @@ impl Inner {
     {
         StoreError::Remote {
             what: self.url(key),
-            message: sdk_reason(err),
+            source: S3Error::Request(sdk_reason(err)),
         }
     }
 
-    fn output_err(&self, key: &str, message: String) -> OutputError {
+    fn output_err(&self, key: &str, source: S3Error) -> OutputError {
         OutputError::Remote {
             what: self.url(key),
-            message,
+            source: Box::new(source),
         }
     }
 
@@ -276,6 +276,20 @@ impl Inner {
         };
         Some((id, file))
     }
+}
+
+/// Why an S3 request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    /// The request failed: the service's code and message, or the transport's reason, as one line
+    /// ([`sdk_reason`]: the SDK's own chain of errors repeats its texts and says "service error").
+    #[error("{0}")]
+    Request(String),
+    #[error("CreateMultipartUpload returned no upload id")]
+    NoUploadId,
+    /// The task sending a part ended without an answer (it panicked or was cancelled).
+    #[error("the request task ended without an answer")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// One line for a failed S3 request: the service's code and message, or the transport's reason.
@@ -502,7 +516,7 @@ impl Store for S3Store {
                 .upload_id()
                 .ok_or_else(|| StoreError::Remote {
                     what: inner.url(&key),
-                    message: "CreateMultipartUpload returned no upload id".into(),
+                    source: S3Error::NoUploadId,
                 })?
                 .to_string();
             let (abort_inner, abort_key, abort_id) =
@@ -722,8 +736,8 @@ impl MultipartUpload {
         let what = format!("{} (part {})", self.key, part.number);
         let resp = match inner.rt.block_on(part.task) {
             Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => return Err(inner.output_err(&what, sdk_reason(&e))),
-            Err(e) => return Err(inner.output_err(&what, e.to_string())),
+            Ok(Err(e)) => return Err(inner.output_err(&what, S3Error::Request(sdk_reason(&e)))),
+            Err(e) => return Err(inner.output_err(&what, S3Error::Task(e))),
         };
         self.parts.push(
             CompletedPart::builder()
@@ -824,7 +838,7 @@ impl Publish for PendingUpload {
         );
         if let Err(e) = res {
             inner.abort(&self.key, &id);
-            return Err(inner.output_err(&self.key, sdk_reason(&e)));
+            return Err(inner.output_err(&self.key, S3Error::Request(sdk_reason(&e))));
         }
         Ok(())
     }

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use super::inputs::{facts_for_input, labels_rule_text, load_rules};
 use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseError};
 use crate::cancel::CancelToken;
+use crate::input::Source;
 use crate::observe::Observer;
 use crate::pass::{DataView, EngineError, SinkSpec, TableReport};
 use crate::sink::plain::PlainSink;
-use crate::source::Source;
 
 #[derive(Debug, Clone)]
 pub struct AnonymizePlan {

@@ -20,13 +20,13 @@ use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseErro
 use crate::archive::{ArchiveOptions, ArchiveSink};
 use crate::cancel::CancelToken;
 use crate::dump::anon_policy::AnonPolicy;
+use crate::input::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use crate::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use crate::observe::Observer;
 use crate::pass::{DataView, EngineError, PassReport, SinkSpec, TableReport};
 use crate::rules::RuleSet;
 use crate::sink::plain::PlainSink;
 use crate::sink::{SealedFile, Sink};
-use crate::source::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use crate::store::{SetId, Store};
 
 /// Where the dump comes from.
@@ -242,9 +242,9 @@ pub fn backup(
     let name = plan.artifact_name()?;
     let (rules, rule_names) = rules_of(plan)?;
     let (part_tx, parts) = crossbeam_channel::unbounded();
-    let mut target = open_target(plan, &name, part_tx)?;
     let mut notes = Vec::new();
-    let (_snapshot, pg_dump) = pg_dump_args(plan, &mut notes);
+    let (_snapshot, pg_dump) = pg_dump_args(plan, &mut notes)?;
+    let mut target = open_target(plan, &name, part_tx)?;
     check_cancel(cancel)?;
     let (mut facts, source) = open_source(plan, &pg_dump)?;
     let (specs, kinds) = sinks(plan, &name, &target, &facts)?;
@@ -421,32 +421,32 @@ fn open_target(
 /// exported snapshot, held open by the returned holder, unless the user passed a snapshot of
 /// their own. (`--serializable-deferrable` takes its own snapshot: PostgreSQL lets no READ ONLY
 /// DEFERRABLE transaction import one.)
-fn pg_dump_args(plan: &BackupPlan, notes: &mut Vec<Note>) -> (Option<SnapshotHolder>, PgDumpArgs) {
+/// The arguments are read (and refused where pgveil cannot work with them) before anything runs.
+fn pg_dump_args(
+    plan: &BackupPlan,
+    notes: &mut Vec<Note>,
+) -> Result<(Option<SnapshotHolder>, PgDumpArgs), UseCaseError> {
     let BackupSource::Database {
         dbname,
         pg_dump_args,
     } = &plan.source
     else {
-        return (None, PgDumpArgs::default());
+        return Ok((None, PgDumpArgs::default()));
     };
     let mut args = PgDumpArgs {
         dbname: dbname.clone(),
         extra: pg_dump_args.clone(),
         schema_only: false,
     };
-    let user_snapshot = pg_dump_args.iter().any(|a| {
-        let a = a.to_string_lossy();
-        a.starts_with("--snapshot") || a == "--serializable-deferrable"
-    });
-    if user_snapshot {
-        return (None, args);
+    if args.options()?.takes_own_snapshot() {
+        return Ok((None, args));
     }
     let holder = SnapshotHolder::export(dbname.as_deref());
     match &holder {
         Some(h) => args.extra.push(format!("--snapshot={}", h.snapshot).into()),
         None => notes.push(Note::NoSnapshot),
     }
-    (holder, args)
+    Ok((holder, args))
 }
 
 fn open_source(plan: &BackupPlan, pg_dump: &PgDumpArgs) -> Result<(Facts, Source), UseCaseError> {

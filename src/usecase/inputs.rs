@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use super::UseCaseError;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpReader, Entry, Event};
+use crate::input::{redact_password, PgDumpArgs, Source};
 use crate::rules::labels::{labels_from_dump, render_rules};
 use crate::rules::{Key, RuleSet, DEFAULT_RULES};
-use crate::source::{redact_password, PgDumpArgs, Source};
 
 /// Which rules mask the data.
 #[derive(Debug, Clone, Default)]
@@ -141,45 +141,25 @@ pub(crate) fn facts_for_input(path: &Path) -> Result<Facts, UseCaseError> {
     })
 }
 
-/// The schema-only dump's arguments for a data dump's: the facts need the whole schema even when
-/// the dump itself is restricted to the data (`--data-only`, `--section=data`): those options (and
-/// `--disable-triggers`, which needs `--data-only`) stay off it, as does compression (`-Z`), since
-/// it is read as text. Returns them, and whether the data dump was restricted.
-fn schema_only_extra(args: &PgDumpArgs) -> (Vec<std::ffi::OsString>, bool) {
-    let mut restricted = false;
-    let mut extra = Vec::with_capacity(args.extra.len());
-    let mut skip_value = false;
-    for a in &args.extra {
-        if std::mem::take(&mut skip_value) {
-            continue;
-        }
-        let s = a.to_string_lossy();
-        if s == "-a" || s == "--data-only" || s.starts_with("--section=") {
-            restricted = true;
-        } else if s == "--section" {
-            restricted = true;
-            skip_value = true;
-        } else if s == "-Z" || s == "--compress" {
-            // A compressed plain dump is read back here as text: not compressed.
-            skip_value = true;
-        } else if !(s == "--disable-triggers"
-            || s.starts_with("--compress=")
-            || (s.starts_with("-Z") && s.len() > 2))
-        {
-            extra.push(a.clone());
-        }
-    }
-    (extra, restricted)
-}
-
 /// Facts for a spawned pg_dump: a schema-only dump of the same database first. It is taken with
 /// `--create` (unless the data dump has that option itself, and so its own database entries, or is
 /// restricted to the data), which adds the entries about the database exactly as this server's
 /// pg_dump writes them.
 pub(crate) fn facts_for_database(args: &PgDumpArgs) -> Result<Facts, UseCaseError> {
-    let input_has_database = args.extra.iter().any(|a| a == "-C" || a == "--create");
-    let (extra, restricted) = schema_only_extra(args);
-    // Data-only dumps have no database entries either.
+    let options = args.options()?;
+    let input_has_database = options.creates_database();
+    // The facts need the whole schema even when the dump itself is restricted to the data
+    // (`--data-only`, `--section=data`): those options (and `--disable-triggers`, which needs
+    // `--data-only`) stay off the schema-only dump, as does compression (`-Z`), since it is read
+    // here as text. Data-only dumps have no database entries either.
+    let restricted = options.restricted_to_data();
+    let extra = options.to_args_without(&[
+        "data-only",
+        "no-schema",
+        "section",
+        "compress",
+        "disable-triggers",
+    ]);
     let with_database_entries = !input_has_database && !restricted;
     let mut schema = PgDumpArgs {
         schema_only: true,

@@ -19,14 +19,14 @@ mod target;
 mod verify;
 
 use crate::cancel::CancelToken;
-use crate::conninfo::ConnInfoError;
 use crate::dump::DumpError;
+use crate::input::conninfo::ConnInfoError;
+use crate::input::SourceError;
 use crate::pass::EngineError;
 use crate::restore::RestoreError;
 use crate::rules::labels::LabelError;
 use crate::rules::RulesError;
 use crate::sink::OutputError;
-use crate::source::SourceError;
 use crate::store::StoreError;
 
 pub use anonymize::{anonymize, AnonymizePlan, AnonymizeReport};
@@ -166,7 +166,7 @@ pub(crate) fn check_cancel(cancel: &CancelToken) -> Result<(), UseCaseError> {
 /// upload parts stored meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_observed_pass(
-    source: &mut crate::source::Source,
+    source: &mut crate::input::Source,
     rules: &crate::rules::RuleSet,
     facts: &mut inputs::Facts,
     sinks: Vec<crate::pass::SinkSpec>,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::{check_cancel, SetRef, UseCaseError};
 use crate::cancel::CancelToken;
-use crate::conninfo::ConnInfo;
+use crate::input::conninfo::ConnInfo;
 use crate::restore::{self, PgRestoreOptions, PlainTarget};
 use crate::store::SetId;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::set::Chosen;
 use super::{check_cancel, SetRef, UseCaseError};
 use crate::cancel::CancelToken;
-use crate::conninfo::ConnInfo;
+use crate::input::conninfo::ConnInfo;
 use crate::restore::{self, PgRestoreOptions, PlainTarget};
 use crate::store::check::{check_set, Depth, SetState};
 use crate::store::SetId;

@@ -22,4 +22,5 @@ mod harness;
 mod pii_scan;
 mod rules_cli;
 mod serve_config;
+mod snapshots;
 mod usecases;
