@@ -21,7 +21,7 @@ use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
 use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
 use pgveil::progress::Silent;
-use pgveil::rules::{Key, RuleSet};
+use pgveil::mask::{Key, RuleSet};
 use pgveil::sink::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};

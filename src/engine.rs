@@ -27,7 +27,7 @@ use crate::dump::anon_policy::{AnonPolicy, MaskedEntry};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
 use crate::progress::Progress;
-use crate::rules::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
+use crate::mask::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
 use crate::sink::deflate::compress_piece;
 use crate::sink::{DataBatch, SealedFile, Sink, SinkError};
 

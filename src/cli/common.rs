@@ -10,8 +10,8 @@ use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Event};
 use pgveil::engine::{run_pass, EngineError, PassOptions, PassReport, SinkSpec, TableReport};
 use pgveil::progress::{Progress, Silent, TerminalProgress};
-use pgveil::rules::labels::{labels_from_dump, render_rules};
-use pgveil::rules::{Key, RuleSet, DEFAULT_RULES};
+use pgveil::audit::labels::{labels_from_dump, render_rules};
+use pgveil::mask::{Key, RuleSet, DEFAULT_RULES};
 use pgveil::source::{redact_password, PgDumpArgs, Source};
 
 #[derive(Debug, clap::Args)]

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use pgveil::rules::check::{check, render};
-use pgveil::rules::init::scaffold;
-use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
+use pgveil::audit::check::{check, render};
+use pgveil::audit::init::scaffold;
+use pgveil::audit::schema::{tables_from_database, tables_from_dump, TableSample};
 use pgveil::source::Source;
 
 use super::common::{labels_rule_text, LabelSource, RuleArgs};

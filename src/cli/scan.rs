@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use pgveil::scan::{render, scan_artifact};
+use pgveil::audit::scan::{render, scan_artifact};
 
 use super::common::RuleArgs;
 

@@ -12,8 +12,8 @@ use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
 use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
 use pgveil::progress::Silent;
-use pgveil::rules::key::Key;
-use pgveil::rules::RuleSet;
+use pgveil::mask::key::Key;
+use pgveil::mask::RuleSet;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
 
 /// Inputs larger than this are cut (libFuzzer's default max_len is far below; the corpus too).
@@ -247,14 +247,14 @@ pub fn archive_reader(data: &[u8]) {
         }
     }
     let rules = RuleSet::builtin_default(Key::from_bytes(b"pgveil-fuzz-key"));
-    let _ = pgveil::scan::scan_artifact(&path, &rules);
+    let _ = pgveil::audit::scan::scan_artifact(&path, &rules);
     let _ = std::fs::remove_file(&path);
 }
 
 /// Rule files: any text loads or fails with an error; a loaded rule set plans and masks a sample
 /// table without panicking, and masking is deterministic.
 pub fn rule_file(data: &[u8]) {
-    use pgveil::rules::ColumnInfo;
+    use pgveil::mask::ColumnInfo;
     let Ok(text) = std::str::from_utf8(&data[..data.len().min(64 << 10)]) else {
         return;
     };

@@ -1,15 +1,14 @@
 //! `rules init`: a rule file scaffolded from a schema. One exact rule per column of every table,
 //! with a masker guessed from the column's name, type and sampled values ([`super::check::hints_for`]),
 //! `keep` where nothing sensitive was recognized, and a comment on each rule saying why. The file sets
-//! `strict = true`, so once reviewed it loads with [`super::RuleSet`] and passes `rules check`; a
+//! `strict = true`, so once reviewed it loads with [`crate::mask::RuleSet`] and passes `rules check`; a
 //! column added later then fails the check until someone decides about it.
 
 use std::fmt::Write;
 
 use super::check::{hints_for, Hint};
-use super::detect::Category;
 use super::schema::TableSample;
-use super::ColumnInfo;
+use crate::mask::{Category, ColumnInfo};
 
 /// A TOML basic string for `s`.
 fn toml_str(s: &str) -> String {

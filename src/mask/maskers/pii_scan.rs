@@ -1,5 +1,5 @@
 //! `pii_scan`: the free-text scrubber. Finds every kind of personal data pgveil's detectors
-//! recognise ([`crate::rules::detect::find`]) anywhere inside a value — free text, json/jsonb
+//! recognise ([`crate::mask::find::find`]) anywhere inside a value — free text, json/jsonb
 //! (string values, never keys), arrays — and replaces each span by its kind's masked form, leaving
 //! every other byte as it was. It generalises `email_scan`.
 //!
@@ -41,10 +41,10 @@
 //! `call +33 5 62 02 97 93 or write to ann@x.test` becomes
 //! `call +00 0 00 00 00 00 or write to nobody@example.com`.
 
-use crate::rules::detect::{find, Kind};
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::find::{find, Kind};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 use super::email::push_replacement;
 

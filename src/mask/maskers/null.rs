@@ -10,7 +10,7 @@
 //! masker = "null"
 //! ```
 
-use crate::rules::{MaskOutcome, Masker};
+use crate::mask::{MaskOutcome, Masker};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Null;

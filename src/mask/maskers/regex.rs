@@ -25,8 +25,8 @@
 use memchr::memmem::Finder;
 
 use crate::copy::escape_into;
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 #[derive(Debug, Clone)]
 pub(crate) struct RegexSpec {

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use super::detect::Category;
+use super::category::Category;
 use super::key::Key;
 use super::source::Options;
 use super::{Masker, RulesError};
@@ -62,7 +62,7 @@ pub(crate) enum Spec {
     Keep,
     Email,
     EmailScan,
-    /// The set of [`Kind`](super::detect::Kind) bits to replace.
+    /// The set of [`Kind`](super::find::Kind) bits to replace.
     PiiScan(u8),
     Null,
     Constant(Vec<u8>),
@@ -155,7 +155,7 @@ impl Spec {
         match self {
             Spec::Keep => 0,
             Spec::EmailScan => Category::Email.bit(),
-            Spec::PiiScan(kinds) => super::detect::Kind::ALL
+            Spec::PiiScan(kinds) => super::find::Kind::ALL
                 .iter()
                 .filter(|k| kinds & k.bit() != 0)
                 .fold(0, |a, k| a | k.category().bit()),
@@ -179,7 +179,7 @@ impl Spec {
     pub(crate) fn produces(&self) -> u8 {
         let of_text = |t: &[u8]| {
             let mut bits = 0u8;
-            super::detect::scan_value(t, |c, _, _| bits |= c.bit());
+            super::find::scan_value(t, |c, _, _| bits |= c.bit());
             bits
         };
         match self {

@@ -26,9 +26,9 @@
 //! ```
 //! `1984-06-02` becomes e.g. `1984-04-19`; with `range = 1000`, `52000.00` becomes e.g. `51377.42`.
 
-use crate::rules::key::{keyed_digest, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::key::{keyed_digest, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 #[derive(Debug, Clone)]
 pub(crate) struct NoiseSpec {

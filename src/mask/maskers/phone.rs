@@ -18,8 +18,8 @@
 //! ```
 //! `+1 (555) 123-4567` becomes e.g. `+1 (803) 912-0456`.
 
-use crate::rules::key::{keyed_digest, HmacSha256, Key};
-use crate::rules::{MaskOutcome, Masker};
+use crate::mask::key::{keyed_digest, HmacSha256, Key};
+use crate::mask::{MaskOutcome, Masker};
 
 #[derive(Clone)]
 pub struct Phone {

@@ -34,9 +34,9 @@
 
 use std::borrow::Cow;
 
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 use super::email::push_replacement;
 use super::name::{Name, NameSpec};
@@ -205,7 +205,7 @@ impl JsonSpec {
 impl JsonSpec {
     /// What the replacement values can look like to `scan` (see `Spec::produces`).
     pub(crate) fn produces(&self, of_text: impl Fn(&[u8]) -> u8) -> u8 {
-        use crate::rules::detect::Category;
+        use crate::mask::Category;
         match &self.action {
             Action::Hash(_) => Category::Card.bit(),
             Action::Name(_) => Category::Name.bit(),

@@ -14,7 +14,7 @@
 //! The planner turns `keep` into "no masker" for the column (the engine copies it untouched); [`Keep`]
 //! exists for callers that want a masker object anyway.
 
-use crate::rules::{MaskOutcome, Masker};
+use crate::mask::{MaskOutcome, Masker};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Keep;

@@ -28,8 +28,8 @@
 //! Not found: quoted local parts (`"a b"@x.org`), IP-literal domains (`a@[10.0.0.1]`), and addresses
 //! whose `@` is written as an escape (JSON `\u0040`).
 
-use crate::rules::key::{HmacSha256, Key};
-use crate::rules::{MaskOutcome, Masker};
+use crate::mask::key::{HmacSha256, Key};
+use crate::mask::{MaskOutcome, Masker};
 
 use super::email::push_replacement;
 

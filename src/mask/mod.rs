@@ -1,10 +1,11 @@
-//! Masking rules: loading and validating rule files (TOML), matching columns to maskers, and the
-//! maskers themselves ([`maskers`]; reference with examples in `rules/README.md`).
+//! Masking, the hot path: loading and validating rule files (TOML), planning which masker each
+//! column of a table gets ([`RuleSet::plan_table`]), and the maskers themselves ([`maskers`], each
+//! registered once in [`maskers::REGISTRY`]; reference with examples in `rules/README.md`), with
+//! their key ([`key`]), the categories of personal data they declare ([`category`]), the value
+//! detectors `pii_scan` uses ([`find`]) and the classifier of PostgreSQL type names ([`types`]).
 //!
-//! Rule tooling lives beside them: [`schema`] (the tables a rule set must cover, from a dump or a live
-//! catalog, with sampled rows), [`detect`] (what looks personal, by name or value), [`check`] (the
-//! coverage guard of `pgveil rules check`), [`init`] (the scaffold of `pgveil rules init`) and
-//! [`labels`] (PostgreSQL Anonymizer security labels turned into rules).
+//! The tools that judge rules without masking (`rules check`/`init`, labels import, `scan`) are in
+//! [`crate::audit`], which uses this module; this module never uses it.
 //!
 //! # Rule files
 //!
@@ -63,18 +64,16 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub mod check;
-pub mod detect;
+pub mod category;
+pub mod find;
 mod glob;
-pub mod init;
 pub mod key;
-pub mod labels;
 pub mod maskers;
-pub mod schema;
 mod source;
 
 pub use key::Key;
 
+pub use category::Category;
 use glob::Glob;
 use maskers::Spec;
 use source::{Options, RawTable, Source};
@@ -230,24 +229,24 @@ impl<'a> RuleRef<'a> {
     /// `email_scan` only addresses, `phone` digits (phones, cards, ids, IPs); the maskers that
     /// replace the whole value (or that the author aimed at something specific: `regex`, `json`)
     /// count as removing everything.
-    pub fn covers(&self, category: detect::Category) -> bool {
+    pub fn covers(&self, category: Category) -> bool {
         self.rule.covers & category.bit() != 0
     }
     /// Whether this rule's masker writes values that look like `category` (fake phones, names, a
     /// constant that is an address): `scan` cannot tell those from originals.
-    pub fn produces(&self, category: detect::Category) -> bool {
+    pub fn produces(&self, category: Category) -> bool {
         self.rule.produces & category.bit() != 0
     }
     /// Whether a value of `category` found (by `scan`) in a column this rule decides means the
     /// masking failed: the rule masks the column and its masker does not write such values by
     /// design. What a masker leaves untouched counts too: a phone in a column `email_scan` masked
     /// is a leak, since the artifact is not clean of it (whatever the rule author aimed at).
-    pub fn leaks(&self, category: detect::Category) -> bool {
+    pub fn leaks(&self, category: Category) -> bool {
         self.masks() && !self.produces(category)
     }
     /// Whether a value of `category` found in a column this rule masks may be the masker's own
     /// output (a fake phone, a constant that is an address): a look-alike, not a leak.
-    pub fn look_alike(&self, category: detect::Category) -> bool {
+    pub fn look_alike(&self, category: Category) -> bool {
         self.masks() && self.produces(category)
     }
     /// The schema, table and column globs as written.
@@ -285,7 +284,7 @@ struct Rule {
     seen: AtomicBool,
     /// The masker's name, as the rule spells it.
     masker_name: String,
-    /// The [`detect::Category`] bits this masker removes (see [`RuleRef::covers`]).
+    /// The [`Category`] bits this masker removes (see [`RuleRef::covers`]).
     covers: u8,
     /// The bits its output can look like (see [`RuleRef::produces`]).
     produces: u8,

@@ -13,7 +13,7 @@
 //! value = "1 Main Street"
 //! ```
 
-use crate::rules::{MaskOutcome, Masker};
+use crate::mask::{MaskOutcome, Masker};
 
 #[derive(Debug, Clone)]
 pub struct Constant {

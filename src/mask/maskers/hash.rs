@@ -16,9 +16,9 @@
 //! length = 20
 //! ```
 
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 pub(crate) fn parse_length(opts: &mut Options<'_, '_>) -> Result<usize, RulesError> {
     match opts.take_int("length")? {

@@ -19,8 +19,8 @@
 //! ```
 //! `4111 1111 1111 1234` becomes `***************1234`.
 
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 #[derive(Debug, Clone)]
 pub(crate) struct PartialSpec {

@@ -17,8 +17,8 @@
 //! masker = "email"
 //! ```
 
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::{MaskOutcome, Masker};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::{MaskOutcome, Masker};
 
 /// The replacement address.
 pub const NOBODY: &[u8] = b"nobody@example.com";

@@ -14,7 +14,7 @@ use crate::dump::facts::{parse_create_table, SchemaFacts};
 use crate::dump::ident::quote_qualified;
 use crate::dump::{DumpError, DumpReader, Event};
 
-use super::ColumnInfo;
+use crate::mask::ColumnInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
