@@ -26,8 +26,8 @@ use crate::copy;
 use crate::dump::anon_policy::{AnonPolicy, MaskedEntry};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
-use crate::progress::Progress;
 use crate::mask::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
+use crate::progress::Progress;
 use crate::sink::deflate::compress_piece;
 use crate::sink::{DataBatch, SealedFile, Sink, SinkError};
 

@@ -7,7 +7,6 @@
 
 use crate::mask::category::Category;
 
-
 /// The words of an identifier, lower-cased: `"E-Mail Address"` → `e mail address`,
 /// `customerEmail` → `customer email`, `ip_addr` → `ip addr`.
 fn words(name: &str) -> Vec<String> {

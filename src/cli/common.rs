@@ -6,12 +6,12 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use pgveil::audit::labels::{labels_from_dump, render_rules};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Event};
 use pgveil::engine::{run_pass, EngineError, PassOptions, PassReport, SinkSpec, TableReport};
-use pgveil::progress::{Progress, Silent, TerminalProgress};
-use pgveil::audit::labels::{labels_from_dump, render_rules};
 use pgveil::mask::{Key, RuleSet, DEFAULT_RULES};
+use pgveil::progress::{Progress, Silent, TerminalProgress};
 use pgveil::source::{redact_password, PgDumpArgs, Source};
 
 #[derive(Debug, clap::Args)]

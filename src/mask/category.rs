@@ -5,7 +5,6 @@
 
 use serde::Serialize;
 
-
 /// A kind of personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +43,11 @@ impl Category {
             Category::NationalId => "national_id",
             Category::Secret => "secret",
         }
+    }
+
+    /// Every category, as a set.
+    pub fn all() -> Categories {
+        Category::ALL.iter().fold(0, |a, c| a | c.bit())
     }
 
     /// Bit for sets of categories.

@@ -73,9 +73,8 @@ mod source;
 
 pub use key::Key;
 
-pub use category::Category;
+pub use category::{Categories, Category};
 use glob::Glob;
-use maskers::Spec;
 use source::{Options, RawTable, Source};
 
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +218,7 @@ impl<'a> RuleRef<'a> {
     }
     /// The masker's name (`keep`, `email`, …).
     pub fn masker(&self) -> &'a str {
-        &self.rule.masker_name
+        self.rule.masker.name
     }
     /// Whether the rule masks (anything but `keep`).
     pub fn masks(&self) -> bool {
@@ -282,12 +281,12 @@ struct Rule {
     unique: Option<Arc<dyn Masker>>,
     /// Some planned table matched this rule's schema and table.
     seen: AtomicBool,
-    /// The masker's name, as the rule spells it.
-    masker_name: String,
+    /// The registered masker the rule names.
+    masker: &'static maskers::MaskerSpec,
     /// The [`Category`] bits this masker removes (see [`RuleRef::covers`]).
-    covers: u8,
+    covers: Categories,
     /// The bits its output can look like (see [`RuleRef::produces`]).
-    produces: u8,
+    produces: Categories,
 }
 
 impl Rule {
@@ -529,10 +528,7 @@ fn parse_rule(
         None => {
             return Err(src.error(
                 rule_span,
-                format!(
-                    "a rule needs `masker` (one of: {})",
-                    maskers::MASKERS.join(", ")
-                ),
+                format!("a rule needs `masker` (one of: {})", maskers::names()),
             ))
         }
     };
@@ -562,7 +558,7 @@ fn parse_rule(
             Some(types)
         }
     };
-    let spec = Spec::parse(Options {
+    let masker = maskers::parse(Options {
         src,
         masker_span,
         masker,
@@ -575,12 +571,12 @@ fn parse_rule(
         table: table_g,
         column,
         types,
-        plain: spec.build(key, false),
-        unique: spec.build(key, true),
+        plain: masker.configured.build(key, false),
+        unique: masker.configured.build(key, true),
         seen: AtomicBool::new(false),
-        masker_name: spec.name().to_string(),
-        covers: spec.covers(),
-        produces: spec.produces(),
+        masker: masker.spec,
+        covers: masker.configured.covers(),
+        produces: masker.configured.produces(),
     })
 }
 

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
 use pgveil::engine::{run_pass, DataView, PassOptions, SinkSpec};
-use pgveil::progress::Silent;
 use pgveil::mask::key::Key;
 use pgveil::mask::RuleSet;
+use pgveil::progress::Silent;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
 
 /// Inputs larger than this are cut (libFuzzer's default max_len is far below; the corpus too).

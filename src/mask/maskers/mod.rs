@@ -1,6 +1,10 @@
-//! The maskers, one module each. A rule names a masker and gives its options inline; at load the
-//! options are checked and turned into a [`Spec`], which then builds the shared masker instances
-//! (one for ordinary columns, one for `unique` columns).
+//! The maskers, one module each, each registered once in [`REGISTRY`]. A rule names a masker and
+//! gives its options inline; at load the masker's [`MaskerSpec`] checks the options and turns them
+//! into a [`Configured`] masker, which declares the categories of personal data it removes and
+//! produces and builds the shared masker instances (one for ordinary columns, one for `unique`
+//! columns). Rule parsing, the error naming the known maskers, `rules check` and `scan` (through
+//! what a rule covers and produces) and `rules init` (the names it proposes) all read the registry:
+//! adding a masker is one module and one line in [`REGISTRY`].
 //!
 //! | masker       | options                                   | result                                      |
 //! |--------------|-------------------------------------------|---------------------------------------------|
@@ -20,7 +24,7 @@
 
 use std::sync::Arc;
 
-use super::category::Category;
+use super::category::{Categories, Category};
 use super::key::Key;
 use super::source::Options;
 use super::{Masker, RulesError};
@@ -39,176 +43,106 @@ pub mod phone;
 pub mod pii_scan;
 pub mod regex;
 
-/// The masker names, as rules spell them.
-pub const MASKERS: &[&str] = &[
-    "keep",
-    "email",
-    "email_scan",
-    "pii_scan",
-    "null",
-    "constant",
-    "hash",
-    "name",
-    "phone",
-    "regex",
-    "partial",
-    "json",
-    "noise",
+/// Every masker, in the order error messages and docs list them.
+pub static REGISTRY: &[MaskerSpec] = &[
+    keep::SPEC,
+    email::SPEC,
+    email_scan::SPEC,
+    pii_scan::SPEC,
+    null::SPEC,
+    constant::SPEC,
+    hash::SPEC,
+    name::SPEC,
+    phone::SPEC,
+    regex::SPEC,
+    partial::SPEC,
+    json::SPEC,
+    noise::SPEC,
 ];
 
-/// A masker with checked options, before it is bound to a key.
-#[derive(Debug, Clone)]
-pub(crate) enum Spec {
-    Keep,
-    Email,
-    EmailScan,
-    /// The set of [`Kind`](super::find::Kind) bits to replace.
-    PiiScan(u8),
-    Null,
-    Constant(Vec<u8>),
-    Hash {
-        length: usize,
-    },
-    Name(name::NameSpec),
-    Phone,
-    Regex(regex::RegexSpec),
-    Partial(partial::PartialSpec),
-    Json(json::JsonSpec),
-    Noise(noise::NoiseSpec),
+/// The type of a masker's option checker: it takes the options it knows from the rule (leaving the
+/// others, which are then an error) and returns the configured masker.
+pub(crate) type ParseFn = fn(&mut Options<'_, '_>) -> Result<Box<dyn Configured>, RulesError>;
+
+/// One masker as rules name it: its name, its options, and how to check them.
+pub struct MaskerSpec {
+    /// The name rules give in `masker = …`.
+    pub name: &'static str,
+    /// The options it accepts inline in a rule (listed in the error for an unknown option).
+    pub options: &'static [&'static str],
+    /// A minimal valid set of its options, as TOML lines of a rule (`""` for none): for docs and
+    /// for the test that every registered masker parses.
+    pub example: &'static str,
+    pub(crate) parse: ParseFn,
 }
 
-impl Spec {
-    /// Check a masker's options (consuming them from `opts`; any left over is an error).
-    pub(crate) fn parse(mut opts: Options<'_, '_>) -> Result<Spec, RulesError> {
-        let (spec, known): (Spec, &[&str]) = match opts.masker.as_str() {
-            "keep" => (Spec::Keep, &[]),
-            "email" => (Spec::Email, &[]),
-            "email_scan" => (Spec::EmailScan, &[]),
-            "pii_scan" => (Spec::PiiScan(pii_scan::parse_kinds(&mut opts)?), &["kinds"]),
-            "null" => (Spec::Null, &[]),
-            "constant" => (
-                Spec::Constant(opts.require_str("value")?.1.into_bytes()),
-                &["value"],
-            ),
-            "hash" => (
-                Spec::Hash {
-                    length: hash::parse_length(&mut opts)?,
-                },
-                &["length"],
-            ),
-            "name" => (
-                Spec::Name(name::NameSpec::parse(&mut opts)?),
-                &["kind", "locale"],
-            ),
-            "phone" => (Spec::Phone, &[]),
-            "regex" => (
-                Spec::Regex(regex::RegexSpec::parse(&mut opts)?),
-                &["pattern", "replacement", "contains"],
-            ),
-            "partial" => (
-                Spec::Partial(partial::PartialSpec::parse(&mut opts)?),
-                &["keep_first", "keep_last", "fill"],
-            ),
-            "json" => (
-                Spec::Json(json::JsonSpec::parse(&mut opts)?),
-                &["paths", "action", "length", "value", "kind", "locale"],
-            ),
-            "noise" => (
-                Spec::Noise(noise::NoiseSpec::parse(&mut opts)?),
-                &["range", "ratio", "days"],
-            ),
-            other => {
-                return Err(opts.error(
-                    opts.masker_span.clone(),
-                    format!("unknown masker `{other}` (known: {})", MASKERS.join(", ")),
-                ))
-            }
-        };
-        opts.finish(known)?;
-        Ok(spec)
+impl std::fmt::Debug for MaskerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskerSpec")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// The registered masker called `name`.
+pub fn lookup(name: &str) -> Option<&'static MaskerSpec> {
+    REGISTRY.iter().find(|m| m.name == name)
+}
+
+/// The registered names, comma-separated (for messages).
+pub fn names() -> String {
+    REGISTRY
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A masker with checked options, before it is bound to a key.
+pub(crate) trait Configured: Send + Sync {
+    /// The masker for a column (`None` keeps it as it is: `keep`). `unique` columns get a form that
+    /// keeps distinct inputs distinct where the masker has one.
+    fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>>;
+
+    /// The categories of personal data this masker removes: used by `rules check` (is a
+    /// sensitive-looking column really masked?) and `scan` (is a finding a leak in a masked
+    /// column?). By default everything: the masker replaces the whole value, or the rule author
+    /// aimed it at something specific.
+    fn covers(&self) -> Categories {
+        Category::all()
     }
 
-    /// The masker's name as rules spell it.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Spec::Keep => "keep",
-            Spec::Email => "email",
-            Spec::EmailScan => "email_scan",
-            Spec::PiiScan(_) => "pii_scan",
-            Spec::Null => "null",
-            Spec::Constant(_) => "constant",
-            Spec::Hash { .. } => "hash",
-            Spec::Name(_) => "name",
-            Spec::Phone => "phone",
-            Spec::Regex(_) => "regex",
-            Spec::Partial(_) => "partial",
-            Spec::Json(_) => "json",
-            Spec::Noise(_) => "noise",
-        }
+    /// The categories this masker's *output* can look like: `scan` cannot tell such a value from a
+    /// leak, so findings of these kinds in the column are not leaks. By default none.
+    fn produces(&self) -> Categories {
+        0
     }
+}
 
-    /// The categories of personal data this masker removes, as [`Category::bit`]s: used by
-    /// `rules check` (is a sensitive-looking column really masked?) and `scan` (is a finding a leak
-    /// in a masked column?).
-    pub(crate) fn covers(&self) -> u8 {
-        let all = Category::ALL.iter().fold(0, |a, c| a | c.bit());
-        match self {
-            Spec::Keep => 0,
-            Spec::EmailScan => Category::Email.bit(),
-            Spec::PiiScan(kinds) => super::find::Kind::ALL
-                .iter()
-                .filter(|k| kinds & k.bit() != 0)
-                .fold(0, |a, k| a | k.category().bit()),
-            // Every digit is replaced: numbers of any kind are gone, but names and addresses
-            // (letters) are not, and an address's digits alone do not make it safe.
-            Spec::Phone => {
-                Category::Phone.bit()
-                    | Category::Card.bit()
-                    | Category::NationalId.bit()
-                    | Category::Ip.bit()
-            }
-            _ => all,
-        }
-    }
+/// A rule's masker: the registry entry it names and its checked options.
+pub(crate) struct Parsed {
+    pub(crate) spec: &'static MaskerSpec,
+    pub(crate) configured: Box<dyn Configured>,
+}
 
-    /// The categories this masker's *output* can look like, as [`Category::bit`]s: `scan` cannot
-    /// tell such a value from a leak, so findings of these kinds in the column are not leaks.
-    /// `phone` writes phone-shaped digits (which may pass for a card or an IP), `name` names, `hash`
-    /// hex that is occasionally all decimal digits (a card by chance); `constant` and `regex` write
-    /// whatever their text holds.
-    pub(crate) fn produces(&self) -> u8 {
-        let of_text = |t: &[u8]| {
-            let mut bits = 0u8;
-            super::find::scan_value(t, |c, _, _| bits |= c.bit());
-            bits
-        };
-        match self {
-            Spec::Phone => self.covers(),
-            Spec::Name(_) => Category::Name.bit(),
-            Spec::Hash { .. } => Category::Card.bit(),
-            Spec::Constant(v) => of_text(v),
-            Spec::Regex(r) => of_text(r.replacement()),
-            Spec::Json(j) => j.produces(of_text),
-            _ => 0,
-        }
-    }
+/// Check a rule's masker and options (consuming them from `opts`; any left over is an error).
+pub(crate) fn parse(mut opts: Options<'_, '_>) -> Result<Parsed, RulesError> {
+    let Some(spec) = lookup(&opts.masker) else {
+        return Err(opts.error(
+            opts.masker_span.clone(),
+            format!("unknown masker `{}` (known: {})", opts.masker, names()),
+        ));
+    };
+    let configured = (spec.parse)(&mut opts)?;
+    opts.finish(spec.options)?;
+    Ok(Parsed { spec, configured })
+}
 
-    /// The masker for a column (`None` for `keep`).
-    pub(crate) fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>> {
-        Some(match self {
-            Spec::Keep => return None,
-            Spec::Email => Arc::new(email::Email::new(key, unique)),
-            Spec::EmailScan => Arc::new(email_scan::EmailScan::new(key, unique)),
-            Spec::PiiScan(kinds) => Arc::new(pii_scan::PiiScan::new(key, *kinds, unique)),
-            Spec::Null => Arc::new(null::Null),
-            Spec::Constant(v) => Arc::new(constant::Constant::new(v.clone())),
-            Spec::Hash { length } => Arc::new(hash::Hash::new(key, *length)),
-            Spec::Name(n) => Arc::new(name::Name::new(key, n)),
-            Spec::Phone => Arc::new(phone::Phone::new(key)),
-            Spec::Regex(r) => Arc::new(regex::Regex::new(r)),
-            Spec::Partial(p) => Arc::new(partial::Partial::new(p)),
-            Spec::Json(j) => Arc::new(json::Json::new(j, key, unique)),
-            Spec::Noise(n) => Arc::new(noise::Noise::new(key, n)),
-        })
-    }
+/// The categories the value detectors find in `text` (what a constant or a replacement text
+/// written by a masker looks like to `scan`).
+pub(crate) fn categories_in(text: &[u8]) -> Categories {
+    let mut bits = 0;
+    super::find::scan_value(text, |c, _, _| bits |= c.bit());
+    bits
 }
