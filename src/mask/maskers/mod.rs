@@ -85,6 +85,13 @@ impl std::fmt::Debug for MaskerSpec {
     }
 }
 
+impl MaskerSpec {
+    /// The rule line choosing this masker, `masker = "name"` (for tools that write rules).
+    pub fn rule_line(&self) -> String {
+        format!("masker = \"{}\"", self.name)
+    }
+}
+
 /// The registered masker called `name`.
 pub fn lookup(name: &str) -> Option<&'static MaskerSpec> {
     REGISTRY.iter().find(|m| m.name == name)
