@@ -26,7 +26,7 @@ use crate::copy;
 use crate::dump::anon_policy::{AnonPolicy, MaskedEntry};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Event, Preamble};
-use crate::mask::{ColumnInfo, MaskOutcome, RuleSet, RulesError, TablePlan};
+use crate::mask::{ColumnInfo, MaskOutcome, RuleCoverage, RuleSet, RulesError, TablePlan};
 use crate::progress::Progress;
 use crate::sink::deflate::compress_piece;
 use crate::sink::{DataBatch, SealedFile, Sink, SinkError};
@@ -131,6 +131,8 @@ pub struct PassReport {
     pub excluded_from_masked: u64,
     /// Sealed artifacts, in sink order (`None` for streams such as stdout), to be published by the caller.
     pub artifacts: Vec<(String, Option<SealedFile>)>,
+    /// The rules that matched some table of the dump.
+    pub rule_coverage: RuleCoverage,
 }
 
 /// What `drive` read from the dump besides what it sent to the sinks.
@@ -139,6 +141,7 @@ struct Driven {
     tables: Vec<TableReport>,
     large_objects: u64,
     excluded_from_masked: u64,
+    rule_coverage: RuleCoverage,
 }
 
 enum Msg {
@@ -278,6 +281,7 @@ pub fn run_pass<R: Read>(
             tables,
             large_objects,
             excluded_from_masked,
+            rule_coverage,
         }) => {
             for t in &threads {
                 // A send can only fail if the sink already stopped with an error, collected below.
@@ -308,6 +312,7 @@ pub fn run_pass<R: Read>(
                     large_objects,
                     excluded_from_masked,
                     artifacts,
+                    rule_coverage,
                 }),
             }
         }
@@ -411,6 +416,7 @@ fn drive<R: Read>(
     // The current data part is left out of the masked view (AnonPolicy::excludes_data).
     let mut data_original_only = false;
     let mut excluded_from_masked = 0u64;
+    let mut rule_coverage = RuleCoverage::default();
     let depth = options.queue_depth.max(1);
     // Without a sink of the masked view, rows are checked, not masked (no masked copy of them).
     let any_masked = threads.iter().any(|t| t.view == DataView::Masked);
@@ -465,12 +471,11 @@ fn drive<R: Read>(
                     let infos = ColumnInfo::of_copy(copy, facts);
                     // Data the masked view leaves out is not masked: the full artifacts keep it as is.
                     let plan = if data_original_only {
-                        TablePlan {
-                            columns: vec![None; infos.len()],
-                        }
+                        TablePlan::keep_all(infos.len())
                     } else {
                         rules.plan_table(&schema, &copy.table, &infos)?
                     };
+                    rule_coverage.record(&plan);
                     let masked_columns = copy
                         .columns
                         .iter()
@@ -492,9 +497,7 @@ fn drive<R: Read>(
                     let plan = if any_masked {
                         plan
                     } else {
-                        TablePlan {
-                            columns: vec![None; plan.columns.len()],
-                        }
+                        TablePlan::keep_all(plan.columns.len())
                     };
                     current = Some(Arc::new(TableJob {
                         name: copy.display_name(),
@@ -577,12 +580,13 @@ fn drive<R: Read>(
     while let Some(slot) = queue.pop_front() {
         dispatch(threads, slot)?;
     }
-    rules.finish()?;
+    rules.check_coverage(&rule_coverage)?;
     Ok(Driven {
         preamble,
         tables,
         large_objects,
         excluded_from_masked,
+        rule_coverage,
     })
 }
 

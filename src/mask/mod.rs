@@ -39,7 +39,7 @@
 //! - **Exact rules**: a rule whose schema, table and column have no wildcard names one column. If that
 //!   table is planned and lacks the column, planning fails (a typo must not silently leave data
 //!   unmasked). A rule whose schema and table have no wildcard names a table; if that table never
-//!   appears in the dump, [`RuleSet::finish`] fails at the end of the pass.
+//!   appears in the dump, [`RuleSet::check_coverage`] fails at the end of the pass.
 //! - **`strict`** is on when any of the loaded files sets `strict = true`.
 //! - **Validation** at load: unknown top-level keys, unknown rule keys or masker options, missing
 //!   `column`/`masker` or a masker's required option, an unknown masker, a bad regex or glob are errors
@@ -58,7 +58,6 @@
 //! then fail on duplicates).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -170,10 +169,13 @@ pub trait Masker: Send + Sync {
     fn mask(&self, value: &[u8], out: &mut Vec<u8>) -> MaskOutcome;
 }
 
-/// The maskers for one table, by column position (`None` = keep).
+/// The maskers for one table, by column position (`None` = keep), and the rules that matched the
+/// table (for the pass's [`RuleCoverage`]).
 #[derive(Clone, Default)]
 pub struct TablePlan {
     pub columns: Vec<Option<Arc<dyn Masker>>>,
+    /// The rules (by [`RuleRef::index`]) whose schema and table match this table, in order.
+    pub matched_rules: Vec<usize>,
 }
 
 impl std::fmt::Debug for TablePlan {
@@ -189,6 +191,15 @@ impl std::fmt::Debug for TablePlan {
 }
 
 impl TablePlan {
+    /// A plan that keeps all `columns` columns and matched no rule (data the masked view leaves
+    /// out, which is not planned).
+    pub fn keep_all(columns: usize) -> TablePlan {
+        TablePlan {
+            columns: vec![None; columns],
+            matched_rules: Vec::new(),
+        }
+    }
+
     pub fn is_passthrough(&self) -> bool {
         self.columns.iter().all(Option::is_none)
     }
@@ -279,8 +290,6 @@ struct Rule {
     /// The masker for ordinary columns and for unique ones (`None` for `keep`).
     plain: Option<Arc<dyn Masker>>,
     unique: Option<Arc<dyn Masker>>,
-    /// Some planned table matched this rule's schema and table.
-    seen: AtomicBool,
     /// The registered masker the rule names.
     masker: &'static maskers::MaskerSpec,
     /// The [`Category`] bits this masker removes (see [`RuleRef::covers`]).
@@ -317,7 +326,35 @@ impl Rule {
     }
 }
 
-/// Loaded rules, ready to plan tables. Shared by reference; `plan_table` and `finish` take `&self`.
+/// Which rules matched some planned table: the pass records each [`TablePlan`] and, at its end,
+/// [`RuleSet::check_coverage`] fails for a rule naming a table that never appeared. It comes back in
+/// the pass's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCoverage {
+    /// By rule index; shorter than the rule set when the last rules matched nothing.
+    matched: Vec<bool>,
+}
+
+impl RuleCoverage {
+    /// Note the rules that matched a planned table.
+    pub fn record(&mut self, plan: &TablePlan) {
+        for &i in &plan.matched_rules {
+            if self.matched.len() <= i {
+                self.matched.resize(i + 1, false);
+            }
+            self.matched[i] = true;
+        }
+    }
+
+    /// Whether rule `index` matched some recorded table.
+    pub fn matched(&self, index: usize) -> bool {
+        self.matched.get(index).copied().unwrap_or(false)
+    }
+}
+
+/// Loaded rules, ready to plan tables. Immutable once loaded and shared by reference across
+/// threads: planning is a pure function of the rules and the table; what a pass learns about the
+/// rules (their [`RuleCoverage`]) is the pass's own.
 pub struct RuleSet {
     rules: Vec<Rule>,
     strict: bool,
@@ -407,13 +444,11 @@ impl RuleSet {
         table: &str,
         columns: &[ColumnInfo],
     ) -> Result<TablePlan, RulesError> {
-        let applicable: Vec<&Rule> = self
-            .rules
-            .iter()
-            .filter(|r| r.matches_table(schema, table))
+        let matched_rules: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| self.rules[i].matches_table(schema, table))
             .collect();
+        let applicable: Vec<&Rule> = matched_rules.iter().map(|&i| &self.rules[i]).collect();
         for r in &applicable {
-            r.seen.store(true, Ordering::Relaxed);
             if let Some(col) = r.column.literal() {
                 if r.schema.literal().is_some()
                     && r.table.literal().is_some()
@@ -443,7 +478,10 @@ impl RuleSet {
                 None => plan.push(None),
             }
         }
-        Ok(TablePlan { columns: plan })
+        Ok(TablePlan {
+            columns: plan,
+            matched_rules,
+        })
     }
 
     /// The rule that decides `column` of `schema.table` (first match wins), without planning.
@@ -463,12 +501,12 @@ impl RuleSet {
             .map(|(i, r)| RuleRef { index: i, rule: r })
     }
 
-    /// At the end of the pass: fail for the first rule that names a table (no wildcard in its schema
-    /// and table) which never appeared.
-    pub fn finish(&self) -> Result<(), RulesError> {
-        for r in &self.rules {
+    /// At the end of a pass, given the coverage it recorded: fail for the first rule that names a
+    /// table (no wildcard in its schema and table) which never appeared.
+    pub fn check_coverage(&self, coverage: &RuleCoverage) -> Result<(), RulesError> {
+        for (i, r) in self.rules.iter().enumerate() {
             if let (Some(schema), Some(table)) = (r.schema.literal(), r.table.literal()) {
-                if !r.seen.load(Ordering::Relaxed) {
+                if !coverage.matched(i) {
                     return Err(RulesError::MissingTable {
                         file: r.file.to_string(),
                         line: r.line,
@@ -573,7 +611,6 @@ fn parse_rule(
         types,
         plain: masker.configured.build(key, false),
         unique: masker.configured.build(key, true),
-        seen: AtomicBool::new(false),
         masker: masker.spec,
         covers: masker.configured.covers(),
         produces: masker.configured.produces(),

@@ -290,7 +290,9 @@ pub fn rule_file(data: &[u8]) {
             assert_eq!(a, b, "a masker is not deterministic");
         }
     }
-    let _ = rules.finish();
+    let mut coverage = pgveil::mask::RuleCoverage::default();
+    coverage.record(&plan);
+    let _ = rules.check_coverage(&coverage);
 }
 
 /// A file of this thread's own, holding `data` (the caller removes it).

@@ -252,14 +252,17 @@ fn quoted_mixed_case_names_match_exactly() {
         "[[rule]]\nschema = \"CRM\"\ntable = \"Customer Contacts\"\ncolumn = \"E-Mail Address\"\nmasker = \"null\"\n",
     );
     let cols = [col("E-Mail Address"), col("e-mail address")];
+    let mut coverage = RuleCoverage::default();
     let plan = rs.plan_table("CRM", "Customer Contacts", &cols).unwrap();
     assert!(plan.columns[0].is_some());
     assert!(plan.columns[1].is_none());
+    coverage.record(&plan);
     let plan = rs
         .plan_table("crm", "Customer Contacts", &cols[1..])
         .unwrap();
     assert!(plan.is_passthrough());
-    rs.finish().unwrap();
+    coverage.record(&plan);
+    rs.check_coverage(&coverage).unwrap();
 }
 
 #[test]
@@ -281,7 +284,8 @@ fn globs_on_schema_table_column() {
         .plan_table("app_1", "accounts", &cols)
         .unwrap()
         .is_passthrough());
-    rs.finish().unwrap();
+    // A glob names no table: nothing planned, nothing missing.
+    rs.check_coverage(&RuleCoverage::default()).unwrap();
 }
 
 #[test]
@@ -349,20 +353,31 @@ fn exact_rule_on_missing_column_errors() {
 }
 
 #[test]
-fn finish_reports_tables_never_seen() {
+fn coverage_reports_tables_never_seen() {
     let rs = rules(
         "[[rule]]\nschema = \"public\"\ntable = \"users\"\ncolumn = \"email\"\nmasker = \"email\"\n\
          \n[[rule]]\nschema = \"public\"\ntable = \"userz\"\ncolumn = \"*\"\nmasker = \"email\"\n\
          [[rule]]\ntable = \"other\"\ncolumn = \"x\"\nmasker = \"email\"\n",
     );
-    rs.plan_table("public", "users", &[col("email")]).unwrap();
-    let e = rs.finish().unwrap_err().to_string();
+    let users = rs.plan_table("public", "users", &[col("email")]).unwrap();
+    assert_eq!(users.matched_rules, [0]);
+    let mut first = RuleCoverage::default();
+    first.record(&users);
+    let e = rs.check_coverage(&first).unwrap_err().to_string();
     assert_eq!(
         e,
         "rule at r.toml:7 names table public.userz, which does not appear in the dump"
     );
-    rs.plan_table("public", "userz", &[col("email")]).unwrap();
-    rs.finish().unwrap();
+    let userz = rs.plan_table("public", "userz", &[col("email")]).unwrap();
+    assert_eq!(userz.matched_rules, [1]);
+    let mut second = first.clone();
+    second.record(&userz);
+    rs.check_coverage(&second).unwrap();
+    // The rule set kept nothing of those passes: a new pass starts from nothing, and an earlier
+    // pass's coverage still says what it said.
+    rs.check_coverage(&RuleCoverage::default()).unwrap_err();
+    rs.check_coverage(&first).unwrap_err();
+    assert!(second.matched(0) && second.matched(1) && !second.matched(2));
 }
 
 #[test]
@@ -408,7 +423,7 @@ fn builtin_default_masks_every_address() {
         u.starts_with("nobody+") && u.ends_with("@example.com"),
         "{u}"
     );
-    rs.finish().unwrap();
+    rs.check_coverage(&RuleCoverage::default()).unwrap();
     let eg = RuleSet::from_texts(
         &[("example.toml", include_str!("../../../rules/example.toml"))],
         key(),
