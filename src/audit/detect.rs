@@ -6,6 +6,7 @@
 //! wrote a rule for), not to prove a column is harmless.
 
 use crate::mask::category::Category;
+use crate::mask::types::{class_of, TypeClass};
 
 /// The words of an identifier, lower-cased: `"E-Mail Address"` → `e mail address`,
 /// `customerEmail` → `customer email`, `ip_addr` → `ip addr`.
@@ -34,48 +35,38 @@ fn words(name: &str) -> Vec<String> {
 }
 
 /// Types whose values cannot hold any of the categories (dates, times, booleans, UUIDs, money…).
-fn type_rules_out(type_name: Option<&str>) -> bool {
-    let Some(t) = type_name else { return false };
-    let t = t.to_ascii_lowercase();
-    let base = t.split('(').next().unwrap_or("").trim();
-    base.starts_with("timestamp")
-        || base.starts_with("time ")
-        || base == "time"
-        || base == "date"
-        || base == "interval"
-        || base == "boolean"
-        || base == "uuid"
-        || base == "bytea"
-        || base == "real"
-        || base == "double precision"
-        || base == "money"
-        || base == "tsvector"
+fn type_rules_out(class: Option<TypeClass>) -> bool {
+    matches!(
+        class,
+        Some(
+            TypeClass::DateTime
+                | TypeClass::Boolean
+                | TypeClass::Uuid
+                | TypeClass::Binary
+                | TypeClass::Float
+                | TypeClass::Money
+                | TypeClass::TextSearch
+        )
+    )
 }
 
 /// What a column's name (and type) suggests it holds, if anything personal.
 pub fn category_from_name(column: &str, type_name: Option<&str>) -> Option<Category> {
-    let c = name_category(column, type_name)?;
+    let class = class_of(type_name);
+    let c = name_category(column, class)?;
     // A number cannot hold an address, a name or an email (but can hold a phone, card or id number).
-    let numeric = type_name.is_some_and(|t| {
-        let t = t.to_ascii_lowercase();
-        ["integer", "smallint", "bigint", "numeric", "decimal"]
-            .iter()
-            .any(|n| t.starts_with(n))
-    });
+    let numeric = matches!(class, Some(TypeClass::Integer | TypeClass::Numeric));
     if numeric && !matches!(c, Category::Phone | Category::Card | Category::NationalId) {
         return None;
     }
     Some(c)
 }
 
-fn name_category(column: &str, type_name: Option<&str>) -> Option<Category> {
-    if let Some(t) = type_name {
-        let t = t.to_ascii_lowercase();
-        if t.starts_with("inet") || t.starts_with("cidr") {
-            return Some(Category::Ip);
-        }
+fn name_category(column: &str, class: Option<TypeClass>) -> Option<Category> {
+    if class == Some(TypeClass::Network) {
+        return Some(Category::Ip);
     }
-    if type_rules_out(type_name) {
+    if type_rules_out(class) {
         return None;
     }
     let w = words(column);
@@ -210,6 +201,12 @@ mod tests {
             ("shipping", None, None),
             ("address_id", None, None),
             ("email_verified", Some("boolean"), None),
+            ("email_verified", Some("boolean[]"), None),
+            ("ip", Some("inet[]"), Some(Ip)),
+            ("phone", Some("numeric(15,0)"), Some(Phone)),
+            ("email", Some("public.citext"), Some(Email)),
+            ("email", Some("public.email_domain"), Some(Email)),
+            ("email_sent_at", Some("timestamp(3) with time zone"), None),
             ("phone_type", None, None),
             ("street", Some("integer"), None),
             ("phone", Some("bigint"), Some(Phone)),

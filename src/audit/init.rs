@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use super::check::{hints_for, Hint};
 use super::schema::TableSample;
+use crate::mask::types::{class_of, TypeClass};
 use crate::mask::{Category, ColumnInfo};
 
 /// A TOML basic string for `s`.
@@ -28,18 +29,13 @@ fn exact_glob(name: &str) -> String {
     g
 }
 
+/// Text, or a type the dump did not show (a text masker is the likely choice).
 fn is_textual(type_name: Option<&str>) -> bool {
-    let Some(t) = type_name else { return true };
-    let t = t.to_ascii_lowercase();
-    let base = t.rsplit('.').next().unwrap_or(&t);
-    base.starts_with("text")
-        || base.starts_with("character")
-        || base.starts_with("varchar")
-        || base.starts_with("citext")
+    class_of(type_name).is_none_or(|c| c == TypeClass::Text)
 }
 
 fn is_json(type_name: Option<&str>) -> bool {
-    type_name.is_some_and(|t| t.starts_with("json"))
+    class_of(type_name) == Some(TypeClass::Json)
 }
 
 /// The masker (with options, as TOML lines) for a column and why.

@@ -33,9 +33,11 @@
 //!   matches is kept as it is (or is an error under `strict`).
 //! - **`types`** compares the column's type from `CREATE TABLE`, lower-cased, without modifiers
 //!   (`character varying(255)` → `character varying`, `numeric(10,2)[]` → `numeric[]`), with common
-//!   aliases accepted in the rule (`varchar`, `int`, `int8`, `bool`, `timestamptz`, …). Arrays are
-//!   distinct types: list `text[]` to match `text[]` columns. A column whose type the dump did not
-//!   show never matches a rule with `types` (conservative: such a rule falls through to later rules).
+//!   aliases accepted in the rule (`varchar`, `int`, `int8`, `bool`, `timestamptz`, `_text`, …; see
+//!   [`types::TypeName`]). Arrays are distinct types: list `text[]` to match `text[]` columns. A
+//!   type named without a schema matches it in any schema (`citext` matches pg_dump's
+//!   `public.citext`); with one, only there. A column whose type the dump did not show never
+//!   matches a rule with `types` (conservative: such a rule falls through to later rules).
 //! - **Exact rules**: a rule whose schema, table and column have no wildcard names one column. If that
 //!   table is planned and lacks the column, planning fails (a typo must not silently leave data
 //!   unmasked). A rule whose schema and table have no wildcard names a table; if that table never
@@ -69,12 +71,14 @@ mod glob;
 pub mod key;
 pub mod maskers;
 mod source;
+pub mod types;
 
 pub use key::Key;
 
 pub use category::{Categories, Category};
 use glob::Glob;
 use source::{Options, RawTable, Source};
+use types::TypeName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -285,8 +289,8 @@ struct Rule {
     schema: Glob,
     table: Glob,
     column: Glob,
-    /// Normalized type names, when the rule restricts types.
-    types: Option<Vec<String>>,
+    /// The type names, when the rule restricts types.
+    types: Option<Vec<TypeName>>,
     /// The masker for ordinary columns and for unique ones (`None` for `keep`).
     plain: Option<Arc<dyn Masker>>,
     unique: Option<Arc<dyn Masker>>,
@@ -311,8 +315,8 @@ impl Rule {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(types), Some(t)) => {
-                let t = normalize_type(t);
-                types.contains(&t)
+                let t = TypeName::parse(t);
+                types.iter().any(|r| t.matches(r))
             }
         }
     }
@@ -591,7 +595,7 @@ fn parse_rule(
                 let toml::Value::String(s) = i else {
                     return Err(bad());
                 };
-                types.push(canonical_type(&normalize_type(&s)));
+                types.push(TypeName::parse(&s));
             }
             Some(types)
         }
@@ -615,48 +619,6 @@ fn parse_rule(
         covers: masker.configured.covers(),
         produces: masker.configured.produces(),
     })
-}
-
-/// Lower-case, drop modifiers in parentheses, collapse blanks: `Character Varying(255) []` →
-/// `character varying[]`.
-fn normalize_type(t: &str) -> String {
-    let mut s = String::with_capacity(t.len());
-    let mut depth = 0usize;
-    for c in t.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            c => s.extend(c.to_lowercase()),
-        }
-    }
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace(" [", "[")
-}
-
-/// Map common aliases in a rule's `types` to the names pg_dump prints.
-fn canonical_type(t: &str) -> String {
-    let base_len = t.find('[').unwrap_or(t.len());
-    let (base, arr) = t.split_at(base_len);
-    let base = match base {
-        "varchar" => "character varying",
-        "char" | "bpchar" => "character",
-        "int" | "int4" => "integer",
-        "int2" => "smallint",
-        "int8" => "bigint",
-        "bool" => "boolean",
-        "float4" => "real",
-        "float8" => "double precision",
-        "decimal" => "numeric",
-        "timestamp" => "timestamp without time zone",
-        "timestamptz" => "timestamp with time zone",
-        "time" => "time without time zone",
-        "timetz" => "time with time zone",
-        other => other,
-    };
-    format!("{base}{arr}")
 }
 
 #[cfg(test)]

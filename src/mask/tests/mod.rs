@@ -327,11 +327,33 @@ fn types_restrict_rules() {
         .collect();
     use MaskOutcome::*;
     assert_eq!(outcome, [Null, Null, Null, Value, Value, Value]);
-    assert_eq!(normalize_type("Numeric(10, 2) []"), "numeric[]");
     assert_eq!(
-        normalize_type("timestamp(3) with time zone"),
+        types::TypeName::parse("Numeric(10, 2) []").to_string(),
+        "numeric[]"
+    );
+    assert_eq!(
+        types::TypeName::parse("timestamp(3) with time zone").to_string(),
         "timestamp with time zone"
     );
+}
+
+/// pg_dump qualifies every type outside pg_catalog (`email public.citext`): a rule's `citext`
+/// names it, a rule's `other.citext` does not.
+#[test]
+fn types_without_schema_match_qualified_column_types() {
+    let rs = rules(
+        "[[rule]]\ncolumn = \"*\"\ntypes = [\"citext\", \"_text\"]\nmasker = \"null\"\n\
+         [[rule]]\ncolumn = \"*\"\ntypes = [\"other.mood\"]\nmasker = \"null\"\n",
+    );
+    let cols = [
+        typed("a", "public.citext"),
+        typed("b", "text[]"),
+        typed("c", "public.mood"),
+        typed("d", "other.mood"),
+    ];
+    let p = rs.plan_table("s", "t", &cols).unwrap();
+    let planned: Vec<bool> = p.columns.iter().map(Option::is_some).collect();
+    assert_eq!(planned, [true, true, false, true]);
 }
 
 #[test]
