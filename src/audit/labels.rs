@@ -2,7 +2,7 @@
 //!
 //! The extension declares masking in the schema:
 //! `SECURITY LABEL FOR anon ON COLUMN public.users.email IS 'MASKED WITH FUNCTION anon.fake_email()';`
-//! pg_dump prints those statements (entries of type `SECURITY LABEL`). [`rules_from_labels`] reads a
+//! pg_dump prints those statements (entries of type `SECURITY LABEL`). [`labels_from_dump`] reads a
 //! plain dump (a schema-only one is enough) and writes the equivalent pgveil rule file: one exact rule
 //! per labelled column, with the original label in a comment. The common functions map to pgveil's
 //! maskers (see [`map_label`]); a function without a faithful equivalent is an error naming the

@@ -18,8 +18,7 @@
 //! schema = "public"          # optional, default "*"
 //! table = "users"            # optional, default "*"
 //! column = "email"           # required
-//! masker = "email"           # required: keep, email, email_scan, pii_scan, null, constant, hash,
-//!                            # name, phone, regex, partial, json, noise
+//! masker = "email"           # required: a name in maskers::REGISTRY (keep, email, hash, …)
 //! types = ["text", "citext"] # optional: only columns of these types
 //! # the masker's options go inline, e.g. `value = "x"` for `constant`, `pattern`/`replacement` for `regex`
 //! ```

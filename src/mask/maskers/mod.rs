@@ -1,6 +1,6 @@
 //! The maskers, one module each, each registered once in [`REGISTRY`]. A rule names a masker and
 //! gives its options inline; at load the masker's [`MaskerSpec`] checks the options and turns them
-//! into a [`Configured`] masker, which declares the categories of personal data it removes and
+//! into a `Configured` masker, which declares the categories of personal data it removes and
 //! produces and builds the shared masker instances (one for ordinary columns, one for `unique`
 //! columns). Rule parsing, the error naming the known maskers, `rules check` and `scan` (through
 //! what a rule covers and produces) and `rules init` (the names it proposes) all read the registry:
