@@ -11,6 +11,9 @@
 //!
 //! Deliberately simple heuristics: they are meant to catch the common leaks (card numbers in free
 //! text), not to prove a value is harmless.
+//!
+//! About 700 lines with its tests: one detector per kind, which share the guards and the
+//! exceptions for pgveil's own masked forms; splitting them would scatter those.
 
 use std::sync::OnceLock;
 
