@@ -4,11 +4,11 @@
 //! `strict = true`, so once reviewed it loads with [`crate::mask::RuleSet`] and passes `rules check`; a
 //! column added later then fails the check until someone decides about it.
 
-use crate::mask::maskers::{constant, email, email_scan, hash, keep, name, null, partial, phone};
 use std::fmt::Write;
 
 use super::check::{hints_for, Hint};
 use super::schema::TableSample;
+use crate::mask::maskers::{constant, email, email_scan, hash, keep, name, null, partial, phone};
 use crate::mask::types::{class_of, TypeClass};
 use crate::mask::{Category, ColumnInfo};
 

@@ -9,11 +9,11 @@
 //! column and the dump line, never a silent pass-through that would leave the column unmasked.
 //! Labels of other providers and labels on roles or schemas are ignored.
 
-use crate::mask::maskers::{constant, email, hash, keep, name, noise, null, partial, phone};
 use std::io::Read;
 
 use crate::dump::ident::parse_ident;
 use crate::dump::{DumpError, DumpReader, Event};
+use crate::mask::maskers::{constant, email, hash, keep, name, noise, null, partial, phone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
