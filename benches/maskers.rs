@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pgveil::copy;
-use pgveil::rules::{ColumnInfo, Key, MaskOutcome, Masker, RuleSet};
+use pgveil::mask::{ColumnInfo, Key, MaskOutcome, Masker, RuleSet};
 
 /// The masker a single rule (`masker = …` plus options) gives to a text column.
 fn masker(rule: &str, unique: bool) -> Arc<dyn Masker> {
@@ -57,7 +57,7 @@ fn without_findings(fields: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
                 return true;
             }
             let mut found = false;
-            pgveil::rules::detect::scan_value(&decoded, |_, _, _| found = true);
+            pgveil::mask::find::scan_value(&decoded, |_, _, _| found = true);
             !found
         })
         .collect()

@@ -20,8 +20,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pgveil::archive::{ArchiveOptions, ArchiveSink};
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
+use pgveil::mask::{Key, RuleSet};
 use pgveil::pass::{DataView, Pass, SinkSpec};
-use pgveil::rules::{Key, RuleSet};
 use pgveil::sink::plain::PlainSink;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
 

@@ -9,22 +9,24 @@
 //! [`cancel::CancelToken`], and returns a report.
 //!
 //! Data path: [`input`] (file, stdin, a pg_dump child; the one spawner of PostgreSQL's client
-//! programs) → [`dump::reader`] → [`pass`] (masking by [`rules`]) → [`sink`]s → [`store`] (folder,
+//! programs) → [`dump::reader`] → [`pass`] (masking by [`mask`]) → [`sink`]s → [`store`] (folder,
 //! S3) with the [`manifest`]. Among the sinks is the custom-format [`archive`] writer (whose reader
-//! serves `inspect` and `scan`). Keyword searches in DDL go through the [`sql`] lexer.
+//! serves `inspect` and `scan`). Keyword searches in DDL go through the [`sql`] lexer. The
+//! rule tooling that judges rules and artifacts without masking (`rules check`/`init`, labels
+//! import, `scan`) is [`audit`].
 
 pub mod archive;
+pub mod audit;
 pub mod cancel;
 pub mod copy;
 pub mod dump;
 pub mod input;
 pub mod interrupt;
 pub mod manifest;
+pub mod mask;
 pub mod observe;
 pub mod pass;
 pub mod restore;
-pub mod rules;
-pub mod scan;
 pub mod serve;
 pub mod sink;
 pub mod sql;

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use pgveil::mask::RuleSet;
 use pgveil::pass::TableReport;
-use pgveil::rules::RuleSet;
 use pgveil::usecase::LabelSource;
 use pgveil::usecase::{load_rules, RulesPlan};
 

@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use pgveil::audit::check::{check, render};
+use pgveil::audit::init::scaffold;
+use pgveil::audit::schema::{tables_from_database, tables_from_dump, TableSample};
 use pgveil::input::Source;
-use pgveil::rules::check::{check, render};
-use pgveil::rules::init::scaffold;
-use pgveil::rules::schema::{tables_from_database, tables_from_dump, TableSample};
 
 use super::common::{labels_rule_text, RuleArgs};
 use pgveil::usecase::LabelSource;

@@ -1,11 +1,11 @@
 //! `pgveil scan ARTIFACT`: report sensitive-looking values left in a plain, anonymized (`.gz` or
 //! not) or custom-format artifact; exit non-zero on a leak: one in a column the rules mask whose
-//! masker does not write such values by design (see `pgveil::scan`).
+//! masker does not write such values by design (see `pgveil::audit::scan`).
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use pgveil::scan::{render, scan_artifact};
+use pgveil::audit::scan::{render, scan_artifact};
 
 use super::common::RuleArgs;
 

@@ -13,7 +13,7 @@ use crossbeam_channel::{bounded, Receiver};
 
 use super::{DataView, EngineError, RowProblem, SinkSpec};
 use crate::copy;
-use crate::rules::{MaskOutcome, TablePlan};
+use crate::mask::{MaskOutcome, TablePlan};
 use crate::sink::deflate::compress_piece;
 use crate::sink::DataBatch;
 

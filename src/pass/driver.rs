@@ -15,8 +15,8 @@ use crate::cancel::CancelToken;
 use crate::dump::anon_policy::{AnonPolicy, MaskedEntry};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpReader, Entry, Event, Preamble};
+use crate::mask::{ColumnInfo, RuleCoverage, RuleSet, TablePlan};
 use crate::observe::Observer;
-use crate::rules::{ColumnInfo, RuleSet, TablePlan};
 use crate::sink::DataBatch;
 
 /// What the loop read from the dump besides what it sent to the sinks.
@@ -25,6 +25,8 @@ pub struct Driven {
     pub tables: Vec<TableReport>,
     pub large_objects: u64,
     pub excluded_from_masked: u64,
+    /// The rules that matched some table of the dump.
+    pub rule_coverage: RuleCoverage,
 }
 
 /// The loop's state; see the module documentation.
@@ -49,6 +51,7 @@ struct State {
     preamble: Preamble,
     large_objects: u64,
     excluded_from_masked: u64,
+    rule_coverage: RuleCoverage,
     anon_policy: AnonPolicy,
     /// The current data part is left out of the masked view (`AnonPolicy::excludes_data`).
     data_original_only: bool,
@@ -65,6 +68,7 @@ impl Driver<'_> {
             preamble: Preamble::default(),
             large_objects: 0,
             excluded_from_masked: 0,
+            rule_coverage: RuleCoverage::default(),
             anon_policy: AnonPolicy::seeded(&self.options.database_entries),
             data_original_only: false,
             any_masked: self.router.has_masked_view(),
@@ -110,12 +114,13 @@ impl Driver<'_> {
             }
         }
         st.queue.drain(|slot| self.router.dispatch(slot))?;
-        self.rules.finish()?;
+        self.rules.check_coverage(&st.rule_coverage)?;
         Ok(Driven {
             preamble: st.preamble,
             tables: st.tracker.into_reports(),
             large_objects: st.large_objects,
             excluded_from_masked: st.excluded_from_masked,
+            rule_coverage: st.rule_coverage,
         })
     }
 
@@ -153,12 +158,11 @@ impl Driver<'_> {
             let infos = ColumnInfo::of_copy(copy, self.facts);
             // Data the masked view leaves out is not masked: the full artifacts keep it as is.
             let plan = if st.data_original_only {
-                TablePlan {
-                    columns: vec![None; infos.len()],
-                }
+                TablePlan::keep_all(infos.len())
             } else {
                 self.rules.plan_table(&schema, &copy.table, &infos)?
             };
+            st.rule_coverage.record(&plan);
             let masked_columns = copy
                 .columns
                 .iter()
@@ -176,9 +180,7 @@ impl Driver<'_> {
             let plan = if st.any_masked {
                 plan
             } else {
-                TablePlan {
-                    columns: vec![None; plan.columns.len()],
-                }
+                TablePlan::keep_all(plan.columns.len())
             };
             st.current = Some(Arc::new(TableJob {
                 name: copy.display_name(),

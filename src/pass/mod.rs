@@ -31,8 +31,8 @@ use serde::Serialize;
 use crate::cancel::CancelToken;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Entry, Preamble};
+use crate::mask::{RuleCoverage, RuleSet, RulesError};
 use crate::observe::{Observer, Quiet};
-use crate::rules::{RuleSet, RulesError};
 use crate::sink::{SealedFile, Sink, SinkError};
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +160,8 @@ pub struct PassReport {
     pub excluded_from_masked: u64,
     /// Sealed artifacts, in sink order (`None` for streams such as stdout), to be published by the caller.
     pub artifacts: Vec<(String, Option<SealedFile>)>,
+    /// The rules that matched some table of the dump.
+    pub rule_coverage: RuleCoverage,
 }
 
 /// A pass, configured step by step: `Pass::builder(&rules).facts(&mut facts, false)
@@ -255,6 +257,7 @@ impl<'a> Pass<'a> {
             large_objects: driven.large_objects,
             excluded_from_masked: driven.excluded_from_masked,
             artifacts,
+            rule_coverage: driven.rule_coverage,
         })
     }
 }

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::UseCaseError;
+use crate::audit::labels::{labels_from_dump, render_rules};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpReader, Entry, Event};
 use crate::input::{redact_password, PgDumpArgs, Source};
-use crate::rules::labels::{labels_from_dump, render_rules};
-use crate::rules::{Key, RuleSet, DEFAULT_RULES};
+use crate::mask::{Key, RuleSet, DEFAULT_RULES};
 
 /// Which rules mask the data.
 #[derive(Debug, Clone, Default)]

@@ -18,14 +18,14 @@ mod set;
 mod target;
 mod verify;
 
+use crate::audit::labels::LabelError;
 use crate::cancel::CancelToken;
 use crate::dump::DumpError;
 use crate::input::conninfo::ConnInfoError;
 use crate::input::SourceError;
+use crate::mask::RulesError;
 use crate::pass::EngineError;
 use crate::restore::RestoreError;
-use crate::rules::labels::LabelError;
-use crate::rules::RulesError;
 use crate::sink::OutputError;
 use crate::store::StoreError;
 
@@ -167,7 +167,7 @@ pub(crate) fn check_cancel(cancel: &CancelToken) -> Result<(), UseCaseError> {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_observed_pass(
     source: &mut crate::input::Source,
-    rules: &crate::rules::RuleSet,
+    rules: &crate::mask::RuleSet,
     facts: &mut inputs::Facts,
     sinks: Vec<crate::pass::SinkSpec>,
     keep_large_objects: bool,

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use pgveil::dump::facts::SchemaFacts;
 use pgveil::dump::{DumpReader, Entry, Preamble};
+use pgveil::mask::key::Key;
+use pgveil::mask::RuleSet;
 use pgveil::pass::{DataView, Pass, PassOptions, SinkSpec};
-use pgveil::rules::key::Key;
-use pgveil::rules::RuleSet;
 use pgveil::sink::{DataBatch, SealedFile, Sink, SinkError};
 
 /// Inputs larger than this are cut (libFuzzer's default max_len is far below; the corpus too).
@@ -241,14 +241,14 @@ pub fn archive_reader(data: &[u8]) {
         }
     }
     let rules = RuleSet::builtin_default(Key::from_bytes(b"pgveil-fuzz-key"));
-    let _ = pgveil::scan::scan_artifact(&path, &rules);
+    let _ = pgveil::audit::scan::scan_artifact(&path, &rules);
     let _ = std::fs::remove_file(&path);
 }
 
 /// Rule files: any text loads or fails with an error; a loaded rule set plans and masks a sample
 /// table without panicking, and masking is deterministic.
 pub fn rule_file(data: &[u8]) {
-    use pgveil::rules::ColumnInfo;
+    use pgveil::mask::ColumnInfo;
     let Ok(text) = std::str::from_utf8(&data[..data.len().min(64 << 10)]) else {
         return;
     };
@@ -284,7 +284,9 @@ pub fn rule_file(data: &[u8]) {
             assert_eq!(a, b, "a masker is not deterministic");
         }
     }
-    let _ = rules.finish();
+    let mut coverage = pgveil::mask::RuleCoverage::default();
+    coverage.record(&plan);
+    let _ = rules.check_coverage(&coverage);
 }
 
 /// A file of this thread's own, holding `data` (the caller removes it).

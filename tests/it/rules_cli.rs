@@ -1139,3 +1139,62 @@ fn masked_artifacts_leave_out_postgresql_anonymizer_and_its_secret() {
     assert_eq!(cluster().table_counts(&target), cluster().table_counts(&db));
     cluster().drop_db(&target);
 }
+
+/// A rule naming a table (no wildcard) that the dump does not hold fails the dump at the end of the
+/// pass, naming the rule's file and line and the table, and publishes nothing; the same rule set
+/// passes once the table is there. Each pass judges its own coverage: the rule set keeps no state
+/// between the two runs of one process (checked in `mask::tests`), and here across processes.
+#[test]
+fn dump_fails_naming_a_rule_whose_table_never_appears() {
+    let c = cluster();
+    let db = c.create_db("rules_missing_table");
+    c.psql(
+        &db,
+        "CREATE TABLE public.users (id int PRIMARY KEY, email text);\
+         INSERT INTO public.users VALUES (1, 'ann@corp.example.org');",
+    );
+    let dump = c.pg_dump(&db, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.toml");
+    let dump_with = |rules_text: &str, name: &str| {
+        std::fs::write(&rules, rules_text).unwrap();
+        let out_dir = dir.path().join(name);
+        std::fs::create_dir(&out_dir).unwrap();
+        let out = run(
+            pgveil()
+                .args(["dump", "--input", "-", "--name", name, "--out-dir"])
+                .arg(&out_dir)
+                .arg("--rules")
+                .arg(&rules),
+            Some(&dump),
+        );
+        let files: Vec<String> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        (out, files)
+    };
+    let (out, files) = dump_with(
+        "[[rule]]\nschema = \"public\"\ntable = \"users\"\ncolumn = \"email\"\nmasker = \"email\"\n\n\
+         [[rule]]\nschema = \"public\"\ntable = \"userz\"\ncolumn = \"*\"\nmasker = \"null\"\n",
+        "typo",
+    );
+    assert!(!out.status.success(), "succeeded\n{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "rule at {}:7 names table public.userz, which does not appear in the dump",
+            rules.display()
+        )),
+        "{}",
+        describe(&out)
+    );
+    assert!(files.is_empty(), "published {files:?}");
+    let (out, files) = dump_with(
+        "[[rule]]\nschema = \"public\"\ntable = \"users\"\ncolumn = \"email\"\nmasker = \"email\"\n",
+        "fixed",
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(files.iter().any(|f| f == "fixed.anon.gz"), "{files:?}");
+    c.drop_db(&db);
+}

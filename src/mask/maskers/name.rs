@@ -16,9 +16,12 @@
 //! locale = "de"
 //! ```
 
-use crate::rules::key::{keyed_digest, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use super::{Configured, MaskerSpec};
+use crate::mask::category::{Categories, Category};
+use crate::mask::key::{keyed_digest, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameKind {
@@ -301,6 +304,23 @@ impl Masker for Name {
             }
         }
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `name`: options `kind`, `locale`; writes names.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "name",
+    example: r#"kind = "first""#,
+    options: &["kind", "locale"],
+    parse: |opts| Ok(Box::new(NameSpec::parse(opts)?)),
+};
+
+impl Configured for NameSpec {
+    fn build(&self, key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Name::new(key, self)))
+    }
+    fn produces(&self) -> Categories {
+        Category::Name.bit()
     }
 }
 

@@ -1,5 +1,5 @@
 //! `pii_scan`: the free-text scrubber. Finds every kind of personal data pgveil's detectors
-//! recognise ([`crate::rules::detect::find`]) anywhere inside a value — free text, json/jsonb
+//! recognise ([`crate::mask::find::find`]) anywhere inside a value — free text, json/jsonb
 //! (string values, never keys), arrays — and replaces each span by its kind's masked form, leaving
 //! every other byte as it was. It generalises `email_scan`.
 //!
@@ -41,10 +41,13 @@
 //! `call +33 5 62 02 97 93 or write to ann@x.test` becomes
 //! `call +00 0 00 00 00 00 or write to nobody@example.com`.
 
-use crate::rules::detect::{find, Kind};
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use super::{Configured, MaskerSpec};
+use crate::mask::category::Categories;
+use crate::mask::find::{find, Kind};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
+use std::sync::Arc;
 
 use super::email::push_replacement;
 
@@ -248,6 +251,29 @@ impl Masker for PiiScan {
         }
         out.extend_from_slice(&value[copied..]);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `pii_scan`: option `kinds`; removes the categories of the kinds it replaces.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "pii_scan",
+    example: r#"kinds = ["email", "phone"]"#,
+    options: &["kinds"],
+    parse: |opts| Ok(Box::new(Config(parse_kinds(opts)?))),
+};
+
+/// The set of [`Kind::bit`]s to replace.
+struct Config(u8);
+
+impl Configured for Config {
+    fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(PiiScan::new(key, self.0, unique)))
+    }
+    fn covers(&self) -> Categories {
+        Kind::ALL
+            .iter()
+            .filter(|k| self.0 & k.bit() != 0)
+            .fold(0, |a, k| a | k.category().bit())
     }
 }
 

@@ -26,9 +26,11 @@
 //! ```
 //! `1984-06-02` becomes e.g. `1984-04-19`; with `range = 1000`, `52000.00` becomes e.g. `51377.42`.
 
-use crate::rules::key::{keyed_digest, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use super::{Configured, MaskerSpec};
+use crate::mask::key::{keyed_digest, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NoiseSpec {
@@ -190,5 +192,19 @@ impl Masker for Noise {
                 MaskOutcome::Unchanged
             }
         }
+    }
+}
+
+/// Registered as `noise`: options `range`, `ratio`, `days`.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "noise",
+    example: "range = 10",
+    options: &["range", "ratio", "days"],
+    parse: |opts| Ok(Box::new(NoiseSpec::parse(opts)?)),
+};
+
+impl Configured for NoiseSpec {
+    fn build(&self, key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Noise::new(key, self)))
     }
 }

@@ -16,9 +16,12 @@
 //! length = 20
 //! ```
 
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use super::{Configured, MaskerSpec};
+use crate::mask::category::{Categories, Category};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
+use std::sync::Arc;
 
 pub(crate) fn parse_length(opts: &mut Options<'_, '_>) -> Result<usize, RulesError> {
     match opts.take_int("length")? {
@@ -51,5 +54,24 @@ impl Masker for Hash {
         let d = keyed_digest(&self.mac, value);
         push_hex(&d, self.length, out);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `hash`: option `length`; hex digits now and then all decimal look like a card.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "hash",
+    example: "length = 20",
+    options: &["length"],
+    parse: |opts| Ok(Box::new(Config(parse_length(opts)?))),
+};
+
+struct Config(usize);
+
+impl Configured for Config {
+    fn build(&self, key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Hash::new(key, self.0)))
+    }
+    fn produces(&self) -> Categories {
+        Category::Card.bit()
     }
 }

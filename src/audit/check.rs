@@ -17,9 +17,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::detect::{category_from_name, scan_field, Category};
+use super::detect::category_from_name;
 use super::schema::TableSample;
-use super::RuleSet;
+use crate::mask::find::scan_field;
+use crate::mask::{Category, RuleSet};
 
 /// What the name or the sampled values of a column suggest.
 #[derive(Debug, Clone, Serialize)]

@@ -22,11 +22,15 @@
 //! replacement = "XX00IBAN"
 //! ```
 
+use super::{categories_in, Configured, MaskerSpec};
+use crate::mask::category::Categories;
+use crate::mask::key::Key;
 use memchr::memmem::Finder;
+use std::sync::Arc;
 
 use crate::copy::escape_into;
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 #[derive(Debug, Clone)]
 pub(crate) struct RegexSpec {
@@ -117,5 +121,23 @@ impl Masker for Regex {
         }
         out.extend_from_slice(&value[last..]);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `regex`: options `pattern` (required), `replacement`, `contains`; its output looks
+/// like whatever the replacement holds.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "regex",
+    example: "pattern = \"[0-9]\"\nreplacement = \"0\"",
+    options: &["pattern", "replacement", "contains"],
+    parse: |opts| Ok(Box::new(RegexSpec::parse(opts)?)),
+};
+
+impl Configured for RegexSpec {
+    fn build(&self, _key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Regex::new(self)))
+    }
+    fn produces(&self) -> Categories {
+        categories_in(self.replacement())
     }
 }

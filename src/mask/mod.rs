@@ -1,10 +1,11 @@
-//! Masking rules: loading and validating rule files (TOML), matching columns to maskers, and the
-//! maskers themselves ([`maskers`]; reference with examples in `rules/README.md`).
+//! Masking, the hot path: loading and validating rule files (TOML), planning which masker each
+//! column of a table gets ([`RuleSet::plan_table`]), and the maskers themselves ([`maskers`], each
+//! registered once in [`maskers::REGISTRY`]; reference with examples in `rules/README.md`), with
+//! their key ([`key`]), the categories of personal data they declare ([`category`]), the value
+//! detectors `pii_scan` uses ([`find`]) and the classifier of PostgreSQL type names ([`types`]).
 //!
-//! Rule tooling lives beside them: [`schema`] (the tables a rule set must cover, from a dump or a live
-//! catalog, with sampled rows), [`detect`] (what looks personal, by name or value), [`check`] (the
-//! coverage guard of `pgveil rules check`), [`init`] (the scaffold of `pgveil rules init`) and
-//! [`labels`] (PostgreSQL Anonymizer security labels turned into rules).
+//! The tools that judge rules without masking (`rules check`/`init`, labels import, `scan`) are in
+//! [`crate::audit`], which uses this module; this module never uses it.
 //!
 //! # Rule files
 //!
@@ -17,8 +18,7 @@
 //! schema = "public"          # optional, default "*"
 //! table = "users"            # optional, default "*"
 //! column = "email"           # required
-//! masker = "email"           # required: keep, email, email_scan, pii_scan, null, constant, hash,
-//!                            # name, phone, regex, partial, json, noise
+//! masker = "email"           # required: a name in maskers::REGISTRY (keep, email, hash, …)
 //! types = ["text", "citext"] # optional: only columns of these types
 //! # the masker's options go inline, e.g. `value = "x"` for `constant`, `pattern`/`replacement` for `regex`
 //! ```
@@ -32,13 +32,15 @@
 //!   matches is kept as it is (or is an error under `strict`).
 //! - **`types`** compares the column's type from `CREATE TABLE`, lower-cased, without modifiers
 //!   (`character varying(255)` → `character varying`, `numeric(10,2)[]` → `numeric[]`), with common
-//!   aliases accepted in the rule (`varchar`, `int`, `int8`, `bool`, `timestamptz`, …). Arrays are
-//!   distinct types: list `text[]` to match `text[]` columns. A column whose type the dump did not
-//!   show never matches a rule with `types` (conservative: such a rule falls through to later rules).
+//!   aliases accepted in the rule (`varchar`, `int`, `int8`, `bool`, `timestamptz`, `_text`, …; see
+//!   [`types::TypeName`]). Arrays are distinct types: list `text[]` to match `text[]` columns. A
+//!   type named without a schema matches it in any schema (`citext` matches pg_dump's
+//!   `public.citext`); with one, only there. A column whose type the dump did not show never
+//!   matches a rule with `types` (conservative: such a rule falls through to later rules).
 //! - **Exact rules**: a rule whose schema, table and column have no wildcard names one column. If that
 //!   table is planned and lacks the column, planning fails (a typo must not silently leave data
 //!   unmasked). A rule whose schema and table have no wildcard names a table; if that table never
-//!   appears in the dump, [`RuleSet::finish`] fails at the end of the pass.
+//!   appears in the dump, [`RuleSet::check_coverage`] fails at the end of the pass.
 //! - **`strict`** is on when any of the loaded files sets `strict = true`.
 //! - **Validation** at load: unknown top-level keys, unknown rule keys or masker options, missing
 //!   `column`/`masker` or a masker's required option, an unknown masker, a bad regex or glob are errors
@@ -57,27 +59,25 @@
 //! then fail on duplicates).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-pub mod check;
-pub mod detect;
+pub mod category;
+pub mod find;
 mod glob;
-pub mod init;
 pub mod key;
-pub mod labels;
 pub mod maskers;
-pub mod schema;
 mod source;
+pub mod types;
 
 pub use key::Key;
 
+pub use category::{Categories, Category};
 use glob::Glob;
-use maskers::Spec;
 use source::{Options, RawTable, Source};
+use types::TypeName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
@@ -172,10 +172,13 @@ pub trait Masker: Send + Sync {
     fn mask(&self, value: &[u8], out: &mut Vec<u8>) -> MaskOutcome;
 }
 
-/// The maskers for one table, by column position (`None` = keep).
+/// The maskers for one table, by column position (`None` = keep), and the rules that matched the
+/// table (for the pass's [`RuleCoverage`]).
 #[derive(Clone, Default)]
 pub struct TablePlan {
     pub columns: Vec<Option<Arc<dyn Masker>>>,
+    /// The rules (by [`RuleRef::index`]) whose schema and table match this table, in order.
+    pub matched_rules: Vec<usize>,
 }
 
 impl std::fmt::Debug for TablePlan {
@@ -191,6 +194,15 @@ impl std::fmt::Debug for TablePlan {
 }
 
 impl TablePlan {
+    /// A plan that keeps all `columns` columns and matched no rule (data the masked view leaves
+    /// out, which is not planned).
+    pub fn keep_all(columns: usize) -> TablePlan {
+        TablePlan {
+            columns: vec![None; columns],
+            matched_rules: Vec::new(),
+        }
+    }
+
     pub fn is_passthrough(&self) -> bool {
         self.columns.iter().all(Option::is_none)
     }
@@ -220,7 +232,7 @@ impl<'a> RuleRef<'a> {
     }
     /// The masker's name (`keep`, `email`, …).
     pub fn masker(&self) -> &'a str {
-        &self.rule.masker_name
+        self.rule.masker.name
     }
     /// Whether the rule masks (anything but `keep`).
     pub fn masks(&self) -> bool {
@@ -230,24 +242,24 @@ impl<'a> RuleRef<'a> {
     /// `email_scan` only addresses, `phone` digits (phones, cards, ids, IPs); the maskers that
     /// replace the whole value (or that the author aimed at something specific: `regex`, `json`)
     /// count as removing everything.
-    pub fn covers(&self, category: detect::Category) -> bool {
+    pub fn covers(&self, category: Category) -> bool {
         self.rule.covers & category.bit() != 0
     }
     /// Whether this rule's masker writes values that look like `category` (fake phones, names, a
     /// constant that is an address): `scan` cannot tell those from originals.
-    pub fn produces(&self, category: detect::Category) -> bool {
+    pub fn produces(&self, category: Category) -> bool {
         self.rule.produces & category.bit() != 0
     }
     /// Whether a value of `category` found (by `scan`) in a column this rule decides means the
     /// masking failed: the rule masks the column and its masker does not write such values by
     /// design. What a masker leaves untouched counts too: a phone in a column `email_scan` masked
     /// is a leak, since the artifact is not clean of it (whatever the rule author aimed at).
-    pub fn leaks(&self, category: detect::Category) -> bool {
+    pub fn leaks(&self, category: Category) -> bool {
         self.masks() && !self.produces(category)
     }
     /// Whether a value of `category` found in a column this rule masks may be the masker's own
     /// output (a fake phone, a constant that is an address): a look-alike, not a leak.
-    pub fn look_alike(&self, category: detect::Category) -> bool {
+    pub fn look_alike(&self, category: Category) -> bool {
         self.masks() && self.produces(category)
     }
     /// The schema, table and column globs as written.
@@ -276,19 +288,17 @@ struct Rule {
     schema: Glob,
     table: Glob,
     column: Glob,
-    /// Normalized type names, when the rule restricts types.
-    types: Option<Vec<String>>,
+    /// The type names, when the rule restricts types.
+    types: Option<Vec<TypeName>>,
     /// The masker for ordinary columns and for unique ones (`None` for `keep`).
     plain: Option<Arc<dyn Masker>>,
     unique: Option<Arc<dyn Masker>>,
-    /// Some planned table matched this rule's schema and table.
-    seen: AtomicBool,
-    /// The masker's name, as the rule spells it.
-    masker_name: String,
-    /// The [`detect::Category`] bits this masker removes (see [`RuleRef::covers`]).
-    covers: u8,
+    /// The registered masker the rule names.
+    masker: &'static maskers::MaskerSpec,
+    /// The [`Category`] bits this masker removes (see [`RuleRef::covers`]).
+    covers: Categories,
     /// The bits its output can look like (see [`RuleRef::produces`]).
-    produces: u8,
+    produces: Categories,
 }
 
 impl Rule {
@@ -304,8 +314,8 @@ impl Rule {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(types), Some(t)) => {
-                let t = normalize_type(t);
-                types.contains(&t)
+                let t = TypeName::parse(t);
+                types.iter().any(|r| t.matches(r))
             }
         }
     }
@@ -319,7 +329,35 @@ impl Rule {
     }
 }
 
-/// Loaded rules, ready to plan tables. Shared by reference; `plan_table` and `finish` take `&self`.
+/// Which rules matched some planned table: the pass records each [`TablePlan`] and, at its end,
+/// [`RuleSet::check_coverage`] fails for a rule naming a table that never appeared. It comes back in
+/// the pass's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCoverage {
+    /// By rule index; shorter than the rule set when the last rules matched nothing.
+    matched: Vec<bool>,
+}
+
+impl RuleCoverage {
+    /// Note the rules that matched a planned table.
+    pub fn record(&mut self, plan: &TablePlan) {
+        for &i in &plan.matched_rules {
+            if self.matched.len() <= i {
+                self.matched.resize(i + 1, false);
+            }
+            self.matched[i] = true;
+        }
+    }
+
+    /// Whether rule `index` matched some recorded table.
+    pub fn matched(&self, index: usize) -> bool {
+        self.matched.get(index).copied().unwrap_or(false)
+    }
+}
+
+/// Loaded rules, ready to plan tables. Immutable once loaded and shared by reference across
+/// threads: planning is a pure function of the rules and the table; what a pass learns about the
+/// rules (their [`RuleCoverage`]) is the pass's own.
 pub struct RuleSet {
     rules: Vec<Rule>,
     strict: bool,
@@ -409,13 +447,11 @@ impl RuleSet {
         table: &str,
         columns: &[ColumnInfo],
     ) -> Result<TablePlan, RulesError> {
-        let applicable: Vec<&Rule> = self
-            .rules
-            .iter()
-            .filter(|r| r.matches_table(schema, table))
+        let matched_rules: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| self.rules[i].matches_table(schema, table))
             .collect();
+        let applicable: Vec<&Rule> = matched_rules.iter().map(|&i| &self.rules[i]).collect();
         for r in &applicable {
-            r.seen.store(true, Ordering::Relaxed);
             if let Some(col) = r.column.literal() {
                 if r.schema.literal().is_some()
                     && r.table.literal().is_some()
@@ -445,7 +481,10 @@ impl RuleSet {
                 None => plan.push(None),
             }
         }
-        Ok(TablePlan { columns: plan })
+        Ok(TablePlan {
+            columns: plan,
+            matched_rules,
+        })
     }
 
     /// The rule that decides `column` of `schema.table` (first match wins), without planning.
@@ -465,12 +504,12 @@ impl RuleSet {
             .map(|(i, r)| RuleRef { index: i, rule: r })
     }
 
-    /// At the end of the pass: fail for the first rule that names a table (no wildcard in its schema
-    /// and table) which never appeared.
-    pub fn finish(&self) -> Result<(), RulesError> {
-        for r in &self.rules {
+    /// At the end of a pass, given the coverage it recorded: fail for the first rule that names a
+    /// table (no wildcard in its schema and table) which never appeared.
+    pub fn check_coverage(&self, coverage: &RuleCoverage) -> Result<(), RulesError> {
+        for (i, r) in self.rules.iter().enumerate() {
             if let (Some(schema), Some(table)) = (r.schema.literal(), r.table.literal()) {
-                if !r.seen.load(Ordering::Relaxed) {
+                if !coverage.matched(i) {
                     return Err(RulesError::MissingTable {
                         file: r.file.to_string(),
                         line: r.line,
@@ -530,10 +569,7 @@ fn parse_rule(
         None => {
             return Err(src.error(
                 rule_span,
-                format!(
-                    "a rule needs `masker` (one of: {})",
-                    maskers::MASKERS.join(", ")
-                ),
+                format!("a rule needs `masker` (one of: {})", maskers::names()),
             ))
         }
     };
@@ -558,12 +594,12 @@ fn parse_rule(
                 let toml::Value::String(s) = i else {
                     return Err(bad());
                 };
-                types.push(canonical_type(&normalize_type(&s)));
+                types.push(TypeName::parse(&s));
             }
             Some(types)
         }
     };
-    let spec = Spec::parse(Options {
+    let masker = maskers::parse(Options {
         src,
         masker_span,
         masker,
@@ -576,55 +612,12 @@ fn parse_rule(
         table: table_g,
         column,
         types,
-        plain: spec.build(key, false),
-        unique: spec.build(key, true),
-        seen: AtomicBool::new(false),
-        masker_name: spec.name().to_string(),
-        covers: spec.covers(),
-        produces: spec.produces(),
+        plain: masker.configured.build(key, false),
+        unique: masker.configured.build(key, true),
+        masker: masker.spec,
+        covers: masker.configured.covers(),
+        produces: masker.configured.produces(),
     })
-}
-
-/// Lower-case, drop modifiers in parentheses, collapse blanks: `Character Varying(255) []` →
-/// `character varying[]`.
-fn normalize_type(t: &str) -> String {
-    let mut s = String::with_capacity(t.len());
-    let mut depth = 0usize;
-    for c in t.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            c => s.extend(c.to_lowercase()),
-        }
-    }
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace(" [", "[")
-}
-
-/// Map common aliases in a rule's `types` to the names pg_dump prints.
-fn canonical_type(t: &str) -> String {
-    let base_len = t.find('[').unwrap_or(t.len());
-    let (base, arr) = t.split_at(base_len);
-    let base = match base {
-        "varchar" => "character varying",
-        "char" | "bpchar" => "character",
-        "int" | "int4" => "integer",
-        "int2" => "smallint",
-        "int8" => "bigint",
-        "bool" => "boolean",
-        "float4" => "real",
-        "float8" => "double precision",
-        "decimal" => "numeric",
-        "timestamp" => "timestamp without time zone",
-        "timestamptz" => "timestamp with time zone",
-        "time" => "time without time zone",
-        "timetz" => "time with time zone",
-        other => other,
-    };
-    format!("{base}{arr}")
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::io::Read;
 
 use crate::dump::ident::parse_ident;
 use crate::dump::{DumpError, DumpReader, Event};
+use crate::mask::maskers::{constant, email, hash, keep, name, noise, null, partial, phone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
@@ -132,13 +133,13 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
     let l = label.trim();
     let upper = l.to_ascii_uppercase();
     if upper == "NOT MASKED" {
-        return Ok(vec![r#"masker = "keep""#.into()]);
+        return Ok(vec![keep::SPEC.rule_line()]);
     }
     if upper.starts_with("MASKED WITH VALUE ") {
         let v = l["MASKED WITH VALUE ".len()..].trim();
         let v = v.split_once("::").map(|(a, _)| a.trim()).unwrap_or(v);
         if v.eq_ignore_ascii_case("NULL") {
-            return Ok(vec![r#"masker = "null""#.into()]);
+            return Ok(vec![null::SPEC.rule_line()]);
         }
         let value = if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
             v[1..v.len() - 1].replace("''", "'")
@@ -148,7 +149,7 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
             return Err(format!("cannot read the value of {label:?}"));
         };
         return Ok(vec![
-            r#"masker = "constant""#.into(),
+            constant::SPEC.rule_line(),
             format!("value = {}", toml_str(&value)),
         ]);
     }
@@ -159,19 +160,20 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
     }
     let call = &l["MASKED WITH FUNCTION ".len()..];
     let (f, args) = parse_call(call).ok_or_else(|| format!("cannot read the call {call:?}"))?;
-    let m = |s: &str| format!("masker = {}", toml_str(s));
     let lines = match f.as_str() {
         "fake_email" | "dummy_free_email" | "dummy_safe_email" | "dummy_email" | "random_email"
-        | "pseudo_email" | "partial_email" => vec![m("email")],
+        | "pseudo_email" | "partial_email" => vec![email::SPEC.rule_line()],
         "fake_first_name" | "dummy_first_name" | "pseudo_first_name" | "random_first_name" => {
-            vec![m("name"), r#"kind = "first""#.into()]
+            vec![name::SPEC.rule_line(), r#"kind = "first""#.into()]
         }
         "fake_last_name" | "dummy_last_name" | "pseudo_last_name" | "random_last_name" => {
-            vec![m("name"), r#"kind = "last""#.into()]
+            vec![name::SPEC.rule_line(), r#"kind = "last""#.into()]
         }
-        "dummy_name" => vec![m("name")],
-        "random_phone" | "dummy_phone_number" | "dummy_cell_number" => vec![m("phone")],
-        "hash" | "digest" => vec![m("hash")],
+        "dummy_name" => vec![name::SPEC.rule_line()],
+        "random_phone" | "dummy_phone_number" | "dummy_cell_number" => {
+            vec![phone::SPEC.rule_line()]
+        }
+        "hash" | "digest" => vec![hash::SPEC.rule_line()],
         "partial" => {
             let [_, prefix, padding, suffix] = &args[..] else {
                 return Err(format!(
@@ -183,7 +185,7 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
             };
             let fill = padding.chars().next().unwrap_or('*');
             vec![
-                m("partial"),
+                partial::SPEC.rule_line(),
                 format!("keep_first = {p}"),
                 format!("keep_last = {s}"),
                 format!("fill = {}", toml_str(&fill.to_string())),
@@ -195,7 +197,7 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
                 .and_then(|r| r.parse::<f64>().ok())
                 .filter(|r| r.is_finite() && *r > 0.0)
                 .ok_or_else(|| format!("{call}: noise() needs a positive ratio"))?;
-            vec![m("noise"), format!("ratio = {ratio}")]
+            vec![noise::SPEC.rule_line(), format!("ratio = {ratio}")]
         }
         "dnoise" => {
             let days = args
@@ -205,13 +207,16 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
                 .ok_or_else(|| {
                     format!("{call}: dnoise() needs an interval in days, weeks, months or years")
                 })?;
-            vec![m("noise"), format!("days = {days}")]
+            vec![noise::SPEC.rule_line(), format!("days = {days}")]
         }
         "fake_address" => vec![
-            m("constant"),
+            constant::SPEC.rule_line(),
             format!("value = {}", toml_str("1 Main Street")),
         ],
-        "random_zip" => vec![m("constant"), format!("value = {}", toml_str("00000"))],
+        "random_zip" => vec![
+            constant::SPEC.rule_line(),
+            format!("value = {}", toml_str("00000")),
+        ],
         other => {
             return Err(format!(
                 "function {other}() has no pgveil equivalent: write a rule for this column by hand"

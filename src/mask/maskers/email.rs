@@ -17,8 +17,10 @@
 //! masker = "email"
 //! ```
 
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::{MaskOutcome, Masker};
+use super::{Configured, MaskerSpec};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::{MaskOutcome, Masker};
+use std::sync::Arc;
 
 /// The replacement address.
 pub const NOBODY: &[u8] = b"nobody@example.com";
@@ -61,5 +63,21 @@ impl Masker for Email {
         }
         push_replacement(self.mac.as_ref(), value, out);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `email`: no options.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "email",
+    example: "",
+    options: &[],
+    parse: |_| Ok(Box::new(Config)),
+};
+
+struct Config;
+
+impl Configured for Config {
+    fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Email::new(key, unique)))
     }
 }

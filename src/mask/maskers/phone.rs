@@ -18,8 +18,11 @@
 //! ```
 //! `+1 (555) 123-4567` becomes e.g. `+1 (803) 912-0456`.
 
-use crate::rules::key::{keyed_digest, HmacSha256, Key};
-use crate::rules::{MaskOutcome, Masker};
+use super::{Configured, MaskerSpec};
+use crate::mask::category::{Categories, Category};
+use crate::mask::key::{keyed_digest, HmacSha256, Key};
+use crate::mask::{MaskOutcome, Masker};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Phone {
@@ -71,5 +74,32 @@ impl Masker for Phone {
             }
         }
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `phone`: no options. Every digit is replaced: numbers of any kind are gone, but
+/// names and addresses (letters) are not, and an address's digits alone do not make it safe. It
+/// writes phone-shaped digits, which may pass for any of those numbers.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "phone",
+    example: "",
+    options: &[],
+    parse: |_| Ok(Box::new(Config)),
+};
+
+struct Config;
+
+impl Configured for Config {
+    fn build(&self, key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Phone::new(key)))
+    }
+    fn covers(&self) -> Categories {
+        Category::Phone.bit()
+            | Category::Card.bit()
+            | Category::NationalId.bit()
+            | Category::Ip.bit()
+    }
+    fn produces(&self) -> Categories {
+        self.covers()
     }
 }

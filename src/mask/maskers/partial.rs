@@ -19,8 +19,11 @@
 //! ```
 //! `4111 1111 1111 1234` becomes `***************1234`.
 
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use super::{Configured, MaskerSpec};
+use crate::mask::key::Key;
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(crate) struct PartialSpec {
@@ -142,5 +145,19 @@ impl Masker for Partial {
         }
         out.extend_from_slice(&value[mid_end..]);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `partial`: options `keep_first`, `keep_last`, `fill`.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "partial",
+    example: "keep_last = 4",
+    options: &["keep_first", "keep_last", "fill"],
+    parse: |opts| Ok(Box::new(PartialSpec::parse(opts)?)),
+};
+
+impl Configured for PartialSpec {
+    fn build(&self, _key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Partial::new(self)))
     }
 }

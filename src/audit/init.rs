@@ -1,15 +1,16 @@
 //! `rules init`: a rule file scaffolded from a schema. One exact rule per column of every table,
 //! with a masker guessed from the column's name, type and sampled values ([`super::check::hints_for`]),
 //! `keep` where nothing sensitive was recognized, and a comment on each rule saying why. The file sets
-//! `strict = true`, so once reviewed it loads with [`super::RuleSet`] and passes `rules check`; a
+//! `strict = true`, so once reviewed it loads with [`crate::mask::RuleSet`] and passes `rules check`; a
 //! column added later then fails the check until someone decides about it.
 
 use std::fmt::Write;
 
 use super::check::{hints_for, Hint};
-use super::detect::Category;
 use super::schema::TableSample;
-use super::ColumnInfo;
+use crate::mask::maskers::{constant, email, email_scan, hash, keep, name, null, partial, phone};
+use crate::mask::types::{class_of, TypeClass};
+use crate::mask::{Category, ColumnInfo};
 
 /// A TOML basic string for `s`.
 fn toml_str(s: &str) -> String {
@@ -28,25 +29,20 @@ fn exact_glob(name: &str) -> String {
     g
 }
 
+/// Text, or a type the dump did not show (a text masker is the likely choice).
 fn is_textual(type_name: Option<&str>) -> bool {
-    let Some(t) = type_name else { return true };
-    let t = t.to_ascii_lowercase();
-    let base = t.rsplit('.').next().unwrap_or(&t);
-    base.starts_with("text")
-        || base.starts_with("character")
-        || base.starts_with("varchar")
-        || base.starts_with("citext")
+    class_of(type_name).is_none_or(|c| c == TypeClass::Text)
 }
 
 fn is_json(type_name: Option<&str>) -> bool {
-    type_name.is_some_and(|t| t.starts_with("json"))
+    class_of(type_name) == Some(TypeClass::Json)
 }
 
 /// The masker (with options, as TOML lines) for a column and why.
 fn suggest(col: &ColumnInfo, hints: &[Hint]) -> (Vec<String>, String) {
     let Some(first) = hints.first() else {
         return (
-            vec![r#"masker = "keep""#.into()],
+            vec![keep::SPEC.rule_line()],
             format!(
                 "nothing sensitive recognized ({})",
                 col.type_name.as_deref().unwrap_or("type unknown")
@@ -62,33 +58,33 @@ fn suggest(col: &ColumnInfo, hints: &[Hint]) -> (Vec<String>, String) {
     {
         if first.by == "name" && text {
             why.push_str("; the whole value is an address");
-            vec![r#"masker = "email""#.into()]
+            vec![email::SPEC.rule_line()]
         } else {
             why.push_str("; addresses inside the value are replaced");
-            vec![r#"masker = "email_scan""#.into()]
+            vec![email_scan::SPEC.rule_line()]
         }
     } else if is_json(t) {
         why.push_str("; free-form document: scanned for addresses only, review by hand");
-        vec![r#"masker = "email_scan""#.into()]
+        vec![email_scan::SPEC.rule_line()]
     } else if col.unique && text {
         why.push_str("; unique/key column: keyed hash keeps values distinct and joinable");
-        vec![r#"masker = "hash""#.into()]
+        vec![hash::SPEC.rule_line()]
     } else {
         match first.category {
-            Category::Email => vec![r#"masker = "email_scan""#.into()],
+            Category::Email => vec![email_scan::SPEC.rule_line()],
             Category::Phone | Category::Card | Category::NationalId if !text => {
                 why.push_str("; every digit replaced (keyed), shape kept");
-                vec![r#"masker = "phone""#.into()]
+                vec![phone::SPEC.rule_line()]
             }
-            Category::Phone => vec![r#"masker = "phone""#.into()],
+            Category::Phone => vec![phone::SPEC.rule_line()],
             Category::Secret if text => {
                 why.push_str("; replaced by a keyed hash (NOT NULL-safe; the original is gone)");
-                vec![r#"masker = "hash""#.into()]
+                vec![hash::SPEC.rule_line()]
             }
             Category::Card | Category::NationalId => {
                 why.push_str("; all but the last 4 characters hidden");
                 vec![
-                    r#"masker = "partial""#.into(),
+                    partial::SPEC.rule_line(),
                     "keep_first = 0".into(),
                     "keep_last = 4".into(),
                 ]
@@ -105,10 +101,7 @@ fn suggest(col: &ColumnInfo, hints: &[Hint]) -> (Vec<String>, String) {
                 } else {
                     "full"
                 };
-                vec![
-                    r#"masker = "name""#.into(),
-                    format!("kind = {}", toml_str(kind)),
-                ]
+                vec![name::SPEC.rule_line(), format!("kind = {}", toml_str(kind))]
             }
             Category::Address if text => {
                 let lower = col.name.to_ascii_lowercase();
@@ -118,20 +111,20 @@ fn suggest(col: &ColumnInfo, hints: &[Hint]) -> (Vec<String>, String) {
                     "1 Main Street"
                 };
                 vec![
-                    r#"masker = "constant""#.into(),
+                    constant::SPEC.rule_line(),
                     format!("value = {}", toml_str(v)),
                 ]
             }
             Category::Ip => {
                 why.push_str("; replaced by 192.0.2.1 (TEST-NET-1, RFC 5737)");
                 vec![
-                    r#"masker = "constant""#.into(),
+                    constant::SPEC.rule_line(),
                     format!("value = {}", toml_str("192.0.2.1")),
                 ]
             }
             _ => {
                 why.push_str("; not a text column: set to NULL (check the column is nullable)");
-                vec![r#"masker = "null""#.into()]
+                vec![null::SPEC.rule_line()]
             }
         }
     };

@@ -1,5 +1,5 @@
 //! `scan`: read an artifact (a plain dump, an anonymized dump, `.gz` or not, or a custom-format
-//! archive) and report the values that look sensitive (see [`crate::rules::detect`]), per table,
+//! archive) and report the values that look sensitive (see [`crate::mask::find`]), per table,
 //! column and kind. Each finding gets a [`Verdict`]: in a column the rules mask it is a *leak*
 //! unless the column's masker writes look-alike values of that very kind by design (the `phone`
 //! masker's phones, the `name` masker's names, a `constant` that is such a value): then it is a
@@ -24,8 +24,9 @@ use crate::dump::entry::CopyStmt;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Event};
 use crate::input::{Source, SourceError};
-use crate::rules::detect::{scan_field, Category};
-use crate::rules::{ColumnInfo, RuleSet};
+use crate::mask::find::scan_field;
+use crate::mask::Category;
+use crate::mask::{ColumnInfo, RuleSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {

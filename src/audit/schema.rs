@@ -14,7 +14,7 @@ use crate::dump::{DumpError, DumpReader, Event};
 use crate::input::client::{Client, ClientError, ClientProgram};
 use crate::input::conninfo::{ConnInfo, ConnInfoError};
 
-use super::ColumnInfo;
+use crate::mask::ColumnInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

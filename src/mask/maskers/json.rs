@@ -32,11 +32,14 @@
 //! `{"contact": {"email": "ann@x.org", "phones": ["+1 555 0100"]}, "items": [1, 2]}` becomes
 //! `{"contact": {"email": "3f2a9c1e0b7d4a65", "phones": ["9b1c…"]}, "items": [1, 2]}`.
 
+use super::{categories_in, Configured, MaskerSpec};
+use crate::mask::category::{Categories, Category};
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use crate::rules::key::{keyed_digest, push_hex, HmacSha256, Key};
-use crate::rules::source::Options;
-use crate::rules::{MaskOutcome, Masker, RulesError};
+use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
+use crate::mask::source::Options;
+use crate::mask::{MaskOutcome, Masker, RulesError};
 
 use super::email::push_replacement;
 use super::name::{Name, NameSpec};
@@ -199,19 +202,6 @@ impl JsonSpec {
             }
         };
         Ok(JsonSpec { paths, action })
-    }
-}
-
-impl JsonSpec {
-    /// What the replacement values can look like to `scan` (see `Spec::produces`).
-    pub(crate) fn produces(&self, of_text: impl Fn(&[u8]) -> u8) -> u8 {
-        use crate::rules::detect::Category;
-        match &self.action {
-            Action::Hash(_) => Category::Card.bit(),
-            Action::Name(_) => Category::Name.bit(),
-            Action::Constant(v) => of_text(v),
-            Action::Email | Action::Null => 0,
-        }
     }
 }
 
@@ -480,5 +470,27 @@ impl Masker for Json {
         }
         out.extend_from_slice(&value[copied..]);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `json`: options `paths`, `action` and the action's own options.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "json",
+    example: r#"paths = ["$.contact.email"]"#,
+    options: &["paths", "action", "length", "value", "kind", "locale"],
+    parse: |opts| Ok(Box::new(JsonSpec::parse(opts)?)),
+};
+
+impl Configured for JsonSpec {
+    fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Json::new(self, key, unique)))
+    }
+    fn produces(&self) -> Categories {
+        match &self.action {
+            Action::Hash(_) => Category::Card.bit(),
+            Action::Name(_) => Category::Name.bit(),
+            Action::Constant(v) => categories_in(v),
+            Action::Email | Action::Null => 0,
+        }
     }
 }

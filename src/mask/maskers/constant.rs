@@ -13,7 +13,11 @@
 //! value = "1 Main Street"
 //! ```
 
-use crate::rules::{MaskOutcome, Masker};
+use super::{categories_in, Configured, MaskerSpec};
+use crate::mask::category::Categories;
+use crate::mask::key::Key;
+use crate::mask::{MaskOutcome, Masker};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Constant {
@@ -33,5 +37,25 @@ impl Masker for Constant {
         }
         out.extend_from_slice(&self.value);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `constant`: option `value` (required); its output looks like whatever the value
+/// holds.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "constant",
+    example: r#"value = "x""#,
+    options: &["value"],
+    parse: |opts| Ok(Box::new(Config(opts.require_str("value")?.1.into_bytes()))),
+};
+
+struct Config(Vec<u8>);
+
+impl Configured for Config {
+    fn build(&self, _key: &Key, _unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(Constant::new(self.0.clone())))
+    }
+    fn produces(&self) -> Categories {
+        categories_in(&self.0)
     }
 }

@@ -28,8 +28,11 @@
 //! Not found: quoted local parts (`"a b"@x.org`), IP-literal domains (`a@[10.0.0.1]`), and addresses
 //! whose `@` is written as an escape (JSON `\u0040`).
 
-use crate::rules::key::{HmacSha256, Key};
-use crate::rules::{MaskOutcome, Masker};
+use super::{Configured, MaskerSpec};
+use crate::mask::category::{Categories, Category};
+use crate::mask::key::{HmacSha256, Key};
+use crate::mask::{MaskOutcome, Masker};
+use std::sync::Arc;
 
 use super::email::push_replacement;
 
@@ -154,5 +157,24 @@ impl Masker for EmailScan {
         }
         out.extend_from_slice(&value[copied..]);
         MaskOutcome::Value
+    }
+}
+
+/// Registered as `email_scan`: no options; removes addresses only.
+pub(crate) const SPEC: MaskerSpec = MaskerSpec {
+    name: "email_scan",
+    example: "",
+    options: &[],
+    parse: |_| Ok(Box::new(Config)),
+};
+
+struct Config;
+
+impl Configured for Config {
+    fn build(&self, key: &Key, unique: bool) -> Option<Arc<dyn Masker>> {
+        Some(Arc::new(EmailScan::new(key, unique)))
+    }
+    fn covers(&self) -> Categories {
+        Category::Email.bit()
     }
 }
