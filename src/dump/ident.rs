@@ -2,6 +2,8 @@
 //!
 //! A name is printed bare only when it is all lower-case letters, digits and underscores, does not start
 //! with a digit and is not a keyword; otherwise it is wrapped in double quotes with `"` doubled.
+//!
+//! (`is_keyword` is over 100 lines: it is PostgreSQL's list of keywords that need quoting, as data.)
 
 /// Quote `name` the way pg_dump's `fmtId` does.
 pub fn quote_ident(name: &str) -> String {

@@ -25,7 +25,8 @@
 //!
 //! (Over 700 lines: ~650 of code, the two parsers following libpq's `conninfo_parse` and
 //! `conninfo_uri_parse_options` step by step, and their tests; they share the parameter model and
-//! the secret handling, so they stay in one file.)
+//! the secret handling, so they stay in one file. `parse_uri` follows libpq's URI parser in one
+//! function, as libpq's is, so the two can be compared line by line.)
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -2,6 +2,9 @@
 //! bodies, the COPY statements that open data, stray COPY statements psql would run, and the trailer.
 //! The methods belong to [`DumpReader`]; they live here so that the buffering and batching of COPY
 //! rows (the parent module) and the classification of the other lines read apart.
+//!
+//! (`start_entry` is over 100 lines: it checks one header block's fields in the order pg_dump writes
+//! them, each with the error that names the line; split, the order would no longer read.)
 
 use std::io::Read;
 
