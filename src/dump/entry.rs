@@ -128,83 +128,24 @@ fn truncate_identifier(mut name: String) -> String {
     name
 }
 
-/// The tokens of a statement, or `None` when it is not UTF-8 or a quote is not closed.
+/// The tokens of a statement, as the SQL lexer reads them (comments skipped), or `None` when it is
+/// not UTF-8 or a literal, quoted name or comment is not closed.
 fn tokens(text: &[u8]) -> Option<Vec<Token>> {
+    use crate::sql::lexer::{self, TokenKind};
+    lexer::statements(text)?;
     let text = std::str::from_utf8(text).ok()?;
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if b[i..].starts_with(b"--") {
-            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-        } else if b[i..].starts_with(b"/*") {
-            let mut depth = 0;
-            loop {
-                if b[i..].starts_with(b"/*") {
-                    depth += 1;
-                    i += 2;
-                } else if b[i..].starts_with(b"*/") {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else if i >= b.len() {
-                    return None;
-                } else {
-                    i += 1;
-                }
-            }
-        } else if c == b'"' {
-            let mut name = String::new();
-            let mut j = i + 1;
-            loop {
-                let k = text[j..].find('"')? + j;
-                name.push_str(&text[j..k]);
-                if b.get(k + 1) == Some(&b'"') {
-                    name.push('"');
-                    j = k + 2;
-                } else {
-                    i = k + 1;
-                    break;
-                }
-            }
-            out.push(Token::Quoted(truncate_identifier(name)));
-        } else if c == b'\'' {
-            // Only a word may matter here; a literal is skipped whole (backslashes escape in
-            // `E''` strings, and either way `''` is a quote).
-            let mut j = i + 1;
-            loop {
-                match b.get(j)? {
-                    b'\'' if b.get(j + 1) == Some(&b'\'') => j += 2,
-                    b'\'' => break,
-                    b'\\' => j += 2,
-                    _ => j += 1,
-                }
-            }
-            i = j + 1;
-            out.push(Token::Other);
-        } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
-            let end = text[i..]
-                .find(|ch: char| {
-                    !(ch.is_alphanumeric() || ch == '_' || ch == '$' || !ch.is_ascii())
-                })
-                .map_or(b.len(), |p| i + p);
-            let word = text[i..end].to_ascii_lowercase();
-            i = end;
-            out.push(Token::Word(truncate_identifier(word)));
-        } else if matches!(c, b'(' | b')' | b',' | b'.' | b';') {
-            out.push(Token::Punct(c));
-            i += 1;
-        } else {
-            out.push(Token::Other);
-            i += text[i..].chars().next().map_or(1, char::len_utf8);
-        }
-    }
-    Some(out)
+    let token = |t: lexer::Token<'_>| match t.kind {
+        TokenKind::Word => Token::Word(truncate_identifier(t.text.to_ascii_lowercase())),
+        TokenKind::QuotedIdent => Token::Quoted(truncate_identifier(
+            t.ident().unwrap_or_default().into_owned(),
+        )),
+        TokenKind::Punct => match t.text.as_bytes() {
+            [c @ (b'(' | b')' | b',' | b'.' | b';')] => Token::Punct(*c),
+            _ => Token::Other,
+        },
+        _ => Token::Other,
+    };
+    Some(lexer::tokens(text).map(token).collect())
 }
 
 fn name_of(t: Option<&Token>) -> Option<String> {
