@@ -11,7 +11,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::entry::Entry;
-use super::ident::{parse_ident, parse_ident_list, parse_qualified};
+use super::ident::{parse_ident, parse_qualified};
+use crate::sql::lexer::{tokens, Token, TokenKind};
 
 type TableKey = (String, String);
 
@@ -116,32 +117,40 @@ impl SchemaFacts {
         self.table_mut(key).columns = columns;
     }
 
-    /// Whether the constraint was read (a key, or a constraint that is none: CHECK, EXCLUDE).
+    /// Whether the constraint was read (a key, or a constraint that is none: CHECK, EXCLUDE):
+    /// `ALTER TABLE [ONLY] t ADD CONSTRAINT name KIND (columns) …`, read on the SQL lexer's tokens
+    /// (a name or literal holding keywords is one token).
     fn observe_constraint(&mut self, body: &str, foreign: bool) -> bool {
-        let Some((key, rest)) = alter_table_target(body) else {
+        let toks: Vec<Token<'_>> = tokens(body).collect();
+        let Some((key, mut i)) = alter_table_target(&toks) else {
             return false;
         };
-        let Some(add) = rest.find(" ADD CONSTRAINT ") else {
+        if !(word_at(&toks, i, "ADD") && word_at(&toks, i + 1, "CONSTRAINT")) {
             return false;
-        };
-        let rest = &rest[add + " ADD CONSTRAINT ".len()..];
-        let Some((_name, rest)) = parse_ident(rest) else {
+        }
+        i += 2;
+        if toks.get(i).and_then(Token::ident).is_none() {
             return false;
-        };
-        let rest = rest.trim_start();
-        let list = if let Some(r) = rest.strip_prefix("FOREIGN KEY ") {
-            r
+        }
+        i += 1;
+        let keyword = |i: usize, kw: &str| word_at(&toks, i, kw);
+        let list_at = if keyword(i, "FOREIGN") && keyword(i + 1, "KEY") {
+            i + 2
         } else if foreign {
             return false;
-        } else if let Some(r) = rest.strip_prefix("PRIMARY KEY ") {
-            r
-        } else if let Some(r) = rest.strip_prefix("UNIQUE ") {
-            r.strip_prefix("NULLS NOT DISTINCT ").unwrap_or(r)
+        } else if keyword(i, "PRIMARY") && keyword(i + 1, "KEY") {
+            i + 2
+        } else if keyword(i, "UNIQUE") {
+            if keyword(i + 1, "NULLS") && keyword(i + 2, "NOT") && keyword(i + 3, "DISTINCT") {
+                i + 4
+            } else {
+                i + 1
+            }
         } else {
-            return rest.starts_with("CHECK ") || rest.starts_with("EXCLUDE ");
+            return keyword(i, "CHECK") || keyword(i, "EXCLUDE");
         };
-        match parse_ident_list(list) {
-            Some((cols, _)) => {
+        match ident_list(&toks, list_at) {
+            Some(cols) => {
                 self.table_mut(key).keyed.extend(cols);
                 true
             }
@@ -149,38 +158,50 @@ impl SchemaFacts {
         }
     }
 
-    /// Whether a unique index was read.
+    /// Whether a unique index was read: `CREATE UNIQUE INDEX name ON [ONLY] t USING m (…)`. Every
+    /// name in the column/expression list counts (`lower(email)` → `email`); literals do not.
     fn observe_index(&mut self, body: &str) -> bool {
-        let Some(pos) = body.find("CREATE UNIQUE INDEX ") else {
+        let toks: Vec<Token<'_>> = tokens(body).collect();
+        let Some(start) = (0..toks.len()).find(|&i| {
+            word_at(&toks, i, "CREATE")
+                && word_at(&toks, i + 1, "UNIQUE")
+                && word_at(&toks, i + 2, "INDEX")
+        }) else {
             return false;
         };
-        let rest = &body[pos..];
-        let Some(on) = rest.find(" ON ") else {
+        let Some(on) =
+            (start + 3..toks.len()).find(|&i| word_at(&toks, i, "ON") && toks[i].depth == 0)
+        else {
             return false;
         };
-        let rest = &rest[on + 4..];
-        let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
-        let Some((Some(schema), table, rest)) = parse_qualified(rest) else {
+        let at = if word_at(&toks, on + 1, "ONLY") {
+            on + 2
+        } else {
+            on + 1
+        };
+        let Some(((Some(schema), table), next)) = qualified(&toks, at) else {
             return false;
         };
-        let Some(open) = rest.find('(') else {
+        let Some(open) = (next..toks.len()).find(|&i| toks[i].is_punct('(')) else {
             return false;
         };
-        // Column list or expressions: every identifier-looking token counts (lower(email) → email).
-        let inner = &rest[open..];
-        let tokens = identifier_tokens(inner);
-        self.table_mut((schema, table)).keyed.extend(tokens);
+        let names = toks[open..]
+            .iter()
+            .filter(|t| t.kind == TokenKind::QuotedIdent || t.kind == TokenKind::Word)
+            .filter_map(|t| t.ident().map(|n| n.into_owned()));
+        self.table_mut((schema, table)).keyed.extend(names);
         true
     }
 
     fn observe_attach(&mut self, body: &str) {
-        let Some((parent, rest)) = alter_table_target(body) else {
+        let toks: Vec<Token<'_>> = tokens(body).collect();
+        let Some((parent, i)) = alter_table_target(&toks) else {
             return;
         };
-        let Some(pos) = rest.find("ATTACH PARTITION ") else {
+        if !(word_at(&toks, i, "ATTACH") && word_at(&toks, i + 1, "PARTITION")) {
             return;
-        };
-        if let Some((Some(s), t, _)) = parse_qualified(&rest[pos + "ATTACH PARTITION ".len()..]) {
+        }
+        if let Some(((Some(s), t), _)) = qualified(&toks, i + 2) {
             self.parents.insert((s, t), parent);
         }
     }
@@ -281,32 +302,51 @@ pub fn parse_create_table(body: &str) -> Option<CreatedTable<'_>> {
     })
 }
 
-/// `ALTER TABLE [ONLY] schema.table` at the start of a statement → the table and the rest.
-fn alter_table_target(body: &str) -> Option<(TableKey, &str)> {
-    let pos = body.find("ALTER TABLE ")?;
-    let rest = &body[pos + "ALTER TABLE ".len()..];
-    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
-    let (schema, table, rest) = parse_qualified(rest)?;
-    Some(((schema?, table), rest))
+/// The token at `i` is the keyword `kw`.
+fn word_at(toks: &[Token<'_>], i: usize, kw: &str) -> bool {
+    toks.get(i).is_some_and(|t| t.is_word(kw))
 }
 
-/// Every identifier in an index's column/expression list, quoted ones unquoted.
-fn identifier_tokens(mut s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    while let Some(c) = s.chars().next() {
-        if c == '"' || c.is_alphabetic() || c == '_' {
-            match parse_ident(s) {
-                Some((name, rest)) => {
-                    out.push(name);
-                    s = rest;
-                }
-                None => break,
-            }
-        } else {
-            s = &s[c.len_utf8()..];
-        }
+/// A name at `i`, qualified or not: `((schema, name), index after it)`.
+fn qualified(toks: &[Token<'_>], i: usize) -> Option<((Option<String>, String), usize)> {
+    let first = toks.get(i)?.ident()?.into_owned();
+    if toks.get(i + 1).is_some_and(|t| t.is_punct('.')) {
+        let second = toks.get(i + 2)?.ident()?.into_owned();
+        Some(((Some(first), second), i + 3))
+    } else {
+        Some(((None, first), i + 1))
     }
-    out
+}
+
+/// `(a, "b", c)` at `i`: the names, or `None` for anything else (an expression).
+fn ident_list(toks: &[Token<'_>], i: usize) -> Option<Vec<String>> {
+    if !toks.get(i)?.is_punct('(') {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut i = i + 1;
+    loop {
+        names.push(toks.get(i)?.ident()?.into_owned());
+        let sep = toks.get(i + 1)?;
+        if sep.is_punct(')') {
+            return Some(names);
+        }
+        if !sep.is_punct(',') {
+            return None;
+        }
+        i += 2;
+    }
+}
+
+/// `ALTER TABLE [ONLY] schema.table` at the start of a statement → the table and the index of the
+/// token after its name.
+fn alter_table_target(toks: &[Token<'_>]) -> Option<(TableKey, usize)> {
+    if !(word_at(toks, 0, "ALTER") && word_at(toks, 1, "TABLE")) {
+        return None;
+    }
+    let at = if word_at(toks, 2, "ONLY") { 3 } else { 2 };
+    let ((schema, table), next) = qualified(toks, at)?;
+    Some(((schema?, table), next))
 }
 
 /// The type part of a column definition: up to the first constraint keyword.
@@ -334,6 +374,28 @@ mod tests {
     use crate::dump::{DumpReader, Event};
 
     const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\n--\n-- Name: users; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.users (\n    id integer NOT NULL,\n    email public.citext COLLATE pg_catalog.\"C\",\n    \"Nick Name\" character varying(40) DEFAULT 'x'::character varying,\n    CONSTRAINT users_check CHECK ((id > 0))\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE; Schema: public; Owner: -\n--\n\nCREATE TABLE public.orders_2024 (\n    user_email text,\n    note text\n);\n\n\n--\n-- Name: orders_2024; Type: TABLE ATTACH; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.orders ATTACH PARTITION public.orders_2024 FOR VALUES FROM (1) TO (2);\n\n\n--\n-- Name: users users_email_key; Type: CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE ONLY public.users\n    ADD CONSTRAINT users_email_key UNIQUE (email);\n\n\n--\n-- Name: nick; Type: INDEX; Schema: public; Owner: -\n--\n\nCREATE UNIQUE INDEX nick ON public.users USING btree (lower((\"Nick Name\")::text));\n\n\n--\n-- Name: orders orders_fk; Type: FK CONSTRAINT; Schema: public; Owner: -\n--\n\nALTER TABLE public.orders\n    ADD CONSTRAINT orders_fk FOREIGN KEY (user_email) REFERENCES public.users(email);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n";
+
+    #[test]
+    fn names_and_literals_holding_keywords_do_not_mislead() {
+        // A constraint name holding ` ADD CONSTRAINT … CHECK ` made the substring search read a
+        // UNIQUE constraint as a CHECK (email then not keyed: its masked values could collide and
+        // the restore fail); an index name holding ` ON ` hid the index's table.
+        let dump = DUMP
+            .replace(
+                "ADD CONSTRAINT users_email_key UNIQUE (email)",
+                "ADD CONSTRAINT \"k ADD CONSTRAINT x CHECK \" UNIQUE (email)",
+            )
+            .replace(
+                "CREATE UNIQUE INDEX nick ON public.users",
+                "CREATE UNIQUE INDEX \"nick ON public.other\" ON public.users",
+            );
+        let facts = SchemaFacts::from_dump(dump.as_bytes()).unwrap();
+        assert!(facts.is_complete());
+        assert!(facts.is_keyed("public", "users", "email"));
+        assert!(facts.is_keyed("public", "users", "Nick Name"));
+        assert!(!facts.is_keyed("public", "users", "id"));
+        assert!(!facts.is_keyed("public", "other", "Nick Name"));
+    }
 
     #[test]
     fn keys_it_cannot_read_make_every_column_keyed() {
