@@ -60,15 +60,14 @@ impl Key {
     /// An explicitly given key file that cannot be read or is empty is an error.
     pub fn from_env_or_file(key_file: Option<&Path>) -> Result<Key, RulesError> {
         if let Some(path) = key_file {
-            let text = std::fs::read(path).map_err(|e| RulesError::KeyFile {
+            let text = std::fs::read(path).map_err(|e| RulesError::KeyFileRead {
                 file: path.display().to_string(),
-                message: e.to_string(),
+                source: e,
             })?;
             let trimmed = text.trim_ascii();
             if trimmed.is_empty() {
-                return Err(RulesError::KeyFile {
+                return Err(RulesError::KeyFileEmpty {
                     file: path.display().to_string(),
-                    message: "the key file is empty".into(),
                 });
             }
             return Ok(Key::from_bytes(trimmed));

@@ -88,10 +88,20 @@ pub enum RulesError {
         line: usize,
         message: String,
     },
-    #[error("cannot read rule file {file}: {message}")]
-    Read { file: String, message: String },
-    #[error("cannot use key file {file}: {message}")]
-    KeyFile { file: String, message: String },
+    #[error("cannot read rule file {file}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read key file {file}")]
+    KeyFileRead {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use key file {file}: the key file is empty")]
+    KeyFileEmpty { file: String },
     #[error("rule at {file}:{line} names column {schema}.{table}.{column}, which table {schema}.{table} does not have")]
     MissingColumn {
         file: String,
@@ -392,7 +402,7 @@ impl RuleSet {
             let file = p.display().to_string();
             let text = std::fs::read_to_string(p).map_err(|e| RulesError::Read {
                 file: file.clone(),
-                message: e.to_string(),
+                source: e,
             })?;
             texts.push((file, text));
         }
