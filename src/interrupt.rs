@@ -54,6 +54,19 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 static IDLE: Condvar = Condvar::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// A long-running process's own reaction to the first signal (see [`on_signal`]).
+static GRACEFUL: std::sync::OnceLock<Box<dyn Fn(&'static str) + Send + Sync>> =
+    std::sync::OnceLock::new();
+static GRACEFUL_FIRED: AtomicBool = AtomicBool::new(false);
+
+/// Replace the command line's undo-and-exit on the first SIGINT/SIGTERM with `stop` (given the
+/// signal's name), for a service that stops gracefully: it cancels its tasks through their
+/// tokens (which undo what they started) and exits 0 on its own. `stop` runs on the signal thread
+/// and must return quickly. A second signal still runs the undo-and-exit cleanup at once. Set
+/// once; later calls are ignored.
+pub fn on_signal(stop: Box<dyn Fn(&'static str) + Send + Sync>) {
+    let _ = GRACEFUL.set(stop);
+}
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
@@ -162,6 +175,12 @@ pub fn install() {
             // SAFETY: `set` is a valid sigset; sigwait only writes `sig`.
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                 continue;
+            }
+            if let Some(stop) = GRACEFUL.get() {
+                if !GRACEFUL_FIRED.swap(true, Ordering::SeqCst) {
+                    stop(name_of(sig));
+                    continue;
+                }
             }
             if INTERRUPTED.swap(true, Ordering::SeqCst) {
                 // A second signal while cleaning up: give up on the cleanup.

@@ -243,6 +243,9 @@ pub fn backup(
     let (rules, rule_names) = rules_of(plan)?;
     let (part_tx, parts) = crossbeam_channel::unbounded();
     let mut target = open_target(plan, &name, part_tx)?;
+    if let Some(set) = &target.set {
+        observer.set_claimed(set);
+    }
     let mut notes = Vec::new();
     let (_snapshot, pg_dump) = pg_dump_args(plan, &mut notes);
     check_cancel(cancel)?;
