@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::config::{CustomData, JobConfig, Output};
 use crate::cancel::CancelToken;
-use crate::store::check::SetState;
-use crate::store::SetId;
+use crate::store::check::{check_set, Depth, SetState};
+use crate::store::{SetId, Store};
 use crate::usecase::{
     self, ArtifactKind, BackupPlan, BackupSource, ListPlan, PullPlan, RestoreKind, RestorePlan,
     RestoreTarget, Retention, RulesPlan, SetRef, UseCaseError, VerifyPlan,
@@ -73,6 +73,11 @@ pub fn run_backup(
         }),
         Some(Err(e)) => json!({ "error": super::log::chain(e) }),
     };
+    // Like retention, freezing does not undo the backup when it fails: the result says why.
+    let frozen = match freeze(job, time::OffsetDateTime::now_utc()) {
+        Ok(freed) => json!(freed),
+        Err(e) => json!({ "error": super::log::chain(&e) }),
+    };
     Ok(json!({
         "backup": report.set.as_ref().map(|s| s.stamp.clone()),
         "artifacts": report.artifacts.iter().map(|a| json!({
@@ -86,7 +91,41 @@ pub fn run_backup(
         "rows": rows,
         "seconds": report.seconds,
         "retention": retention,
+        "frozen": frozen,
     }))
+}
+
+/// `freeze_after_days`: free the local copies of sets older than that (by stamp) whose copy in
+/// the bucket is verified (every checksum read back) and whose local copy is complete. Returns
+/// the locations freed; nothing without the setting (which needs both places).
+pub fn freeze(job: &JobConfig, now: time::OffsetDateTime) -> Result<Vec<String>, UseCaseError> {
+    let (Some(days), Some(dir), Some(url)) = (job.freeze_after_days, &job.out_dir, &job.upload)
+    else {
+        return Ok(Vec::new());
+    };
+    let cutoff = now - time::Duration::days(i64::from(days));
+    let local = crate::store::local::LocalStore::new(dir.clone());
+    let remote = crate::store::open_location(url, job.endpoint_url.as_deref())
+        .map_err(|e| UseCaseError::store(format!("opening {url}"), e))?;
+    let remote_sets = remote.list_sets()?;
+    let mut freed = Vec::new();
+    for l in local.list_sets()? {
+        let old = crate::store::parse_stamp(&l.id.stamp).is_some_and(|t| t < cutoff);
+        if l.id.name != job.name || !old {
+            continue;
+        }
+        let Some(r) = remote_sets.iter().find(|r| r.id == l.id) else {
+            continue;
+        };
+        if !check_set(&*remote, r, Depth::Checksums)?.is_verified()
+            || !check_set(&local, &l, Depth::Sizes)?.is_verified()
+        {
+            continue;
+        }
+        local.delete_set(&l.id)?;
+        freed.push(local.location(&l.id, ""));
+    }
+    Ok(freed)
 }
 
 /// Where a set is.

@@ -636,3 +636,53 @@ fn the_openapi_document_matches_the_served_routes() {
     let r = reply(agent().put(server.url("/api/v1/jobs")).send_empty());
     assert_eq!(r.status, 405, "{}", r.text);
 }
+
+/// `freeze_after_days`: after a backup, a local copy older than that whose set is verified in the
+/// bucket is freed; the bucket keeps it, and newer local copies stay.
+#[test]
+fn freeze_frees_old_local_copies_that_are_safe_in_the_bucket() {
+    let db = source_db("serve_freeze", 30);
+    let s3 = std::sync::Arc::new(S3Server::start(BUCKET));
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = job(
+        "frz",
+        &db,
+        &format!(
+            "upload = \"s3://{BUCKET}/db/\"\nendpoint_url = \"{}\"\nfreeze_after_days = 2",
+            s3.endpoint()
+        ),
+    );
+    let mut server = Server::start(dir.path(), &jobs, Some(s3.clone()));
+    let (first, stamp) = trigger(&server, "frz");
+    let done = server.wait_succeeded(first);
+    assert_eq!(done["result"]["frozen"], json!([]), "{done:#}");
+    // Make that set a year old, in both places (stamps are `YYYY-MM-DDTHH-MM-SSZ`).
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().code(), Some(0));
+    let year: i32 = stamp[..4].parse().unwrap();
+    let old = format!("{}{}", year - 1, &stamp[4..]);
+    for base in [
+        dir.path().join("backups/frz"),
+        s3.root().join(BUCKET).join("db/frz"),
+    ] {
+        std::fs::rename(base.join(&stamp), base.join(&old)).unwrap();
+    }
+    server.spawn();
+    let one = server.get(&format!("/api/v1/jobs/frz/backups/{old}"));
+    assert_eq!(
+        (one.json["state"].as_str(), one.json["where"].as_str()),
+        (Some("complete"), Some("both")),
+        "{}",
+        one.text
+    );
+    let (second, newer) = trigger(&server, "frz");
+    let done = server.wait_succeeded(second);
+    let frozen = done["result"]["frozen"].as_array().unwrap();
+    assert_eq!(frozen.len(), 1, "{done:#}");
+    assert!(frozen[0].as_str().unwrap().contains(&old), "{done:#}");
+    assert!(!dir.path().join("backups/frz").join(&old).exists());
+    let one = server.get(&format!("/api/v1/jobs/frz/backups/{old}"));
+    assert_eq!(one.json["where"], "remote", "{}", one.text);
+    let one = server.get(&format!("/api/v1/jobs/frz/backups/{newer}"));
+    assert_eq!(one.json["where"], "both", "{}", one.text);
+}
