@@ -207,6 +207,28 @@ pub fn install() {
 #[cfg(not(target_os = "linux"))]
 pub fn install() {}
 
+/// Kill every child process (pg_dump, psql, pg_restore) without reaping them: their owners'
+/// waits do. For a stopping service whose cancelled tasks wait on a child that delivers nothing
+/// (a pg_dump waiting for a lock): the task sees its child end and stops. SIGKILL, because the
+/// children start with SIGINT and SIGTERM blocked as this process's threads have them (observed:
+/// `SigBlk` of a spawned pg_dump), so a SIGTERM would stay pending. Returns how many.
+#[cfg(target_os = "linux")]
+pub fn kill_children() -> usize {
+    let children = child_pids();
+    for &pid in &children {
+        // SAFETY: kill on our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    children.len()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn kill_children() -> usize {
+    0
+}
+
 #[cfg(target_os = "linux")]
 fn name_of(sig: i32) -> &'static str {
     match sig {

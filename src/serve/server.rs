@@ -2,6 +2,7 @@
 //! the listen address, start the schedules and the API, and stop gracefully on SIGINT/SIGTERM:
 //! no new requests or tasks, every running task cancelled through its token (partial files
 //! removed, uploads aborted, nothing published), recorded as `cancelled`, then return (exit 0).
+//! Tasks still running after [`STOP_GRACE`] have their child processes killed.
 
 use std::sync::Arc;
 
@@ -25,6 +26,10 @@ pub enum ServeError {
     #[error("serving HTTP")]
     Http(#[source] std::io::Error),
 }
+
+/// How long a stopping service waits for its cancelled tasks before it terminates their child
+/// processes (a pg_dump waiting for a lock sees no cancellation until it delivers data).
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Run the service until a signal stops it.
 pub fn serve(config: ServeConfig, log: Log) -> Result<(), ServeError> {
@@ -87,7 +92,7 @@ pub fn serve(config: ServeConfig, log: Log) -> Result<(), ServeError> {
     if let Err(e) = &served {
         log.event("http error", &chain(e), &[]);
     }
-    service.stop();
+    service.stop(STOP_GRACE);
     for s in schedules {
         let _ = s.join();
     }

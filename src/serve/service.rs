@@ -233,7 +233,10 @@ impl Service {
                 (
                     TaskState::Cancelled,
                     serde_json::Value::Null,
-                    Some(format!("{why}; nothing was published ({})", chain(&e))),
+                    Some(match e {
+                        UseCaseError::Cancelled => format!("{why}; nothing was published"),
+                        e => format!("{why}; {}", chain(&e)),
+                    }),
                 )
             }
             Ok(Err(e)) => (TaskState::Failed, serde_json::Value::Null, Some(chain(&e))),
@@ -364,11 +367,27 @@ impl Service {
         lock(&self.live).metrics.clone()
     }
 
-    /// Stop: refuse new tasks, cancel the running ones, wait for their threads.
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        for r in lock(&self.live).running.values() {
-            r.cancel.cancel();
+    /// Stop: refuse new tasks, cancel the running ones, wait for their threads. A task still
+    /// running after `grace` waits on a child process that delivers nothing (a pg_dump waiting
+    /// for a lock, a long psql): the children are killed, and the tasks end cancelled.
+    pub fn stop(&self, grace: Duration) {
+        self.begin_stop();
+        let deadline = Instant::now() + grace;
+        let mut terminated = false;
+        while lock(&self.threads).iter().any(|h| !h.is_finished()) {
+            if !terminated && Instant::now() >= deadline {
+                terminated = true;
+                let n = crate::interrupt::kill_children();
+                self.log.event(
+                    "stopping",
+                    &format!(
+                        "tasks still running after {}s: {n} child processes killed",
+                        grace.as_secs()
+                    ),
+                    &[],
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         let threads = std::mem::take(&mut *lock(&self.threads));
         for h in threads {

@@ -59,11 +59,21 @@ struct Server {
     config: PathBuf,
     stderr: PathBuf,
     s3: Option<std::sync::Arc<S3Server>>,
+    args: Vec<String>,
 }
 
 impl Server {
     /// Write `config` (with `listen` and `state` added) into `dir` and start the service on it.
     fn start(dir: &Path, jobs: &str, s3: Option<std::sync::Arc<S3Server>>) -> Server {
+        Server::start_with(dir, jobs, s3, &[])
+    }
+
+    fn start_with(
+        dir: &Path,
+        jobs: &str,
+        s3: Option<std::sync::Arc<S3Server>>,
+        args: &[&str],
+    ) -> Server {
         let port = free_port();
         let config = dir.join("pgveil.toml");
         std::fs::write(
@@ -77,6 +87,7 @@ impl Server {
             config,
             stderr: dir.join("serve.log"),
             s3,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s
@@ -95,6 +106,7 @@ impl Server {
             .unwrap();
         cmd.args(["serve", "--config"])
             .arg(&self.config)
+            .args(&self.args)
             .env("PGVEIL_TOKENS", format!("admin {ADMIN}; read {READ}"))
             .stdout(Stdio::null())
             .stderr(log);
@@ -250,6 +262,18 @@ impl TableLock {
             std::thread::sleep(Duration::from_millis(50));
         }
         TableLock { psql: Some(psql) }
+    }
+
+    /// Wait until a session of `db` (pg_dump) waits for a lock.
+    fn wait_for_waiter(&self, db: &str) {
+        let sql = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event_type = 'Lock'"
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while support::cluster().psql(db, &sql).trim() == "0" {
+            assert!(Instant::now() < deadline, "nothing waits for the lock");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn release(&mut self) {
@@ -558,26 +582,44 @@ fn tasks_survive_a_restart_and_a_killed_run_is_interrupted() {
     server.wait_succeeded(again);
 }
 
-/// SIGTERM during a running backup: the task is cancelled and recorded, no artifact (nor a
-/// partial file) is left, the service exits 0.
+/// SIGTERM during a running backup (to a folder and a bucket): the task is cancelled and
+/// recorded, no artifact, partial file or open upload is left, the service exits 0. The backup's
+/// pg_dump waits for a lock the test never releases: the service ends it after its grace time.
 #[test]
 fn sigterm_cancels_the_running_backup_and_exits_zero() {
     let db = source_db("serve_sigterm", 2000);
+    let s3 = std::sync::Arc::new(S3Server::start(BUCKET));
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &job("term", &db, ""), None);
-    let mut lock = TableLock::take(&db, "t");
+    let jobs = job(
+        "term",
+        &db,
+        &format!(
+            "upload = \"s3://{BUCKET}/db/\"\nendpoint_url = \"{}\"",
+            s3.endpoint()
+        ),
+    );
+    let mut server = Server::start(dir.path(), &jobs, Some(s3.clone()));
+    let lock = TableLock::take(&db, "t");
     let (task, backup) = trigger(&server, "term");
+    lock.wait_for_waiter(&db);
+    let running = server.get(&format!("/api/v1/tasks/{task}"));
+    assert_eq!(running.json["state"], "running", "{}", running.text);
     server.signal(libc::SIGTERM);
-    // pg_dump waits for the lock; once it gets it, the pass sees the cancellation.
-    std::thread::sleep(Duration::from_millis(200));
-    lock.release();
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert!(
+        server.log().contains("child processes killed"),
+        "{}",
+        server.log()
+    );
     let set_dir = dir.path().join("backups/term").join(&backup);
     let left: Vec<_> = std::fs::read_dir(&set_dir)
         .map(|d| d.map(|e| e.unwrap().file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", set_dir.display());
+    let objects = s3.objects(BUCKET);
+    assert!(objects.iter().all(|o| !o.contains(&backup)), "{objects:?}");
+    assert_eq!(s3.pending_uploads(), Vec::<String>::new());
     server.spawn();
     let t = server.get(&format!("/api/v1/tasks/{task}"));
     assert_eq!(t.json["state"], "cancelled", "{}", t.text);
@@ -585,6 +627,37 @@ fn sigterm_cancels_the_running_backup_and_exits_zero() {
         t.json["error"].as_str().unwrap().contains("stopping"),
         "{}",
         t.text
+    );
+}
+
+/// `--log-format json`: every line on stderr is a JSON object; the task events are there.
+#[test]
+fn the_json_log_has_one_object_per_line() {
+    let db = source_db("serve_jsonlog", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(
+        dir.path(),
+        &job("jl", &db, ""),
+        None,
+        &["--log-format", "json"],
+    );
+    let (task, _) = trigger(&server, "jl");
+    server.wait_succeeded(task);
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().code(), Some(0));
+    let log = server.log();
+    let events: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of_task: Vec<&str> = events
+        .iter()
+        .filter(|e| e["task"].as_str() == Some(task.to_string().as_str()))
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        of_task.contains(&"task started") && of_task.contains(&"task finished"),
+        "{log}"
     );
 }
 
