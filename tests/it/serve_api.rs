@@ -507,19 +507,15 @@ fn a_trigger_while_the_job_runs_is_a_conflict() {
     server.wait_succeeded(task);
 }
 
-/// A schedule every two seconds produces backups (and a tick during a run is skipped, not
-/// queued: the sets never overlap).
+/// A schedule every two seconds produces backups, each followed by retention (`keep_local = 2`:
+/// the third backup deletes the first set).
 #[test]
 fn a_schedule_produces_backups() {
     let db = source_db("serve_schedule", 20);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
         dir.path(),
-        &job(
-            "ticks",
-            &db,
-            "schedule = \"*/2 * * * * *\"\nkeep_local = 10",
-        ),
+        &job("ticks", &db, "schedule = \"*/2 * * * * *\"\nkeep_local = 2"),
         None,
     );
     let jobs = server.get("/api/v1/jobs");
@@ -527,27 +523,76 @@ fn a_schedule_produces_backups() {
         jobs.json["jobs"][0]["next_runs"].as_array().unwrap().len(),
         3
     );
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let done = loop {
         let done = server.get("/api/v1/tasks?job=ticks&kind=backup&state=succeeded");
-        if done.json["tasks"].as_array().unwrap().len() >= 2 {
+        let mut tasks = done.json["tasks"].as_array().unwrap().clone();
+        if tasks.len() >= 3 {
+            tasks.reverse();
+            break tasks;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no three scheduled backups:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        server.log().contains("triggered: schedule"),
+        "{}",
+        server.log()
+    );
+    let failed = server.get("/api/v1/tasks?job=ticks&state=failed");
+    assert_eq!(failed.json["tasks"], json!([]), "{}", failed.text);
+    assert_eq!(done[0]["result"]["retention"]["deleted"], json!([]));
+    assert_eq!(done[1]["result"]["retention"]["deleted"], json!([]));
+    let deleted = done[2]["result"]["retention"]["deleted"]
+        .as_array()
+        .unwrap();
+    assert_eq!(deleted.len(), 1, "{:#}", done[2]);
+    let first = done[0]["backup"].as_str().unwrap();
+    assert!(deleted[0].as_str().unwrap().contains(first), "{deleted:?}");
+    assert!(!dir.path().join("backups/ticks").join(first).exists());
+}
+
+/// A tick while the job's backup still runs is skipped and counted, not queued.
+#[test]
+fn a_tick_during_a_run_is_skipped_and_counted() {
+    let db = source_db("serve_skip", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &job("skip", &db, "schedule = \"* * * * * *\""),
+        None,
+    );
+    let mut lock = TableLock::take(&db, "t");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metric = "pgveil_skipped_ticks_total{job=\"skip\"} ";
+    loop {
+        let text = server.get("/metrics").text;
+        let skipped: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(metric))
+            .unwrap_or_else(|| panic!("{text}"))
+            .parse()
+            .unwrap();
+        if skipped >= 2 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "no two scheduled backups:\n{}",
+            "no tick skipped:\n{}",
             server.log()
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let list = server.get("/api/v1/jobs/ticks/backups");
-    let complete = list.json["backups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["state"] == "complete")
-        .count();
-    assert!(complete >= 2, "{}", list.text);
+    let tasks = server.get("/api/v1/tasks?job=skip&kind=backup");
+    let tasks = tasks.json["tasks"].as_array().unwrap().clone();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(server.log().contains("tick skipped"), "{}", server.log());
+    lock.release();
+    server.wait_succeeded(tasks[0]["id"].as_i64().unwrap());
 }
 
 /// Tasks survive a restart; a backup running when the service was killed is `interrupted` at
