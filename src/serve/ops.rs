@@ -341,6 +341,9 @@ pub fn run_verify(
         restore_check,
         work_dir: None,
     };
+    // The restore check's scratch database is named after the process: one check at a time.
+    static SCRATCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = restore_check.then(|| SCRATCH.lock().unwrap_or_else(|e| e.into_inner()));
     let report = usecase::verify(&plan, cancel)?;
     let check = match report.restore_check {
         None => serde_json::Value::Null,

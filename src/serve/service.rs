@@ -186,15 +186,28 @@ impl Service {
         self.task_log(&task, "queued", "");
         let service = self.clone();
         let t = task.clone();
-        let handle = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name(format!("pgveil-task-{}", task.id))
-            .spawn(move || service.run(t, work, cancel, progress))
-            .map_err(|e| {
-                ServiceError::Store(TaskStoreError::Folder {
-                    path: "starting a task thread".into(),
-                    source: e,
-                })
-            })?;
+            .spawn(move || service.run(t, work, cancel, progress));
+        let handle = match spawned {
+            Ok(h) => h,
+            Err(e) => {
+                let why = format!("no thread for the task: {e}");
+                let mut live = lock(&self.live);
+                live.running.remove(&task.id);
+                if live.backup_of_job.get(job) == Some(&task.id) {
+                    live.backup_of_job.remove(job);
+                }
+                drop(live);
+                lock(&self.store).finish(
+                    task.id,
+                    TaskState::Failed,
+                    &serde_json::Value::Null,
+                    Some(&why),
+                )?;
+                return self.task(task.id);
+            }
+        };
         let mut threads = lock(&self.threads);
         threads.retain(|h| !h.is_finished());
         threads.push(handle);
