@@ -54,6 +54,19 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 static IDLE: Condvar = Condvar::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// A long-running process's own reaction to the first signal (see [`on_signal`]).
+static GRACEFUL: std::sync::OnceLock<Box<dyn Fn(&'static str) + Send + Sync>> =
+    std::sync::OnceLock::new();
+static GRACEFUL_FIRED: AtomicBool = AtomicBool::new(false);
+
+/// Replace the command line's undo-and-exit on the first SIGINT/SIGTERM with `stop` (given the
+/// signal's name), for a service that stops gracefully: it cancels its tasks through their
+/// tokens (which undo what they started) and exits 0 on its own. `stop` runs on the signal thread
+/// and must return quickly. A second signal still runs the undo-and-exit cleanup at once. Set
+/// once; later calls are ignored.
+pub fn on_signal(stop: Box<dyn Fn(&'static str) + Send + Sync>) {
+    let _ = GRACEFUL.set(stop);
+}
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
@@ -163,6 +176,12 @@ pub fn install() {
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                 continue;
             }
+            if let Some(stop) = GRACEFUL.get() {
+                if !GRACEFUL_FIRED.swap(true, Ordering::SeqCst) {
+                    stop(name_of(sig));
+                    continue;
+                }
+            }
             if INTERRUPTED.swap(true, Ordering::SeqCst) {
                 // A second signal while cleaning up: give up on the cleanup.
                 eprintln!(
@@ -187,6 +206,28 @@ pub fn install() {
 
 #[cfg(not(target_os = "linux"))]
 pub fn install() {}
+
+/// Kill every child process (pg_dump, psql, pg_restore) without reaping them: their owners'
+/// waits do. For a stopping service whose cancelled tasks wait on a child that delivers nothing
+/// (a pg_dump waiting for a lock): the task sees its child end and stops. SIGKILL, because the
+/// children start with SIGINT and SIGTERM blocked as this process's threads have them (observed:
+/// `SigBlk` of a spawned pg_dump), so a SIGTERM would stay pending. Returns how many.
+#[cfg(target_os = "linux")]
+pub fn kill_children() -> usize {
+    let children = child_pids();
+    for &pid in &children {
+        // SAFETY: kill on our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    children.len()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn kill_children() -> usize {
+    0
+}
 
 #[cfg(target_os = "linux")]
 fn name_of(sig: i32) -> &'static str {

@@ -10,6 +10,8 @@ use crate::manifest::ManifestArtifact;
 use crate::pass::TableReport;
 
 pub trait Observer: Sync {
+    /// A backup claimed its set (known before any data is read; a service names it at once).
+    fn set_claimed(&self, _set: &crate::store::SetId) {}
     /// Bytes taken from the input so far (as read: compressed bytes for a `.gz` input).
     fn input_read(&self, _total_bytes: u64) {}
     /// A table's data starts (`schema.table`).

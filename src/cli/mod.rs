@@ -10,6 +10,7 @@ mod progress;
 mod restore;
 mod rules;
 mod scan;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +51,8 @@ enum Command {
     /// `completions`, the `man` page.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Run the service: scheduled backups and a REST API with task status (`--config FILE`).
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => restore::restore(args),
         Command::Verify(args) => restore::verify(args),
         Command::Config(cmd) => config::run(cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

@@ -245,6 +245,9 @@ pub fn backup(
     let mut notes = Vec::new();
     let (_snapshot, pg_dump) = pg_dump_args(plan, &mut notes)?;
     let mut target = open_target(plan, &name, part_tx)?;
+    if let Some(set) = &target.set {
+        observer.set_claimed(set);
+    }
     check_cancel(cancel)?;
     let (mut facts, source) = open_source(plan, &pg_dump)?;
     let (specs, kinds) = sinks(plan, &name, &target, &facts)?;

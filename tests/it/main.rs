@@ -21,6 +21,7 @@ mod fuzz_corpus;
 mod harness;
 mod pii_scan;
 mod rules_cli;
+mod serve_api;
 mod serve_config;
 mod snapshots;
 mod usecases;
