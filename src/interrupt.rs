@@ -1,7 +1,7 @@
 //! Interruption by SIGINT or SIGTERM: what an interrupted run must undo, and the thread that undoes it.
 //!
 //! [`install`] blocks both signals in the calling thread before any other thread exists (threads
-//! inherit the mask; child processes do not: `std::process::Command` resets it) and waits for them
+//! inherit the mask; so would child processes, but `input::client` unblocks both in them) and waits for them
 //! on a thread of its own with `sigwait`, so the cleanup runs as ordinary code, not in a handler.
 //!
 //! Writers register what an interrupted run must undo (a partial file, the archive spool, an open

@@ -97,6 +97,29 @@ pub enum ClientError {
     },
 }
 
+/// The child starts with SIGINT and SIGTERM deliverable. pgveil blocks both in every thread
+/// (`crate::interrupt` waits for them with `sigwait`) and a child inherits the blocked mask of the
+/// thread that starts it: pg_dump or psql would then ignore a Ctrl-C on the terminal and the
+/// cleanup's SIGTERM, and only die of the SIGKILL that follows.
+fn unblock_stop_signals(cmd: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the child between fork and exec and calls only
+        // async-signal-safe functions (sigemptyset, sigaddset, pthread_sigmask) on a local set.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGINT);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+}
+
 /// A client program about to be started. Standard input defaults to nothing (`/dev/null`),
 /// standard output to nothing, standard error to collected (for the error message).
 pub struct Client {
@@ -111,6 +134,7 @@ impl Client {
     pub fn new(program: ClientProgram) -> Client {
         let mut cmd = Command::new(program.path());
         cmd.stdin(Stdio::null());
+        unblock_stop_signals(&mut cmd);
         Client {
             program,
             cmd,
@@ -383,6 +407,38 @@ mod tests {
             );
         }
         clear_env();
+    }
+
+    #[test]
+    fn a_child_starts_with_sigint_and_sigterm_deliverable() {
+        let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        clear_env();
+        let fake = dir.path().join("fake-psql");
+        std::fs::write(&fake, "#!/bin/sh\nexec grep SigBlk /proc/self/status\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::env::set_var(ClientProgram::Psql.override_var(), &fake);
+        // As in pgveil, the starting thread has both signals blocked (its own thread here, so
+        // the test runner's threads keep their mask).
+        let out = std::thread::spawn(|| {
+            // SAFETY: plain libc calls on a local set, for this thread only.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGINT);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+            Client::new(ClientProgram::Psql).output().unwrap()
+        })
+        .join()
+        .unwrap();
+        clear_env();
+        let line = String::from_utf8(out).unwrap();
+        let mask =
+            u64::from_str_radix(line.trim().trim_start_matches("SigBlk:").trim(), 16).unwrap();
+        let bit = |sig: i32| 1u64 << (sig - 1);
+        assert_eq!(mask & (bit(libc::SIGINT) | bit(libc::SIGTERM)), 0, "{line}");
     }
 
     #[test]
