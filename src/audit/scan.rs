@@ -34,6 +34,13 @@ pub enum ScanError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Dump(#[from] DumpError),
+    /// A dump error of the artifact being scanned, with its path (a `DumpError` names only the line).
+    #[error("{path}")]
+    DumpAt {
+        path: String,
+        #[source]
+        source: DumpError,
+    },
     #[error(transparent)]
     Archive(#[from] InspectError),
     #[error("reading {path}")]
@@ -225,11 +232,18 @@ fn is_custom(path: &Path) -> Result<bool, ScanError> {
 }
 
 /// Scan an artifact (`-` = a plain dump on stdin).
+/// Every error names the artifact.
 pub fn scan_artifact(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
     if is_custom(path)? {
         scan_custom(path, rules)
     } else {
-        scan_plain(path, rules)
+        scan_plain(path, rules).map_err(|e| match e {
+            ScanError::Dump(source) => ScanError::DumpAt {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use pgveil::audit::scan::{render, scan_artifact};
 
 use super::common::RuleArgs;
@@ -22,8 +22,8 @@ pub struct ScanArgs {
 
 pub fn run(args: ScanArgs) -> anyhow::Result<()> {
     let (rules, _) = args.rules.load()?;
-    let report = scan_artifact(&args.artifact, &rules)
-        .with_context(|| format!("scanning {}", args.artifact.display()))?;
+    // Every error of `scan_artifact` names the artifact itself.
+    let report = scan_artifact(&args.artifact, &rules)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

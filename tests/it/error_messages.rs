@@ -132,6 +132,26 @@ fn a_missing_archive_to_inspect_is_reported_once() {
 }
 
 #[test]
+fn scan_names_the_artifact_once() {
+    let missing = std::env::temp_dir().join("pgveil-no-such-artifact.gz");
+    let stderr = failure(pgveil().arg("scan").arg(&missing));
+    assert_once(&stderr, "No such file or directory");
+    assert_once(&stderr, &missing.display().to_string());
+    // A dump error names the line; the artifact is named once beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.sql");
+    let text = std::fs::read(example()).unwrap();
+    let cut = text
+        .windows(4)
+        .position(|w| w == b"\\.\n\n")
+        .expect("a COPY end");
+    std::fs::write(&truncated, &text[..cut]).unwrap();
+    let stderr = failure(pgveil().arg("scan").arg(&truncated));
+    assert_once(&stderr, &truncated.display().to_string());
+    assert!(stderr.contains("is not terminated by"), "{stderr}");
+}
+
+#[test]
 fn a_missing_rule_file_is_reported_once() {
     let missing = std::env::temp_dir().join("pgveil-no-such-rules.toml");
     let stderr = failure(
