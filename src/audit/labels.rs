@@ -19,12 +19,29 @@ use crate::mask::maskers::{constant, email, hash, keep, name, noise, null, parti
 pub enum LabelError {
     #[error(transparent)]
     Dump(#[from] DumpError),
-    #[error("line {line}: security label on {column}: {message}")]
-    Unsupported {
-        line: u64,
-        column: String,
-        message: String,
-    },
+    /// Every label of the dump that cannot be converted, in one message.
+    #[error("{} security label(s) cannot be converted:{}", .0.len(), render_refusals(.0))]
+    Refused(Vec<Refusal>),
+}
+
+/// One label `import-labels` cannot convert, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub line: u64,
+    pub column: String,
+    pub message: String,
+}
+
+fn render_refusals(refusals: &[Refusal]) -> String {
+    refusals
+        .iter()
+        .map(|r| {
+            format!(
+                "\n  line {}: security label on {}: {}",
+                r.line, r.column, r.message
+            )
+        })
+        .collect()
 }
 
 /// One labelled column and the pgveil masker it maps to.
@@ -143,6 +160,10 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
         }
         let value = if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
             v[1..v.len() - 1].replace("''", "'")
+        } else if let Some(body) = dollar_quoted(v) {
+            // `$$CONFIDENTIAL$$`, the quoting PostgreSQL Anonymizer's documentation recommends
+            // inside a label (which is itself a string literal).
+            body.to_string()
         } else if v.parse::<f64>().is_ok() {
             v.to_string()
         } else {
@@ -226,6 +247,22 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
+/// The body of a whole dollar-quoted string (`$$…$$`, `$tag$…$tag$`), or `None`.
+fn dollar_quoted(v: &str) -> Option<&str> {
+    let rest = v.strip_prefix('$')?;
+    let tag_len = rest.find('$')?;
+    let tag = &v[..tag_len + 2];
+    if !rest[..tag_len]
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_')
+        || rest[..tag_len].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let body = v.strip_prefix(tag)?.strip_suffix(tag)?;
+    (!body.contains(tag)).then_some(body)
+}
+
 /// Read a `SQL string literal` at the start of `s` (`'…'` with `''`, or `E'…'` with backslash
 /// escapes); returns the value and the rest.
 fn sql_literal(s: &str) -> Option<(String, &str)> {
@@ -257,7 +294,7 @@ fn sql_literal(s: &str) -> Option<(String, &str)> {
 }
 
 /// Parse `SECURITY LABEL FOR anon ON COLUMN s.t.c IS '…';` statements in an entry body.
-fn labels_in(body: &str, line: u64, out: &mut Vec<LabelRule>) -> Result<(), LabelError> {
+fn labels_in(body: &str, line: u64, out: &mut Vec<LabelRule>, refused: &mut Vec<Refusal>) {
     for (k, stmt_line) in body.lines().enumerate() {
         let Some(rest) = stmt_line.strip_prefix("SECURITY LABEL FOR ") else {
             continue;
@@ -271,11 +308,22 @@ fn labels_in(body: &str, line: u64, out: &mut Vec<LabelRule>) -> Result<(), Labe
         let Some(rest) = rest.trim_start().strip_prefix("ON COLUMN ") else {
             continue;
         };
-        let bad = |m: &str| LabelError::Unsupported {
+        let bad = |m: &str| Refusal {
             line: line + k as u64,
             column: rest.split(" IS ").next().unwrap_or(rest).to_string(),
             message: m.to_string(),
         };
+        match label_rule(rest, line + k as u64) {
+            Ok(rule) => out.push(rule),
+            Err(message) => refused.push(bad(&message)),
+        }
+    }
+}
+
+/// One `s.t.c IS '…'` (after `ON COLUMN`) as a rule, or why it cannot be one.
+fn label_rule(rest: &str, line: u64) -> Result<LabelRule, String> {
+    {
+        let bad = |m: &str| m.to_string();
         let (schema, r) = parse_ident(rest).ok_or_else(|| bad("unreadable column name"))?;
         let r = r
             .strip_prefix('.')
@@ -290,23 +338,23 @@ fn labels_in(body: &str, line: u64, out: &mut Vec<LabelRule>) -> Result<(), Labe
             .strip_prefix("IS ")
             .ok_or_else(|| bad("no IS"))?;
         let (label, _) = sql_literal(r.trim_start()).ok_or_else(|| bad("unreadable label"))?;
-        let toml = map_label(&label).map_err(|m| bad(&m))?;
-        out.push(LabelRule {
-            line: line + k as u64,
+        let toml = map_label(&label)?;
+        Ok(LabelRule {
+            line,
             schema,
             table,
             column,
             label,
             toml,
-        });
+        })
     }
-    Ok(())
 }
 
 /// Every `anon` column label of a plain dump, mapped to pgveil maskers.
 pub fn labels_from_dump<R: Read>(src: R) -> Result<Vec<LabelRule>, LabelError> {
     let mut reader = DumpReader::new(src);
     let mut rules = Vec::new();
+    let mut refused = Vec::new();
     while let Some(event) = reader.next_event()? {
         if let Event::Entry(e) = event {
             if e.header.desc != "SECURITY LABEL" {
@@ -318,8 +366,11 @@ pub fn labels_from_dump<R: Read>(src: R) -> Result<Vec<LabelRule>, LabelError> {
                 .filter(|&&b| b == b'\n')
                 .count() as u64;
             let body = String::from_utf8_lossy(e.body()).into_owned();
-            labels_in(&body, e.line + before_body, &mut rules)?;
+            labels_in(&body, e.line + before_body, &mut rules, &mut refused);
         }
+    }
+    if !refused.is_empty() {
+        return Err(LabelError::Refused(refused));
     }
     Ok(rules)
 }
@@ -400,12 +451,14 @@ mod tests {
     #[test]
     fn reads_statements_with_quoted_names() {
         let mut v = Vec::new();
+        let mut refused = Vec::new();
         labels_in(
             "SECURITY LABEL FOR anon ON COLUMN \"CRM\".\"Contacts\".\"E-Mail\" IS 'MASKED WITH FUNCTION anon.pseudo_email(\"E-Mail\", ''salt'')';\n",
             10,
             &mut v,
-        )
-        .unwrap();
+            &mut refused,
+        );
+        assert!(refused.is_empty(), "{refused:?}");
         assert_eq!(
             (
                 v[0].schema.as_str(),
@@ -416,16 +469,48 @@ mod tests {
         );
         assert_eq!(v[0].line, 10);
         assert_eq!(v[0].toml, vec![r#"masker = "email""#.to_string()]);
-        let e = labels_in(
-            "SECURITY LABEL FOR anon ON COLUMN public.t.c IS 'MASKED WITH FUNCTION anon.lorem_ipsum()';\n",
-            7,
-            &mut Vec::new(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.starts_with("line 7: security label on public.t.c: function lorem_ipsum()"),
-            "{e}"
+    }
+
+    #[test]
+    fn every_refusal_of_a_run_is_reported_together() {
+        let dump = crate::dump::reader::tests::SAMPLE.replace(
+            "GRANT SELECT ON TABLE public.t TO PUBLIC;\n",
+            "GRANT SELECT ON TABLE public.t TO PUBLIC;\n\n\n--\n-- Name: COLUMN t.note; Type: SECURITY LABEL; Schema: public; Owner: pg\n--\n\n\
+             SECURITY LABEL FOR anon ON COLUMN public.t.note IS 'MASKED WITH FUNCTION anon.lorem_ipsum()';\n\
+             SECURITY LABEL FOR anon ON COLUMN public.t.id IS 'MASKED WITH VALUE $$CONFIDENTIAL$$';\n\
+             SECURITY LABEL FOR anon ON COLUMN public.t.other IS 'MASKED WITH FUNCTION anon.fake_iban()';\n",
         );
+        let e = labels_from_dump(dump.as_bytes()).unwrap_err();
+        let LabelError::Refused(refused) = &e else {
+            panic!("{e}");
+        };
+        let columns: Vec<&str> = refused.iter().map(|r| r.column.as_str()).collect();
+        assert_eq!(columns, ["public.t.note", "public.t.other"]);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("2 security label(s) cannot be converted:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lorem_ipsum()") && text.contains("fake_iban()"),
+            "{text}"
+        );
+        assert!(refused[0].line < refused[1].line);
+    }
+
+    #[test]
+    fn a_dollar_quoted_value_is_a_constant() {
+        assert_eq!(
+            map_label("MASKED WITH VALUE $$CONFIDENTIAL$$").unwrap(),
+            vec![
+                r#"masker = "constant""#.to_string(),
+                r#"value = "CONFIDENTIAL""#.to_string()
+            ]
+        );
+        assert_eq!(
+            map_label("MASKED WITH VALUE $v$it's $x$v$").unwrap()[1],
+            r#"value = "it's $x""#
+        );
+        assert!(map_label("MASKED WITH VALUE $$a$$b$$").is_err());
     }
 }

@@ -22,7 +22,7 @@ pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
 mod entries;
 mod error;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use error::DumpError;
 
