@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::s3::{pgveil_s3, S3Server};
+use support::s3::{pgveil_s3, upload_shop, S3Server};
 use support::{cluster, ok, pgveil, run};
 
 const BUCKET: &str = "backups";
@@ -78,21 +78,7 @@ fn s3_round_trip_upload_list_pull_verify_restore() {
     let server = S3Server::start(BUCKET);
     let db = example_db();
     // Upload only: no local folder at all.
-    let out = ok(
-        run(
-            pgveil_s3(&server).args([
-                "dump",
-                "--dbname",
-                &db,
-                "--name",
-                "shop",
-                "--upload",
-                &url(),
-            ]),
-            None,
-        ),
-        "dump --upload",
-    );
+    let out = upload_shop(&server, &db, &url());
     let id = stdout(&out).trim().to_string();
     assert!(id.starts_with("shop/"), "dump prints the set id: {id:?}");
     let objects = server.objects(BUCKET);
@@ -392,21 +378,7 @@ fn corrupted_artifact_is_refused_by_verify_and_restore() {
 
     // The same in a bucket.
     let server = S3Server::start(BUCKET);
-    let out = ok(
-        run(
-            pgveil_s3(&server).args([
-                "dump",
-                "--dbname",
-                &db,
-                "--name",
-                "shop",
-                "--upload",
-                &url(),
-            ]),
-            None,
-        ),
-        "dump --upload",
-    );
+    let out = upload_shop(&server, &db, &url());
     let id = stdout(&out).trim().to_string();
     corrupt(
         &server

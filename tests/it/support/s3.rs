@@ -174,3 +174,15 @@ pub fn pgveil_s3(server: &S3Server) -> std::process::Command {
     server.apply_env(&mut cmd);
     cmd
 }
+
+/// `pgveil dump --dbname DB --name shop --upload URL` to `server`, which must succeed; its output
+/// (stdout is the set id).
+pub fn upload_shop(server: &S3Server, db: &str, url: &str) -> std::process::Output {
+    super::ok(
+        super::run(
+            pgveil_s3(server).args(["dump", "--dbname", db, "--name", "shop", "--upload", url]),
+            None,
+        ),
+        "dump --upload",
+    )
+}
