@@ -11,12 +11,13 @@
 use crate::support;
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use support::s3::{pgveil_s3, S3Server};
+use support::s3::{pgveil_s3, upload_shop, S3Server};
 use support::{cluster, ok, pgveil, run};
 
 const BUCKET: &str = "backups";
@@ -289,9 +290,14 @@ impl CmdlineWatch {
                         if !contains(&cmdline, &secret) {
                             continue;
                         }
-                        // pgveil itself, or a fork of it not yet exec'ed into a child program.
+                        // pgveil itself, or a fork of it not yet exec'ed into a child program
+                        // (caught inside execve, its `exe` may already be unreadable while its
+                        // command line is still pgveil's: argv[0] tells).
+                        let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
                         if std::fs::read_link(e.path().join("exe")).ok().as_deref()
                             == Some(pgveil_exe.as_path())
+                            || std::fs::canonicalize(std::ffi::OsStr::from_bytes(argv0)).ok()
+                                == Some(pgveil_exe.clone())
                         {
                             *seen.lock().unwrap() += 1;
                             continue;
@@ -626,21 +632,7 @@ fn a_tampered_plain_artifact_never_reaches_psql() {
 
     // The same from a bucket.
     let server = S3Server::start(BUCKET);
-    let out = ok(
-        run(
-            pgveil_s3(&server).args([
-                "dump",
-                "--dbname",
-                &db,
-                "--name",
-                "shop",
-                "--upload",
-                &url(),
-            ]),
-            None,
-        ),
-        "dump --upload",
-    );
+    let out = upload_shop(&server, &db, &url());
     let id = text(&out.stdout).trim().to_string();
     let object = server
         .root()
@@ -929,21 +921,7 @@ fn an_interrupted_restore_from_a_bucket_removes_its_work_folder() {
     use std::os::fd::AsRawFd;
     let db = example_db();
     let server = S3Server::start(BUCKET);
-    ok(
-        run(
-            pgveil_s3(&server).args([
-                "dump",
-                "--dbname",
-                &db,
-                "--name",
-                "shop",
-                "--upload",
-                &url(),
-            ]),
-            None,
-        ),
-        "dump --upload",
-    );
+    upload_shop(&server, &db, &url());
     let work = tempfile::tempdir().unwrap();
     let mut child = pgveil_s3(&server)
         .args(["restore", &url(), "--plain", "--to-stdout", "--work-dir"])
