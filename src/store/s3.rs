@@ -24,9 +24,10 @@
 //! The SDK is async; pgveil's sinks are threads. A small tokio runtime owned by the store runs the
 //! requests, and the sink threads block on them (the upload itself is the back-pressure).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -61,7 +62,50 @@ struct Inner {
     /// Empty or ending in `/`.
     prefix: String,
     part_size: usize,
+    /// Part requests under way, per upload id: an abort waits for them (a part stored after the
+    /// abort would be left behind, an open upload again; S3 says the same of its own aborts).
+    parts_in_flight: Mutex<HashMap<String, usize>>,
+    part_done: Condvar,
 }
+
+/// Counts one part request of an upload as under way until dropped (when the request's task
+/// ends, whichever way).
+struct PartInFlight {
+    inner: Arc<Inner>,
+    upload_id: String,
+}
+
+impl PartInFlight {
+    fn new(inner: Arc<Inner>, upload_id: &str) -> PartInFlight {
+        *lock(&inner.parts_in_flight)
+            .entry(upload_id.to_string())
+            .or_default() += 1;
+        PartInFlight {
+            inner,
+            upload_id: upload_id.to_string(),
+        }
+    }
+}
+
+impl Drop for PartInFlight {
+    fn drop(&mut self) {
+        let mut map = lock(&self.inner.parts_in_flight);
+        if let Some(n) = map.get_mut(&self.upload_id) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.upload_id);
+            }
+        }
+        self.inner.part_done.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long an abort waits for the part requests of its upload to end.
+const ABORT_WAIT: Duration = Duration::from_secs(60);
 
 impl Inner {
     fn key(&self, set: &SetId, file: &str) -> String {
@@ -90,6 +134,20 @@ impl Inner {
     }
 
     fn abort(&self, key: &str, upload_id: &str) {
+        let deadline = Instant::now() + ABORT_WAIT;
+        let mut map = lock(&self.parts_in_flight);
+        while map.contains_key(upload_id) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            map = self
+                .part_done
+                .wait_timeout(map, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(map);
         // Best effort: when the server is unreachable the upload stays pending there, invisible as
         // an object; a lifecycle rule for incomplete multipart uploads cleans those up.
         let _ = self.rt.block_on(
@@ -439,6 +497,8 @@ impl S3Store {
                 bucket,
                 prefix,
                 part_size,
+                parts_in_flight: Mutex::new(HashMap::new()),
+                part_done: Condvar::new(),
             }),
             parts: None,
         })

@@ -112,6 +112,14 @@ impl MultipartUpload {
             .checksum_crc32(&checksum)
             .body(ByteStream::from(data))
             .send();
+        let counted = PartInFlight::new(
+            inner.clone(),
+            self.upload_id.as_deref().expect("upload in progress"),
+        );
+        let request = async move {
+            let _counted = counted;
+            request.await
+        };
         self.in_flight = Some(InFlight {
             number,
             checksum,
