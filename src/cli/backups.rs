@@ -27,6 +27,7 @@ impl RetentionArgs {
             keep_local: self.keep_local,
             keep_remote: self.keep_remote,
             quick_check: self.quick_check,
+            name: None,
         }
     }
 }
@@ -66,6 +67,9 @@ pub struct PruneArgs {
     upload: Option<String>,
     #[command(flatten)]
     retention: RetentionArgs,
+    /// Only the sets of this name (default: every name, each kept by itself).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Also remove what runs killed outright (SIGKILL, power loss) left: incomplete sets whose
     /// stamp is older than AGE, and partial files, archive spools and open multipart uploads
     /// started before that (e.g. `24h`; units s, m, h, d). AGE must exceed the longest pass: a
@@ -153,7 +157,10 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
         out_dir: args.out_dir.map(Into::into),
         upload: args.upload,
         endpoint_url: args.s3.endpoint_url,
-        retention: args.retention.plan(),
+        retention: Retention {
+            name: args.name,
+            ..args.retention.plan()
+        },
         incomplete_older_than: args.incomplete_older_than,
         dry_run: args.dry_run,
     };

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,9 +21,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::api_error::{ApiError, ApiPath, ApiQuery};
 use super::auth::Role;
 use super::ops::{self, RestoreAsk, Where};
-use super::service::{Service, ServiceError};
+use super::service::Service;
 use super::tasks::{Task, TaskFilter, TaskKind, TaskState};
 use crate::usecase::RestoreKind;
 
@@ -131,6 +132,7 @@ pub fn router(service: AppState) -> Router {
         router = router.route(path, route);
     }
     router
+        .merge(super::dashboard::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -140,69 +142,6 @@ pub fn router(service: AppState) -> Router {
             )
         })
         .with_state(service)
-}
-
-/// A JSON error with a stable code.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    task: Option<i64>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            task: None,
-        }
-    }
-
-    fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({"code": self.code, "message": self.message});
-        if let Some(t) = self.task {
-            body["task"] = t.into();
-        }
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> ApiError {
-        let message = e.to_string();
-        match e {
-            ServiceError::UnknownJob(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_job", message)
-            }
-            ServiceError::Busy { task, .. } => ApiError {
-                task: Some(task),
-                ..ApiError::new(StatusCode::CONFLICT, "job_busy", message)
-            },
-            ServiceError::Stopping => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", message)
-            }
-            ServiceError::NoTask(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "task_not_found", message)
-            }
-            ServiceError::NotRunning(_) => {
-                ApiError::new(StatusCode::CONFLICT, "task_not_running", message)
-            }
-            ServiceError::Store(e) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                super::log::chain(&e),
-            ),
-        }
-    }
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -357,7 +296,7 @@ async fn wait_for_set(service: &Service, id: i64) -> Result<Task, ApiError> {
     Ok(service.task(id)?)
 }
 
-async fn trigger(State(service): State<AppState>, Path(job): Path<String>) -> ApiResult {
+async fn trigger(State(service): State<AppState>, ApiPath(job): ApiPath<String>) -> ApiResult {
     let config = job_of(&service, &job)?.clone();
     let task = service.start(
         &job,
@@ -378,12 +317,12 @@ async fn backups_of(service: &AppState, job: &str) -> Result<Vec<ops::BackupView
     blocking(move || ops::list_backups(&config).map_err(storage_error)).await
 }
 
-async fn list_backups(State(service): State<AppState>, Path(job): Path<String>) -> ApiResult {
+async fn list_backups(State(service): State<AppState>, ApiPath(job): ApiPath<String>) -> ApiResult {
     let backups = backups_of(&service, &job).await?;
     Ok(Json(json!({ "backups": backups })).into_response())
 }
 
-async fn latest(State(service): State<AppState>, Path(job): Path<String>) -> ApiResult {
+async fn latest(State(service): State<AppState>, ApiPath(job): ApiPath<String>) -> ApiResult {
     let backups = backups_of(&service, &job).await?;
     match backups.into_iter().rev().find(|b| b.state == "complete") {
         Some(b) => Ok(Json(b).into_response()),
@@ -422,7 +361,7 @@ async fn find_backup(
 
 async fn one_backup(
     State(service): State<AppState>,
-    Path((job, id)): Path<(String, String)>,
+    ApiPath((job, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let (_, b) = find_backup(&service, &job, &id).await?;
     Ok(Json(b).into_response())
@@ -436,8 +375,8 @@ struct WhereQuery {
 
 async fn delete_backup(
     State(service): State<AppState>,
-    Path((job, id)): Path<(String, String)>,
-    Query(q): Query<WhereQuery>,
+    ApiPath((job, id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<WhereQuery>,
 ) -> ApiResult {
     let place = match q.place.as_deref() {
         None => Where::Both,
@@ -485,6 +424,9 @@ fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T,
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))
 }
 
+/// The most parallel pg_restore jobs a restore may ask for.
+const MAX_RESTORE_JOBS: u32 = 64;
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RestoreBody {
@@ -526,7 +468,7 @@ fn accepted(task: Task) -> ApiResult {
 
 async fn restore(
     State(service): State<AppState>,
-    Path((job, id)): Path<(String, String)>,
+    ApiPath((job, id)): ApiPath<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
     let body: RestoreBody = parse_body(&body)?;
@@ -550,6 +492,14 @@ async fn restore(
         "custom" => RestoreKind::Custom,
         _ => return Err(ApiError::invalid("artifact must be anon, plain or custom")),
     };
+    if body
+        .jobs
+        .is_some_and(|j| !(1..=MAX_RESTORE_JOBS).contains(&j))
+    {
+        return Err(ApiError::invalid(format!(
+            "jobs must be 1 to {MAX_RESTORE_JOBS}"
+        )));
+    }
     if kind != RestoreKind::Custom && (!body.tables.is_empty() || body.jobs.is_some()) {
         return Err(ApiError::invalid(
             "tables and jobs need the custom artifact (pg_restore)",
@@ -582,7 +532,7 @@ struct VerifyBody {
 
 async fn verify(
     State(service): State<AppState>,
-    Path((job, id)): Path<(String, String)>,
+    ApiPath((job, id)): ApiPath<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
     let body: VerifyBody = parse_body(&body)?;
@@ -602,12 +552,13 @@ async fn verify(
 
 async fn pull(
     State(service): State<AppState>,
-    Path((job, id)): Path<(String, String)>,
+    ApiPath((job, id)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let config = job_of(&service, &job)?.clone();
     if config.upload.is_none() || config.out_dir.is_none() {
+        // The request is well formed; the job's configuration is what cannot serve it.
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
             "not_configured",
             format!("job {job:?} needs both out_dir and upload to pull"),
         ));
@@ -623,6 +574,9 @@ async fn pull(
     accepted(task)
 }
 
+/// The most tasks one listing returns.
+const MAX_TASKS: usize = 1000;
+
 #[derive(Deserialize)]
 struct TaskQuery {
     job: Option<String>,
@@ -631,11 +585,11 @@ struct TaskQuery {
     limit: Option<usize>,
 }
 
-async fn tasks(State(service): State<AppState>, Query(q): Query<TaskQuery>) -> ApiResult {
+async fn tasks(State(service): State<AppState>, ApiQuery(q): ApiQuery<TaskQuery>) -> ApiResult {
     let kind = match q.kind.as_deref() {
         None => None,
         Some(k) => Some(TaskKind::parse(k).ok_or_else(|| {
-            ApiError::invalid("kind must be backup, restore, verify, pull or delete")
+            ApiError::invalid("kind must be backup, restore, verify, pull, delete or prune")
         })?),
     };
     let state = match q.state.as_deref() {
@@ -646,23 +600,28 @@ async fn tasks(State(service): State<AppState>, Query(q): Query<TaskQuery>) -> A
             )
         })?),
     };
+    if q.limit.is_some_and(|l| l > MAX_TASKS) {
+        return Err(ApiError::invalid(format!(
+            "limit must be at most {MAX_TASKS}"
+        )));
+    }
     let filter = TaskFilter {
         job: q.job,
         kind,
         state,
-        limit: Some(q.limit.unwrap_or(100).min(1000)),
+        limit: Some(q.limit.unwrap_or(100)),
     };
     let s = service.clone();
     let tasks = blocking(move || Ok(s.tasks(&filter)?)).await?;
     Ok(Json(json!({ "tasks": tasks })).into_response())
 }
 
-async fn one_task(State(service): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn one_task(State(service): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let id = task_id(&id)?;
     Ok(Json(service.task(id)?).into_response())
 }
 
-async fn cancel(State(service): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn cancel(State(service): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let id = task_id(&id)?;
     let task = service.cancel(id)?;
     Ok((StatusCode::ACCEPTED, Json(task)).into_response())

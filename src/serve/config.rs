@@ -143,6 +143,10 @@ pub struct JobConfig {
     pub keep_remote: Option<usize>,
     pub backup_on_start: bool,
     pub freeze_after_days: Option<u32>,
+    /// When retention and freezing run besides after each backup: `retention_schedule`, or
+    /// [`DEFAULT_RETENTION_SCHEDULE`] when the job keeps counts or freezes; `None` when it does
+    /// neither.
+    pub retention_schedule: Option<Schedule>,
     pub restore_targets: Vec<String>,
     pub pg_dump_args: Vec<String>,
 }
@@ -185,6 +189,7 @@ struct RawJob {
     #[serde(default)]
     backup_on_start: bool,
     freeze_after_days: Option<Spanned<i64>>,
+    retention_schedule: Option<Spanned<String>>,
     #[serde(default)]
     restore_targets: Vec<Spanned<String>>,
     #[serde(default)]
@@ -468,6 +473,7 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
     let out_dir = check_places(check, raw, base, &job);
     let schedule = check_schedule(check, raw, &job);
     let (keep_local, keep_remote, freeze) = check_retention(check, raw, &job);
+    let retention_schedule = check_retention_schedule(check, raw, &job);
     check_restore_targets(check, raw, &job);
     (check.problems.len() == before).then(|| JobConfig {
         name,
@@ -486,6 +492,7 @@ fn check_job(check: &mut Check<'_>, raw: &RawJob, base: &Path) -> Option<JobConf
         keep_remote: keep_remote.map(|k| k as usize),
         backup_on_start: raw.backup_on_start,
         freeze_after_days: freeze.map(|f| f as u32),
+        retention_schedule,
         restore_targets: raw
             .restore_targets
             .iter()
@@ -598,36 +605,86 @@ fn check_places(check: &mut Check<'_>, raw: &RawJob, base: &Path, job: &str) -> 
 fn check_schedule(check: &mut Check<'_>, raw: &RawJob, job: &str) -> Option<Schedule> {
     match &raw.schedule {
         None => {
-            if let Some(tz) = &raw.timezone {
+            // A zone is also the retention schedule's (given, or the default one).
+            let retains = raw.retention_schedule.is_some()
+                || raw.keep_local.is_some()
+                || raw.keep_remote.is_some()
+                || raw.freeze_after_days.is_some();
+            if let (Some(tz), false) = (&raw.timezone, retains) {
                 check.at(tz, format!("{job}: timezone without schedule"));
             }
             None
         }
-        Some(s) => {
+        Some(s) => parse_schedule(check, s, raw, job, "schedule"),
+    }
+}
+
+/// A cron expression of the job in its time zone; a problem on the expression's or the zone's line.
+fn parse_schedule(
+    check: &mut Check<'_>,
+    s: &Spanned<String>,
+    raw: &RawJob,
+    job: &str,
+    key: &str,
+) -> Option<Schedule> {
+    let zone = raw
+        .timezone
+        .as_ref()
+        .map(|t| t.as_ref().as_str())
+        .unwrap_or(DEFAULT_TIMEZONE);
+    if let Err(e) = super::schedule::parse_cron(s.as_ref()) {
+        check.at(s, format!("{job}: {key}: {e}"));
+        return None;
+    }
+    match Schedule::new(s.as_ref(), zone) {
+        Ok(sched) => Some(sched),
+        Err(e @ super::schedule::ScheduleError::TimeZone { .. }) => {
+            let t = raw.timezone.as_ref().expect("the default zone exists");
+            check.at(t, format!("{job}: timezone: {e}"));
+            None
+        }
+        Err(e) => {
+            check.at(s, format!("{job}: {key}: {e}"));
+            None
+        }
+    }
+}
+
+/// When retention and freezing run on their own (hourly by default, in the job's time zone), for a
+/// job that keeps counts or freezes.
+pub const DEFAULT_RETENTION_SCHEDULE: &str = "0 0 * * * *";
+
+/// `retention_schedule`: given, or the default for a job with retention or freezing.
+fn check_retention_schedule(check: &mut Check<'_>, raw: &RawJob, job: &str) -> Option<Schedule> {
+    let retains =
+        raw.keep_local.is_some() || raw.keep_remote.is_some() || raw.freeze_after_days.is_some();
+    match &raw.retention_schedule {
+        Some(s) if !retains => {
+            check.at(
+                s,
+                format!("{job}: retention_schedule without keep_local, keep_remote or freeze_after_days"),
+            );
+            None
+        }
+        Some(s) => parse_schedule(check, s, raw, job, "retention_schedule"),
+        None if retains => {
             let zone = raw
                 .timezone
                 .as_ref()
                 .map(|t| t.as_ref().as_str())
                 .unwrap_or(DEFAULT_TIMEZONE);
-            match super::schedule::parse_cron(s.as_ref()) {
+            match Schedule::new(DEFAULT_RETENTION_SCHEDULE, zone) {
+                Ok(s) => Some(s),
                 Err(e) => {
-                    check.at(s, format!("{job}: schedule: {e}"));
+                    // A bad zone is reported once: by `schedule` when there is one.
+                    if let (Some(t), None) = (&raw.timezone, &raw.schedule) {
+                        check.at(t, format!("{job}: timezone: {e}"));
+                    }
                     None
                 }
-                Ok(_) => match Schedule::new(s.as_ref(), zone) {
-                    Ok(sched) => Some(sched),
-                    Err(e @ super::schedule::ScheduleError::TimeZone { .. }) => {
-                        let t = raw.timezone.as_ref().expect("the default zone exists");
-                        check.at(t, format!("{job}: timezone: {e}"));
-                        None
-                    }
-                    Err(e) => {
-                        check.at(s, format!("{job}: schedule: {e}"));
-                        None
-                    }
-                },
             }
         }
+        None => None,
     }
 }
 
@@ -707,6 +764,39 @@ mod tests {
         assert_eq!(j.outputs, [Output::Plain, Output::Anon, Output::Custom]);
         assert_eq!(j.out_dir.as_deref(), Some(Path::new("/tmp/b")));
         assert!(j.schedule.is_none());
+    }
+
+    #[test]
+    fn retention_runs_hourly_by_default_and_needs_something_to_keep() {
+        let c = ServeConfig::parse(
+            &format!("{JOB}keep_local = 3\ntimezone = \"Europe/Berlin\"\n"),
+            Path::new("/etc/pgveil/p.toml"),
+        )
+        .unwrap();
+        let r = c.jobs[0].retention_schedule.as_ref().unwrap();
+        assert_eq!(r.expression(), DEFAULT_RETENTION_SCHEDULE);
+        assert_eq!(r.zone_name(), "Europe/Berlin");
+        let c = ServeConfig::parse(JOB, Path::new("/etc/pgveil/p.toml")).unwrap();
+        assert!(c.jobs[0].retention_schedule.is_none());
+        let e = problems(&format!("{JOB}retention_schedule = \"0 */5 * * * *\"\n"));
+        assert!(
+            e.contains("p.toml:5: job \"shop\": retention_schedule without keep_local"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{JOB}keep_local = 2\ntimezone = \"Mars/Olympus\"\n"
+        ));
+        assert!(
+            e.contains("p.toml:6: job \"shop\": timezone: unknown time zone"),
+            "{e}"
+        );
+        let e = problems(&format!(
+            "{JOB}keep_local = 2\nretention_schedule = \"0 3 * * *\"\n"
+        ));
+        assert!(
+            e.contains("p.toml:6: job \"shop\": retention_schedule: "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! a configuration): its configuration file ([`config`]), backup schedules ([`schedule`]) and API
 //! tokens ([`auth`]). The service: the task store ([`tasks`]), the task runner ([`service`]), what
 //! a task does for a job ([`ops`]), the schedules ([`scheduler`]), the HTTP API ([`api`]) and
-//! `/metrics` ([`metrics`]), the log ([`log`]) and the process around them ([`server`]).
+//! `/metrics` ([`metrics`]), the dashboard page ([`dashboard`]), the log ([`log`]) and the process
+//! around them ([`server`]).
 
 pub mod api;
+pub mod api_error;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod log;
 pub mod metrics;
 pub mod ops;

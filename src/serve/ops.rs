@@ -35,6 +35,7 @@ pub fn backup_plan(job: &JobConfig) -> BackupPlan {
         keep_local: job.keep_local,
         keep_remote: job.keep_remote,
         quick_check: false,
+        name: Some(job.name.clone()),
     };
     plan.outputs = job
         .outputs
@@ -90,6 +91,51 @@ pub fn run_backup(
         "tables": report.tables.len(),
         "rows": rows,
         "seconds": report.seconds,
+        "retention": retention,
+        "frozen": frozen,
+    }))
+}
+
+/// How old an incomplete set or unfinished upload of the job must be before the scheduled
+/// retention removes it (what a killed run or an `interrupted` task left). Far longer than a pass:
+/// a scheduled retention never starts while the job's backup runs, and a backup started during
+/// one writes a set that is younger than this.
+pub const INCOMPLETE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A job's retention on its own schedule: its incomplete sets older than [`INCOMPLETE_AFTER`],
+/// then `keep_local` / `keep_remote`, then `freeze_after_days`, for the job's own sets only.
+pub fn run_retention(
+    job: &JobConfig,
+    cancel: &CancelToken,
+) -> Result<serde_json::Value, UseCaseError> {
+    let plan = usecase::PrunePlan {
+        out_dir: job.out_dir.clone(),
+        upload: job.upload.clone(),
+        endpoint_url: job.endpoint_url.clone(),
+        retention: backup_plan(job).retention,
+        incomplete_older_than: Some(INCOMPLETE_AFTER),
+        dry_run: false,
+    };
+    let report = usecase::prune(&plan, cancel)?;
+    let removed: Vec<String> = report
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            usecase::PruneStep::Unfinished { location, .. }
+            | usecase::PruneStep::IncompleteSet { location } => Some(location.clone()),
+            usecase::PruneStep::UploadsNotListed { .. } => None,
+        })
+        .collect();
+    let retention = report.retention.map_or(serde_json::Value::Null, |r| {
+        json!({
+            "deleted": r.deleted,
+            "kept_not_uploaded": r.kept_not_uploaded.iter().map(|s| s.stamp.clone()).collect::<Vec<_>>(),
+        })
+    });
+    usecase::check_cancel(cancel)?;
+    let frozen = freeze(job, time::OffsetDateTime::now_utc())?;
+    Ok(json!({
+        "incomplete_removed": removed,
         "retention": retention,
         "frozen": frozen,
     }))

@@ -4,7 +4,12 @@
 //! per-job figures that `/metrics` shows; and stops everything when the service stops.
 //!
 //! One backup per job runs at a time: a second trigger is refused with the running task's id
-//! ([`ServiceError::Busy`]), a schedule tick is skipped and counted. Other kinds are not limited.
+//! ([`ServiceError::Busy`]), a schedule tick is skipped and counted; likewise one scheduled
+//! retention (prune) per job. Tasks on one backup set are
+//! kept apart as a transfer service keeps transfers apart ([`ServiceError::SetBusy`]): a task that
+//! changes the set's files (pull, delete) runs alone on it; tasks that only read it (verify,
+//! restore) may run together, never beside a pull or a delete. So two pulls of one set never race
+//! to write the same files, and a set is never deleted under a restore reading it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,8 +33,19 @@ use crate::usecase::UseCaseError;
 pub enum ServiceError {
     #[error("no job named {0:?} in the configuration")]
     UnknownJob(String),
-    #[error("job {job:?} is already running a backup: task {task}")]
-    Busy { job: String, task: i64 },
+    #[error("job {job:?} is already running a {kind}: task {task}")]
+    Busy {
+        job: String,
+        task: i64,
+        kind: &'static str,
+    },
+    #[error("backup {backup} of job {job:?} is in use by task {task} ({kind})")]
+    SetBusy {
+        job: String,
+        backup: String,
+        task: i64,
+        kind: &'static str,
+    },
     #[error("the service is stopping: no new tasks")]
     Stopping,
     #[error("no task {0}")]
@@ -86,9 +102,41 @@ struct Running {
 #[derive(Default)]
 struct Live {
     running: HashMap<i64, Running>,
-    /// The running backup task of each job.
-    backup_of_job: HashMap<String, i64>,
+    /// The running task of each job of the kinds that run one at a time per job (backup, prune).
+    one_per_job: HashMap<(String, TaskKind), i64>,
+    /// The running tasks on each (job, backup set) other than the backup writing it.
+    on_set: HashMap<(String, String), Vec<(i64, TaskKind)>>,
     metrics: HashMap<String, JobMetrics>,
+}
+
+/// Whether tasks of `kind` run one at a time per job.
+fn one_per_job(kind: TaskKind) -> bool {
+    matches!(kind, TaskKind::Backup | TaskKind::Prune)
+}
+
+/// Whether a task of `kind` changes the files of the set it names.
+fn changes_set(kind: TaskKind) -> bool {
+    matches!(kind, TaskKind::Pull | TaskKind::Delete)
+}
+
+impl Live {
+    /// A task has ended (or never started): it no longer runs, holds its job or its set.
+    fn forget(&mut self, task: &Task) {
+        self.running.remove(&task.id);
+        let key = (task.job.clone(), task.kind);
+        if self.one_per_job.get(&key) == Some(&task.id) {
+            self.one_per_job.remove(&key);
+        }
+        if let Some(set) = &task.backup {
+            let key = (task.job.clone(), set.clone());
+            if let Some(tasks) = self.on_set.get_mut(&key) {
+                tasks.retain(|&(id, _)| id != task.id);
+                if tasks.is_empty() {
+                    self.on_set.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 pub struct Service {
@@ -159,11 +207,28 @@ impl Service {
         if self.is_stopping() {
             return Err(ServiceError::Stopping);
         }
-        if kind == TaskKind::Backup {
-            if let Some(&task) = live.backup_of_job.get(job) {
-                return Err(ServiceError::Busy {
-                    job: job.to_string(),
+        let job_key = one_per_job(kind).then(|| (job.to_string(), kind));
+        if let Some(&task) = job_key.as_ref().and_then(|k| live.one_per_job.get(k)) {
+            return Err(ServiceError::Busy {
+                job: job.to_string(),
+                task,
+                kind: kind.as_str(),
+            });
+        }
+        let set_key = backup
+            .filter(|_| !one_per_job(kind))
+            .map(|b| (job.to_string(), b.to_string()));
+        if let Some(key) = &set_key {
+            let in_use = live.on_set.get(key).map_or(&[][..], Vec::as_slice);
+            if let Some(&(task, other)) = in_use
+                .iter()
+                .find(|&&(_, other)| changes_set(kind) || changes_set(other))
+            {
+                return Err(ServiceError::SetBusy {
+                    job: key.0.clone(),
+                    backup: key.1.clone(),
                     task,
+                    kind: other.as_str(),
                 });
             }
         }
@@ -179,8 +244,11 @@ impl Service {
                 progress: progress.clone(),
             },
         );
-        if kind == TaskKind::Backup {
-            live.backup_of_job.insert(job.to_string(), task.id);
+        if let Some(key) = job_key {
+            live.one_per_job.insert(key, task.id);
+        }
+        if let Some(key) = set_key {
+            live.on_set.entry(key).or_default().push((task.id, kind));
         }
         drop(live);
         self.task_log(&task, "queued", "");
@@ -193,12 +261,7 @@ impl Service {
             Ok(h) => h,
             Err(e) => {
                 let why = format!("no thread for the task: {e}");
-                let mut live = lock(&self.live);
-                live.running.remove(&task.id);
-                if live.backup_of_job.get(job) == Some(&task.id) {
-                    live.backup_of_job.remove(job);
-                }
-                drop(live);
+                lock(&self.live).forget(&task);
                 lock(&self.store).finish(
                     task.id,
                     TaskState::Failed,
@@ -268,9 +331,8 @@ impl Service {
         };
         {
             let mut live = lock(&self.live);
-            live.running.remove(&task.id);
+            live.forget(&task);
             if task.kind == TaskKind::Backup {
-                live.backup_of_job.remove(&task.job);
                 let m = live.metrics.entry(task.job.clone()).or_default();
                 match (state, &finished) {
                     (TaskState::Succeeded, Some(t)) => record_success(m, t),
@@ -356,7 +418,10 @@ impl Service {
 
     /// The running backup task of `job`, if any.
     pub fn running_backup(&self, job: &str) -> Option<i64> {
-        lock(&self.live).backup_of_job.get(job).copied()
+        lock(&self.live)
+            .one_per_job
+            .get(&(job.to_string(), TaskKind::Backup))
+            .copied()
     }
 
     /// Running tasks per job.
@@ -497,5 +562,88 @@ impl Observer for TaskObserver {
             p.upload_parts += 1;
             p.upload_bytes += part.bytes;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    fn service(dir: &Path) -> Arc<Service> {
+        let config = ServeConfig::parse(
+            "[[job]]\nname = \"shop\"\ndbname = \"shop\"\nout_dir = \"b\"\n",
+            &dir.join("p.toml"),
+        )
+        .unwrap();
+        let (store, _) = TaskStore::open(&dir.join("state.db")).unwrap();
+        Service::new(config, store, Log::default())
+    }
+
+    /// Work that runs until its sender is dropped.
+    fn held() -> (mpsc::Sender<()>, Work) {
+        let (tx, rx) = mpsc::channel::<()>();
+        let work: Work = Box::new(move |_, _| {
+            let _ = rx.recv();
+            Ok(serde_json::Value::Null)
+        });
+        (tx, work)
+    }
+
+    fn start(
+        s: &Arc<Service>,
+        kind: TaskKind,
+        set: &str,
+    ) -> (Result<Task, ServiceError>, mpsc::Sender<()>) {
+        let (tx, work) = held();
+        (s.start("shop", kind, Some(set), work), tx)
+    }
+
+    fn wait_gone(s: &Service, id: i64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s.running_ids().iter().any(|&(t, _)| t == id) {
+            assert!(Instant::now() < deadline, "task {id} did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_pull_or_delete_runs_alone_on_its_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path());
+        let (first, release_first) = start(&s, TaskKind::Pull, "20260101T000000Z");
+        let first = first.unwrap();
+        for kind in [
+            TaskKind::Pull,
+            TaskKind::Verify,
+            TaskKind::Restore,
+            TaskKind::Delete,
+        ] {
+            match start(&s, kind, "20260101T000000Z").0 {
+                Err(ServiceError::SetBusy { task, kind: k, .. }) => {
+                    assert_eq!((task, k), (first.id, "pull"), "{kind:?}")
+                }
+                other => panic!("{kind:?} beside a pull: {other:?}"),
+            }
+        }
+        // Another set is free; readers share a set, and keep a writer out.
+        let (other, _r1) = start(&s, TaskKind::Pull, "20260102T000000Z");
+        other.unwrap();
+        let (verify, _r2) = start(&s, TaskKind::Verify, "20260103T000000Z");
+        let verify = verify.unwrap();
+        let (restore, _r3) = start(&s, TaskKind::Restore, "20260103T000000Z");
+        restore.unwrap();
+        match start(&s, TaskKind::Delete, "20260103T000000Z").0 {
+            Err(ServiceError::SetBusy { task, .. }) => assert!(task >= verify.id),
+            other => panic!("a delete beside readers: {other:?}"),
+        }
+        // Once the first pull has ended, its set is free again.
+        drop(release_first);
+        wait_gone(&s, first.id);
+        let (again, _r4) = start(&s, TaskKind::Pull, "20260101T000000Z");
+        again.unwrap();
+        s.begin_stop();
     }
 }

@@ -31,7 +31,7 @@ pub enum TaskStoreError {
 }
 
 /// What a task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
     Backup,
@@ -39,6 +39,8 @@ pub enum TaskKind {
     Verify,
     Pull,
     Delete,
+    /// Retention and freezing on their own schedule.
+    Prune,
 }
 
 impl TaskKind {
@@ -49,6 +51,7 @@ impl TaskKind {
             TaskKind::Verify => "verify",
             TaskKind::Pull => "pull",
             TaskKind::Delete => "delete",
+            TaskKind::Prune => "prune",
         }
     }
 
@@ -59,6 +62,7 @@ impl TaskKind {
             TaskKind::Verify,
             TaskKind::Pull,
             TaskKind::Delete,
+            TaskKind::Prune,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

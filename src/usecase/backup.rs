@@ -313,9 +313,14 @@ pub fn backup(
     if pass.excluded_from_masked > 0 {
         notes.push(Note::LeftOutOfMasked(pass.excluded_from_masked));
     }
-    let retention = target.set.as_ref().and_then(|_| {
+    // A pass's retention decides about its own name's sets only.
+    let retention = target.set.as_ref().and_then(|set| {
         let local = target.local.as_ref().map(|l| l as &dyn Store);
-        apply_retention(local, target.remote.as_deref(), &plan.retention, false).transpose()
+        let own = Retention {
+            name: Some(set.name.clone()),
+            ..plan.retention.clone()
+        };
+        apply_retention(local, target.remote.as_deref(), &own, false).transpose()
     });
     Ok(BackupReport {
         name,

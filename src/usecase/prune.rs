@@ -22,6 +22,16 @@ pub struct Retention {
     pub keep_remote: Option<usize>,
     /// Judge sets by manifest and sizes only, without reading every artifact back.
     pub quick_check: bool,
+    /// Only the sets of this name (a service's job, a backup's own name): where several names
+    /// share a folder or bucket, one name's limits must not decide about another's sets. `None`:
+    /// every name, each by itself.
+    pub name: Option<String>,
+}
+
+impl Retention {
+    fn covers(&self, id: &SetId) -> bool {
+        self.name.as_ref().is_none_or(|n| *n == id.name)
+    }
 }
 
 /// What retention did (or, in a dry run, would do).
@@ -49,12 +59,18 @@ pub(crate) fn apply_retention(
     } else {
         Depth::Checksums
     };
+    let ours = |checks: Vec<SetCheck>| -> Vec<SetCheck> {
+        checks
+            .into_iter()
+            .filter(|c| retention.covers(&c.id))
+            .collect()
+    };
     let local_checks = match local {
-        Some(l) if retention.keep_local.is_some() => checks_of(l, depth)?,
+        Some(l) if retention.keep_local.is_some() => ours(checks_of(l, depth)?),
         _ => Vec::new(),
     };
     let remote_checks = match remote {
-        Some(r) => Some(checks_of(r, depth)?),
+        Some(r) => Some(ours(checks_of(r, depth)?)),
         None => None,
     };
     let keep_local = local.and(retention.keep_local);
@@ -159,7 +175,7 @@ pub fn prune(plan: &PrunePlan, cancel: &CancelToken) -> Result<PruneReport, UseC
     if let Some(age) = plan.incomplete_older_than {
         for store in local.into_iter().chain(remote.as_deref()) {
             check_cancel(cancel)?;
-            prune_incomplete(store, age, plan.dry_run, &mut report.steps)?;
+            prune_incomplete(store, age, r, plan.dry_run, &mut report.steps)?;
         }
     }
     check_cancel(cancel)?;
@@ -168,10 +184,12 @@ pub fn prune(plan: &PrunePlan, cancel: &CancelToken) -> Result<PruneReport, UseC
 }
 
 /// Remove what killed runs left in `store`: unfinished files and uploads started before `age`
-/// ago, then incomplete sets whose stamp is that old. Complete and damaged sets stay.
+/// ago, then incomplete sets whose stamp is that old. Complete and damaged sets stay; so does
+/// what belongs to a name `retention` does not cover.
 fn prune_incomplete(
     store: &dyn Store,
     age: Duration,
+    retention: &Retention,
     dry_run: bool,
     steps: &mut Vec<PruneStep>,
 ) -> Result<(), UseCaseError> {
@@ -205,7 +223,11 @@ fn prune_incomplete(
             .and_then(|s| crate::store::stamp_time(&s.stamp));
         stamp.map_or(p.since, |t| t.max(p.since))
     };
-    for p in pending.iter().filter(|p| since(p) <= cutoff) {
+    let covered = |p: &Pending| match &p.set {
+        Some(set) => retention.covers(set),
+        None => retention.name.is_none(),
+    };
+    for p in pending.iter().filter(|p| covered(p) && since(p) <= cutoff) {
         if !dry_run {
             store
                 .remove_pending(p)
@@ -217,7 +239,10 @@ fn prune_incomplete(
         });
     }
     let checks = checks_of(store, Depth::Sizes)?;
-    for c in checks.iter().filter(|c| c.state == SetState::Incomplete) {
+    for c in checks
+        .iter()
+        .filter(|c| c.state == SetState::Incomplete && retention.covers(&c.id))
+    {
         let old = crate::store::stamp_time(&c.id.stamp).is_some_and(|t| t <= cutoff);
         if !old {
             continue;

@@ -705,6 +705,8 @@ pub fn ok(out: Output, what: &str) -> Output {
 }
 
 pub mod s3;
+pub mod serve;
+pub mod webdriver;
 
 /// Which of pg_restore's sequential passes restores an entry (`_tocEntryRestorePass`): ACLs after
 /// everything else, event triggers and materialized view data after the ACLs.
