@@ -156,7 +156,7 @@ fn now_tm() -> [i32; 7] {
     ]
 }
 
-fn encode_toc(specials: &[TocEntry], entries: &[Pending]) -> Vec<u8> {
+pub fn encode_toc(specials: &[TocEntry], entries: &[Pending]) -> Vec<u8> {
     let mut out = Vec::new();
     put_int(&mut out, (specials.len() + entries.len()) as i32);
     for s in specials {
