@@ -137,6 +137,17 @@ fn contents(db: &str) -> String {
     )
 }
 
+/// A database to restore into. The configuration table is made first: a real extension would
+/// create it, the `citext` standing in for one here does not.
+fn target_db(prefix: &str) -> String {
+    let db = cluster().create_db(prefix);
+    cluster().psql(
+        &db,
+        "CREATE TABLE public.citext_settings (name text PRIMARY KEY, value text);",
+    );
+    db
+}
+
 /// Restore `archive` in every mode and compare with the source database.
 fn assert_restores_in_every_mode(archive: &Path, source: &str) {
     let c = cluster();
@@ -158,7 +169,7 @@ fn assert_restores_in_every_mode(archive: &Path, source: &str) {
 
     // Serial, and parallel.
     for args in [&["--exit-on-error"][..], &["--exit-on-error", "-j", "4"]] {
-        let target = c.create_db("stream_restored");
+        let target = target_db("stream_restored");
         let mut all = args.to_vec();
         all.extend(["-d", &target]);
         pg_restore(&all, archive);
@@ -168,7 +179,7 @@ fn assert_restores_in_every_mode(archive: &Path, source: &str) {
     }
 
     // From stdin (no seeking at all: the blocks must be in TOC order).
-    let target = c.create_db("stream_stdin");
+    let target = target_db("stream_stdin");
     let bytes = std::fs::read(archive).unwrap();
     run_ok(
         c.command("pg_restore")
@@ -180,13 +191,13 @@ fn assert_restores_in_every_mode(archive: &Path, source: &str) {
     c.drop_db(&target);
 
     // -t: one table, its data only in it.
-    let target = c.create_db("stream_one_table");
+    let target = target_db("stream_one_table");
     pg_restore(&["--exit-on-error", "-d", &target, "-t", "orders"], archive);
     assert_eq!(c.psql(&target, "SELECT count(*) FROM orders;").trim(), "5000");
     c.drop_db(&target);
 
     // --schema-only, then --data-only.
-    let target = c.create_db("stream_data_only");
+    let target = target_db("stream_data_only");
     pg_restore(&["--exit-on-error", "-d", &target, "--schema-only"], archive);
     assert_eq!(c.psql(&target, "SELECT count(*) FROM orders;").trim(), "0");
     pg_restore(
@@ -380,6 +391,7 @@ fn upload_only_dump_writes_nothing_to_local_disk() {
     let server = S3Server::start(BUCKET);
     let tmp = tempfile::tempdir().unwrap();
     let mounted = mount_tmpfs(tmp.path());
+    eprintln!("1 MiB tmpfs as the temp folder: {mounted}");
     let envs = [("TMPDIR", tmp.path().to_str().unwrap())];
 
     // From the database, and from a file: nothing but the upload.
@@ -434,6 +446,7 @@ fn upload_only_dump_writes_nothing_to_local_disk() {
             "the spool of a stdin dump fit in a 1 MiB tmpfs?"
         );
         let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!("stdin dump with a 1 MiB temp folder: {err}");
         assert!(err.contains("spool") || err.contains("space"), "{err}");
         assert!(server.pending_uploads().is_empty());
         let _ = Command::new("umount").arg(tmp.path()).status();
@@ -532,6 +545,7 @@ fn an_input_that_changes_between_pre_scan_and_pass_fails() {
         let (out, dir) = dump_changed_between_reads(plain.clone().into_bytes(), second.into_bytes());
         assert!(!out.status.success(), "{what}: the run succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{what}: {err}");
         assert!(err.contains(expect), "{what}: {err}");
         let out_dir = dir.path().join("out");
         let left: Vec<_> = if out_dir.exists() { walk(&out_dir) } else { Vec::new() };
