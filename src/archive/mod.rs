@@ -30,10 +30,10 @@ pub mod toc;
 pub mod writer;
 
 pub use announce::Announced;
-pub use skeleton::{announce_database, SkeletonError};
 pub use format::{BLK_DATA, NO_DATA, POS_SET};
 pub use reader::{
     inspect, read_archive, read_table_data, Archive, ArchiveHeader, BlockInfo, InspectError,
 };
+pub use skeleton::{announce_database, SkeletonError};
 pub use toc::{Kind, Section, TocEntry};
 pub use writer::{ArchiveOptions, ArchiveSink};

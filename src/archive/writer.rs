@@ -254,10 +254,11 @@ impl Stream {
         match self.announced.get(idx) {
             Some(want) if want == got => Ok(()),
             Some(want) => Err(SinkError::Invalid(format!(
-                "line {line}: the dump differs from {}: it has {} where {} was announced (the archive's table of contents was written from it)",
+                "line {line}: the dump differs from {}: it has {} where {} was announced{} (the archive's table of contents was written from it)",
                 self.source,
                 describe(&got.toc),
                 describe(&want.toc),
+                differences(want, got),
             ))),
             None => Err(SinkError::Invalid(format!(
                 "line {line}: the dump has {}, which {} did not announce (the archive's table of contents was written from it)",
@@ -287,6 +288,36 @@ impl Stream {
             written: (header.len() + toc.len()) as u64,
         });
         Ok(())
+    }
+}
+
+/// What differs between two entries of the same kind and name (` (its owner, …)`), for messages.
+fn differences(a: &Pending, b: &Pending) -> String {
+    let (x, y) = (&a.toc, &b.toc);
+    if (&x.desc, &x.namespace, &x.tag) != (&y.desc, &y.namespace, &y.tag) {
+        return String::new();
+    }
+    let fields = [
+        ("dump id", x.dump_id != y.dump_id),
+        (
+            "catalog ids",
+            (&x.tableoid, &x.oid) != (&y.tableoid, &y.oid),
+        ),
+        ("data part", x.had_dumper != y.had_dumper),
+        ("section", x.section != y.section),
+        ("definition", x.defn != y.defn),
+        ("drop statement", x.drop_stmt != y.drop_stmt),
+        ("COPY statement", x.copy_stmt != y.copy_stmt),
+        ("tablespace", x.tablespace != y.tablespace),
+        ("access method", x.tableam != y.tableam),
+        ("owner", x.owner != y.owner),
+        ("dependencies", a.verbose_deps != b.verbose_deps),
+        ("references", a.refs != b.refs),
+    ];
+    let differing: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
+    match differing.is_empty() {
+        true => String::new(),
+        false => format!(" (differing: {})", differing.join(", ")),
     }
 }
 

@@ -270,9 +270,14 @@ impl AtomicFile {
         if self.in_place {
             return Ok(false);
         }
-        assert!(at + bytes.len() as u64 <= self.bytes, "patch beyond the end");
+        assert!(
+            at + bytes.len() as u64 <= self.bytes,
+            "patch beyond the end"
+        );
         let out = self.out.as_mut().expect("patched after seal");
-        let res = out.flush().and_then(|_| out.get_ref().write_all_at(bytes, at));
+        let res = out
+            .flush()
+            .and_then(|_| out.get_ref().write_all_at(bytes, at));
         res.map_err(|e| self.io_err(e))?;
         self.patched = true;
         Ok(true)

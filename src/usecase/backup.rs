@@ -462,7 +462,7 @@ fn open_source(plan: &BackupPlan, pg_dump: &PgDumpArgs) -> Result<(Facts, Source
             let mut facts = facts_for_database(pg_dump)?;
             // Every entry of the dump, known before it runs, when the custom archive is asked
             // for: it is then streamed to its output rather than spooled on local disk.
-            if plan.outputs.contains(&ArtifactKind::Custom) {
+            if plan.outputs.contains(&ArtifactKind::Custom) && !spool_forced() {
                 facts.announced =
                     crate::archive::announce_database(pg_dump).map_err(UseCaseError::Announce)?;
             }
@@ -508,10 +508,14 @@ fn sinks(
                     },
                     // Entries known before the pass: the archive streams its data blocks
                     // instead of spooling them (unless PGVEIL_ARCHIVE_SPOOL=1 asks for the spool).
-                    announced: facts.announced.as_ref().filter(|_| !spool_forced()).map(|a| match view {
-                        DataView::Original => a.clone(),
-                        DataView::Masked => a.masked(&facts.database_entries),
-                    }),
+                    announced: facts
+                        .announced
+                        .as_ref()
+                        .filter(|_| !spool_forced())
+                        .map(|a| match view {
+                            DataView::Original => a.clone(),
+                            DataView::Masked => a.masked(&facts.database_entries),
+                        }),
                 };
                 Box::new(ArchiveSink::with_output(out, options)?)
             }

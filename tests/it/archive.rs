@@ -27,7 +27,7 @@ fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(
                 compression,
                 spool_dir: spool,
                 database_entries: Vec::new(),
-            announced: None,
+                announced: None,
             },
         )
         .map_err(|e| e.to_string())?,

@@ -62,8 +62,16 @@ fn dump_db(db: &str, extra: &[&str], envs: &[(&str, &str)], server: Option<&S3Se
         Some(s) => pgveil_s3(s),
         None => pgveil(),
     };
-    cmd.args(["dump", "--dbname", db, "--name", "shop", "--outputs", "custom"])
-        .args(extra);
+    cmd.args([
+        "dump",
+        "--dbname",
+        db,
+        "--name",
+        "shop",
+        "--outputs",
+        "custom",
+    ])
+    .args(extra);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -164,7 +172,10 @@ fn assert_restores_in_every_mode(archive: &Path, source: &str) {
         "MATERIALIZED VIEW DATA public order_totals",
         "TABLE DATA public citext_settings",
     ] {
-        assert!(l.contains(needle), "{needle} missing from pg_restore -l:\n{l}");
+        assert!(
+            l.contains(needle),
+            "{needle} missing from pg_restore -l:\n{l}"
+        );
     }
 
     // Serial, and parallel.
@@ -193,15 +204,27 @@ fn assert_restores_in_every_mode(archive: &Path, source: &str) {
     // -t: one table, its data only in it.
     let target = target_db("stream_one_table");
     pg_restore(&["--exit-on-error", "-d", &target, "-t", "orders"], archive);
-    assert_eq!(c.psql(&target, "SELECT count(*) FROM orders;").trim(), "5000");
+    assert_eq!(
+        c.psql(&target, "SELECT count(*) FROM orders;").trim(),
+        "5000"
+    );
     c.drop_db(&target);
 
     // --schema-only, then --data-only.
     let target = target_db("stream_data_only");
-    pg_restore(&["--exit-on-error", "-d", &target, "--schema-only"], archive);
+    pg_restore(
+        &["--exit-on-error", "-d", &target, "--schema-only"],
+        archive,
+    );
     assert_eq!(c.psql(&target, "SELECT count(*) FROM orders;").trim(), "0");
     pg_restore(
-        &["--exit-on-error", "-d", &target, "--data-only", "--disable-triggers"],
+        &[
+            "--exit-on-error",
+            "-d",
+            &target,
+            "--data-only",
+            "--disable-triggers",
+        ],
         archive,
     );
     let data_counts: Vec<_> = c.table_counts(&target);
@@ -284,7 +307,10 @@ fn local_archive_is_streamed_with_offsets_patched_in_and_equals_the_spooled_one(
         .unwrap()
         .to_string();
     use sha2::Digest;
-    assert_eq!(sha, hex::encode(sha2::Sha256::digest(std::fs::read(&a).unwrap())));
+    assert_eq!(
+        sha,
+        hex::encode(sha2::Sha256::digest(std::fs::read(&a).unwrap()))
+    );
     assert_restores_in_every_mode(&a, &db);
 
     // The masked archive too (its entries and data as the masked view gives them).
@@ -297,7 +323,12 @@ fn local_archive_is_streamed_with_offsets_patched_in_and_equals_the_spooled_one(
         ok(
             dump_db(
                 &db,
-                &["--custom-data", "anon", "--out-dir", dir.path().to_str().unwrap()],
+                &[
+                    "--custom-data",
+                    "anon",
+                    "--out-dir",
+                    dir.path().to_str().unwrap(),
+                ],
                 envs,
                 None,
             ),
@@ -332,7 +363,15 @@ fn input_file_archives_are_byte_identical_to_the_spooled_ones() {
             ok(
                 run(
                     pgveil()
-                        .args(["dump", "--input", input, "--name", "x", "--outputs", "custom"])
+                        .args([
+                            "dump",
+                            "--input",
+                            input,
+                            "--name",
+                            "x",
+                            "--outputs",
+                            "custom",
+                        ])
                         .arg("--out-dir")
                         .arg(&out_dir),
                     stdin,
@@ -421,7 +460,10 @@ fn upload_only_dump_writes_nothing_to_local_disk() {
         }
         let out = child.wait_with_output().unwrap();
         ok(out, &format!("dump --upload {source:?}"));
-        assert!(seen.is_empty(), "{source:?} wrote to the temp folder: {seen:?}");
+        assert!(
+            seen.is_empty(),
+            "{source:?} wrote to the temp folder: {seen:?}"
+        );
         assert!(large_files(tmp.path()).is_empty());
     }
     let objects = server.objects(BUCKET);
@@ -488,7 +530,11 @@ fn open_for_writer(fifo: &Path, pid: u32) -> Option<std::fs::File> {
 fn dump_changed_between_reads(first: Vec<u8>, second: Vec<u8>) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.sql");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let out_dir = dir.path().join("out");
     let child = pgveil()
         .args(["dump", "--input"])
@@ -542,13 +588,18 @@ fn an_input_that_changes_between_pre_scan_and_pass_fails() {
         ("renamed", renamed, "was announced"),
         ("truncated", cut, ""),
     ] {
-        let (out, dir) = dump_changed_between_reads(plain.clone().into_bytes(), second.into_bytes());
+        let (out, dir) =
+            dump_changed_between_reads(plain.clone().into_bytes(), second.into_bytes());
         assert!(!out.status.success(), "{what}: the run succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
         eprintln!("{what}: {err}");
         assert!(err.contains(expect), "{what}: {err}");
         let out_dir = dir.path().join("out");
-        let left: Vec<_> = if out_dir.exists() { walk(&out_dir) } else { Vec::new() };
+        let left: Vec<_> = if out_dir.exists() {
+            walk(&out_dir)
+        } else {
+            Vec::new()
+        };
         assert!(
             left.iter().all(|p| !p.to_string_lossy().contains("x.dump")),
             "{what}: {left:?}"
@@ -557,4 +608,112 @@ fn an_input_that_changes_between_pre_scan_and_pass_fails() {
     // The same file read twice unchanged is fine.
     let (out, _dir) = dump_changed_between_reads(plain.clone().into_bytes(), plain.into_bytes());
     ok(out, "unchanged FIFO input");
+}
+
+/// Two archives alike but for their data offsets (set in one, not in the other) and creation
+/// time: the same header, TOC entries, and data blocks byte for byte.
+fn assert_same_but_offsets(a: &Path, b: &Path, what: &str) {
+    let (x, y) = (read_archive(a).unwrap(), read_archive(b).unwrap());
+    let entries = |e: &[pgveil::archive::TocEntry]| {
+        e.iter()
+            .map(|e| pgveil::archive::TocEntry {
+                offset: (0, 0),
+                ..e.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        entries(&x.entries) == entries(&y.entries),
+        "{what}: TOC entries differ"
+    );
+    assert_eq!(x.toc_end, y.toc_end, "{what}");
+    let (bx, by) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert!(
+        bx[x.toc_end as usize..] == by[y.toc_end as usize..],
+        "{what}: data blocks differ"
+    );
+}
+
+/// pg_dump's options change the entries (and how they are printed): the announcement, read from
+/// pg_dump -Fc's TOC and printed by pg_restore with the same options, still matches the dump
+/// entry for entry, and the archive equals the spooled one.
+#[test]
+fn dbname_archives_equal_the_spooled_ones_whatever_the_pg_dump_options() {
+    let db = cluster().load_fixture("kitchen_sink");
+    let option_sets: [&[&str]; 12] = [
+        &[],
+        &["--data-only"],
+        &["--data-only", "--disable-triggers"],
+        &["--schema-only"],
+        &["-n", "app"],
+        &["-t", "app.accounts", "-t", "app.tickets"],
+        &["--exclude-table-data=app.events*"],
+        &["--load-via-partition-root"],
+        &["--no-owner", "--no-privileges", "--no-comments"],
+        &["-v"],
+        &["--create"],
+        &["--exclude-table=app.notes", "--no-tablespaces"],
+    ];
+    let server = S3Server::start(BUCKET);
+    for options in option_sets {
+        let mut archives = Vec::new();
+        let mut keep = Vec::new();
+        for envs in [&[("PGVEIL_ARCHIVE_SPOOL", "1")][..], &[][..]] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut extra = vec!["--out-dir", dir.path().to_str().unwrap(), "--"];
+            extra.extend_from_slice(options);
+            ok(
+                dump_db(&db, &extra, envs, None),
+                &format!("dump {options:?} {envs:?}"),
+            );
+            archives.push(dir.path().join("shop.dump"));
+            keep.push(dir);
+        }
+        assert_eq!(listing(&archives[0]), listing(&archives[1]), "{options:?}");
+        assert!(
+            without_time(&archives[0]) == without_time(&archives[1]),
+            "{options:?}: the spooled archive differs from the streamed one"
+        );
+        let (set, data) = offsets_set(&archives[1]);
+        assert_eq!(set, data, "{options:?}");
+        if options == ["-v"] {
+            // Not announced (its dump ids): spooled.
+            continue;
+        }
+        // Uploaded with no usable spool folder: streamed, or the run fails.
+        let url = url();
+        let mut extra = vec!["--upload", &url, "--"];
+        extra.extend_from_slice(options);
+        let out = ok(
+            dump_db(
+                &db,
+                &extra,
+                &[("PGVEIL_SPOOL_DIR", "/nonexistent/pgveil-spool")],
+                Some(&server),
+            ),
+            &format!("dump --upload {options:?}"),
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let local = tempfile::tempdir().unwrap();
+        ok(
+            run(
+                pgveil_s3(&server)
+                    .args([
+                        "pull",
+                        &url,
+                        "--backup",
+                        &id,
+                        "--only",
+                        "custom",
+                        "--out-dir",
+                    ])
+                    .arg(local.path()),
+                None,
+            ),
+            "pull",
+        );
+        let uploaded = find(local.path(), "shop.dump");
+        assert_eq!(offsets_set(&uploaded).0, 0, "{options:?}");
+        assert_same_but_offsets(&uploaded, &archives[1], &format!("{options:?}"));
+    }
 }
