@@ -527,7 +527,12 @@ fn open_for_writer(fifo: &Path, pid: u32) -> Option<std::fs::File> {
 
 /// An input whose contents change between the pre-scan and the pass: a FIFO that gives the
 /// pre-scan (pgveil's first open) one dump and the pass (its second) another.
-fn dump_changed_between_reads(first: Vec<u8>, second: Vec<u8>) -> (Output, tempfile::TempDir) {
+/// With `server`, the archive is uploaded too.
+fn dump_changed_between_reads(
+    first: Vec<u8>,
+    second: Vec<u8>,
+    server: Option<&S3Server>,
+) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("in.sql");
     assert!(Command::new("mkfifo")
@@ -536,11 +541,18 @@ fn dump_changed_between_reads(first: Vec<u8>, second: Vec<u8>) -> (Output, tempf
         .unwrap()
         .success());
     let out_dir = dir.path().join("out");
-    let child = pgveil()
-        .args(["dump", "--input"])
+    let mut cmd = match server {
+        Some(s) => pgveil_s3(s),
+        None => pgveil(),
+    };
+    cmd.args(["dump", "--input"])
         .arg(&fifo)
         .args(["--name", "x", "--outputs", "custom", "--out-dir"])
-        .arg(&out_dir)
+        .arg(&out_dir);
+    if server.is_some() {
+        cmd.args(["--upload", &url()]);
+    }
+    let child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -582,14 +594,38 @@ fn an_input_that_changes_between_pre_scan_and_pass_fails() {
     let renamed = plain.replace("empty_one", "empty_two");
     // Cut after a table's data (everything after it missing).
     let cut = plain[..end].to_string();
+    // Everything after the data left out, the trailer kept.
+    let name = plain.find("\n-- Name: customers customers_pkey;").unwrap();
+    // The header's opening "--", and the state lines before it.
+    let mut before = &plain[..name - 2];
+    for state in [
+        "SET default_tablespace = '';\n\n",
+        "SET default_table_access_method = heap;\n\n",
+    ] {
+        before = before.strip_suffix(state).unwrap_or(before);
+    }
+    let post = before.len();
+    let trailer = plain
+        .find("--\n-- PostgreSQL database dump complete")
+        .unwrap();
+    let no_post_data = format!("{}{}", &plain[..post], &plain[trailer..]);
 
+    let server = S3Server::start(BUCKET);
     for (what, second, expect) in [
         ("data left out", without_orders, "was announced"),
         ("renamed", renamed, "was announced"),
         ("truncated", cut, ""),
+        (
+            "post-data left out",
+            no_post_data,
+            "the dump ended before CONSTRAINT",
+        ),
     ] {
-        let (out, dir) =
-            dump_changed_between_reads(plain.clone().into_bytes(), second.into_bytes());
+        let (out, dir) = dump_changed_between_reads(
+            plain.clone().into_bytes(),
+            second.into_bytes(),
+            Some(&server),
+        );
         assert!(!out.status.success(), "{what}: the run succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
         eprintln!("{what}: {err}");
@@ -604,9 +640,13 @@ fn an_input_that_changes_between_pre_scan_and_pass_fails() {
             left.iter().all(|p| !p.to_string_lossy().contains("x.dump")),
             "{what}: {left:?}"
         );
+        // The upload was aborted.
+        assert!(server.objects(BUCKET).is_empty(), "{what}");
+        assert!(server.pending_uploads().is_empty(), "{what}");
     }
     // The same file read twice unchanged is fine.
-    let (out, _dir) = dump_changed_between_reads(plain.clone().into_bytes(), plain.into_bytes());
+    let (out, _dir) =
+        dump_changed_between_reads(plain.clone().into_bytes(), plain.into_bytes(), None);
     ok(out, "unchanged FIFO input");
 }
 
