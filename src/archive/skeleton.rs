@@ -35,7 +35,7 @@ pub enum SkeletonError {
 
 /// Options that change what pg_dump prints from its TOC, passed to pg_restore as well (pg_dump
 /// -Fp passes them to the same printing code).
-const RENDER_FLAGS: [&str; 15] = [
+const RENDER_FLAGS: [&str; 16] = [
     "clean",
     "if-exists",
     "create",
@@ -51,13 +51,17 @@ const RENDER_FLAGS: [&str; 15] = [
     "data-only",
     "schema-only",
     "no-table-access-method",
+    "enable-row-security",
 ];
 
 /// Options whose rendering is not reproduced here: no announcement. (`--verbose` prints dump ids,
-/// which a plain and a custom-format run hand out in different orders; several `--section`s;
-/// newer pg_dump's data and statistics switches.)
-const UNSUPPORTED: [&str; 10] = [
+/// which a plain and a custom-format run hand out in different orders; pg_restore has no
+/// `--quote-all-identifiers` for the statements it makes itself (`ALTER … OWNER TO`); several
+/// `--section`s; binary upgrades; newer pg_dump's data and statistics switches.)
+const UNSUPPORTED: [&str; 12] = [
     "verbose",
+    "quote-all-identifiers",
+    "binary-upgrade",
     "section",
     "no-schema",
     "no-data",
