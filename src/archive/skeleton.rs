@@ -138,7 +138,7 @@ pub fn announce_database(args: &PgDumpArgs) -> Result<Option<Announced>, Skeleto
         .stdout()
         .expect("piped stdout")
         .read_to_end(&mut text);
-    let fed = feeder.join().unwrap_or_else(|_| Ok(()));
+    let fed = feeder.join().unwrap_or(Ok(()));
     running.wait()?;
     fed.map_err(SkeletonError::Feed)?;
     read.map_err(SkeletonError::Feed)?;

@@ -487,4 +487,21 @@ mod tests {
         assert_eq!(info.bytes, 5);
         assert_eq!(info.sha256, hex::encode(Sha256::digest(b"hello")));
     }
+
+    #[test]
+    fn a_patched_file_is_checksummed_as_it_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.dump");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"header-TOC-data").unwrap();
+        assert!(f.patch(7, b"toc").unwrap());
+        f.write_all(b"-more").unwrap();
+        let info = f.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"header-toc-data-more");
+        assert_eq!(info.bytes, 20);
+        assert_eq!(
+            info.sha256,
+            hex::encode(Sha256::digest(b"header-toc-data-more"))
+        );
+    }
 }
