@@ -760,3 +760,39 @@ fn dbname_archives_equal_the_spooled_ones_whatever_the_pg_dump_options() {
         assert_same_but_offsets(&uploaded, &archives[1], &format!("{options:?}"));
     }
 }
+
+/// A streamed archive never holds a data block in memory: uploading a ~320 MiB uncompressed
+/// archive (one table) in 5 MiB parts, with no usable spool folder, peaks well under its size.
+#[test]
+fn streamed_upload_memory_stays_bounded() {
+    let c = cluster();
+    let db = c.create_db("stream_mem");
+    c.psql(
+        &db,
+        "CREATE TABLE big (id int PRIMARY KEY, payload text NOT NULL);
+         INSERT INTO big SELECT g, repeat(md5(g::text), 6) FROM generate_series(1, 1700000) g;",
+    );
+    let server = S3Server::start(BUCKET);
+    let mut cmd = pgveil_s3(&server);
+    cmd.env("PGVEIL_S3_PART_SIZE", (5 << 20).to_string())
+        .env("PGVEIL_SPOOL_DIR", "/nonexistent/pgveil-spool")
+        .args(["dump", "--dbname", &db, "--name", "big", "--upload", &url()])
+        .args(["--outputs", "custom", "--custom-compression", "0"]);
+    let (out, kib) = crate::support::peak_rss_kib(&cmd);
+    let out = ok(out, "streamed dump of a large table");
+    eprintln!("peak RSS {kib} KiB");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let object = server
+        .root()
+        .join(BUCKET)
+        .join("db")
+        .join(&id)
+        .join("big.dump");
+    let size = std::fs::metadata(&object).unwrap().len();
+    assert!(size > 300 << 20, "archive only {size} bytes");
+    assert!(
+        kib * 1024 < size / 2,
+        "peak RSS {kib} KiB for a {size}-byte archive in 5 MiB parts"
+    );
+    c.drop_db(&db);
+}
