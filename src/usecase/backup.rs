@@ -459,13 +459,21 @@ fn open_source(plan: &BackupPlan, pg_dump: &PgDumpArgs) -> Result<(Facts, Source
             // Start the data dump first: its start-up (connection, catalog reads) then overlaps the
             // schema-only dump, and its output simply waits in the pipe until the facts are known.
             let source = Source::spawn_pg_dump(pg_dump)?;
-            let mut facts = facts_for_database(pg_dump)?;
             // Every entry of the dump, known before it runs, when the custom archive is asked
-            // for: it is then streamed to its output rather than spooled on local disk.
-            if plan.outputs.contains(&ArtifactKind::Custom) && !spool_forced() {
-                facts.announced =
-                    crate::archive::announce_database(pg_dump).map_err(UseCaseError::Announce)?;
-            }
+            // for: it is then streamed to its output rather than spooled on local disk. Read
+            // (pg_dump -Fc's TOC) while the schema-only dump runs.
+            let announce = plan.outputs.contains(&ArtifactKind::Custom) && !spool_forced();
+            let (facts, announced) = std::thread::scope(|scope| {
+                let announced =
+                    announce.then(|| scope.spawn(|| crate::archive::announce_database(pg_dump)));
+                let facts = facts_for_database(pg_dump);
+                let announced = announced
+                    .map(|h| h.join().expect("the announcement thread panicked"))
+                    .transpose();
+                (facts, announced)
+            });
+            let mut facts = facts?;
+            facts.announced = announced.map_err(UseCaseError::Announce)?.flatten();
             (facts, source)
         }
     })
