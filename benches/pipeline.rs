@@ -102,6 +102,7 @@ fn three_artifacts(dir: &Path) -> Vec<SinkSpec> {
             compression: 5,
             spool_dir: dir.to_path_buf(),
             database_entries: Vec::new(),
+            announced: None,
         },
     )
     .expect("archive sink");

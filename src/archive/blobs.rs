@@ -6,11 +6,10 @@
 //! stream per object when compressed, as pg_dump writes them), `Int 0`; the list ends with `Int 0`
 //! in place of an OID. Any other statement in the data part is an error: pgveil never guesses.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use super::format::put_int;
-use super::spool::{ChunkWriter, Encoder};
+use super::spool::{BlockOut, ChunkWriter, Encoder};
 use crate::sink::deflate::FramedPieces;
 
 const LO_OPEN: &[u8] = b"SELECT pg_catalog.lo_open('";
@@ -26,8 +25,8 @@ pub enum BlobsError {
 }
 
 pub(super) struct BlobsBlock {
-    /// The spool writer while no object is open (an open object's encoder holds it).
-    out: Option<BufWriter<File>>,
+    /// The block's writer while no object is open (an open object's encoder holds it).
+    out: Option<BlockOut>,
     open: Option<Encoder>,
     level: Option<u32>,
     /// Payload bytes written to the spool so far (OIDs, chunks, end markers).
@@ -47,7 +46,7 @@ fn syntax(what: &str, line: &[u8]) -> BlobsError {
 }
 
 impl BlobsBlock {
-    pub(super) fn new(out: BufWriter<File>, level: Option<u32>) -> BlobsBlock {
+    pub(super) fn new(out: BlockOut, level: Option<u32>) -> BlobsBlock {
         BlobsBlock {
             out: Some(out),
             open: None,
@@ -119,8 +118,8 @@ impl BlobsBlock {
         ))
     }
 
-    /// End the list; returns the spool writer, the payload length and the number of objects.
-    pub(super) fn finish(mut self) -> Result<(BufWriter<File>, u64, u64), BlobsError> {
+    /// End the list; returns the writer, the payload length and the number of objects.
+    pub(super) fn finish(mut self) -> Result<(BlockOut, u64, u64), BlobsError> {
         if self.open.is_some() {
             return Err(BlobsError::Syntax(
                 "the data part ended inside a large object (no lo_close)".into(),

@@ -69,6 +69,10 @@ impl<R: Read> ArchiveReader<R> {
         }
     }
 
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
     /// The next `n` bytes. The buffer grows with the bytes actually read, so a length field of a
     /// hostile or damaged archive cannot make it allocate memory that the file does not back.
     pub fn bytes(&mut self, n: usize) -> io::Result<Vec<u8>> {

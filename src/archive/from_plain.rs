@@ -12,6 +12,7 @@ use crate::dump::{CopyStmt, Entry, Preamble};
 use crate::sink::SinkError;
 
 /// An entry waiting for `finish`: its TOC fields and dependency references.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     pub toc: TocEntry,
     pub refs: Vec<Ref>,

@@ -1,6 +1,8 @@
 //! The steps of `finish`, once the whole dump has been read: number the entries, complete what
 //! depends on the whole TOC (drop statements of attached indexes, dependencies), then lay the
-//! archive out: header, TOC with the data offsets, and the spooled data blocks in TOC order.
+//! archive out: header, TOC with the data offsets, and the spooled data blocks in TOC order (a
+//! streamed archive writes the TOC without offsets first, and again with them at the end where
+//! the output can be patched).
 
 use std::collections::HashSet;
 use std::io::{BufReader, Read};
@@ -156,7 +158,7 @@ fn now_tm() -> [i32; 7] {
     ]
 }
 
-fn encode_toc(specials: &[TocEntry], entries: &[Pending]) -> Vec<u8> {
+pub fn encode_toc(specials: &[TocEntry], entries: &[Pending]) -> Vec<u8> {
     let mut out = Vec::new();
     put_int(&mut out, (specials.len() + entries.len()) as i32);
     for s in specials {

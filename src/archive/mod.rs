@@ -8,10 +8,14 @@
 //! - `ddl`: names read out of definitions, on tokens of [`crate::sql::lexer`];
 //! - `deps` and `resolve`: dependency inference, then resolution against the whole TOC;
 //! - `layout`: the steps of `finish` (numbering, dependencies, header, TOC, data blocks);
-//! - `spool` and `blobs`: data blocks written as the rows arrive (large objects from their SQL);
+//! - [`announce`]: the entries known before the pass (a pre-scan), from which the TOC is written first;
+//! - `skeleton`: those entries for a database dump, from `pg_dump -Fc`'s TOC of the same snapshot;
+//! - `spool` and `blobs`: data blocks written as the rows arrive (large objects from their SQL), to
+//!   the spool or straight to the output;
 //! - [`writer`]: [`ArchiveSink`], the sink that ties these together;
 //! - [`reader`]: reading an archive's header, TOC and blocks, and rendering it like `pg_restore -l`.
 
+pub mod announce;
 mod blobs;
 mod ddl;
 mod deps;
@@ -20,13 +24,16 @@ mod from_plain;
 mod layout;
 pub mod reader;
 mod resolve;
+mod skeleton;
 mod spool;
 pub mod toc;
 pub mod writer;
 
+pub use announce::Announced;
 pub use format::{BLK_DATA, NO_DATA, POS_SET};
 pub use reader::{
     inspect, read_archive, read_table_data, Archive, ArchiveHeader, BlockInfo, InspectError,
 };
+pub use skeleton::{announce_database, SkeletonError};
 pub use toc::{Kind, Section, TocEntry};
 pub use writer::{ArchiveOptions, ArchiveSink};

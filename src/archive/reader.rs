@@ -69,15 +69,60 @@ fn open(path: &Path) -> Result<ArchiveReader<BufReader<File>>, InspectError> {
 /// Read an archive's header, TOC and the layout of its data blocks.
 pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
     let p = path.display().to_string();
+    let mut r = open(path)?;
+    let (header, entries) = read_header_and_toc(&mut r, &p)?;
+    let toc_end = r.pos;
+
+    let (blocks, blocks_in_order) = walk_blocks(&mut r, &p)?;
+    Ok(Archive {
+        header,
+        entries,
+        blocks,
+        blocks_in_order,
+        toc_end,
+    })
+}
+
+/// Read only the header and the TOC from `src` (e.g. pg_dump's output pipe, before its data):
+/// the header, the entries, and the bytes read. `what` names the source in errors.
+pub fn read_toc_from<R: Read>(
+    src: R,
+    what: &str,
+) -> Result<(ArchiveHeader, Vec<TocEntry>, Vec<u8>), InspectError> {
+    let mut r = ArchiveReader::new(Recorder {
+        inner: src,
+        bytes: Vec::new(),
+    });
+    let (header, entries) = read_header_and_toc(&mut r, what)?;
+    Ok((header, entries, r.into_inner().bytes))
+}
+
+/// A reader that keeps a copy of what was read through it.
+struct Recorder<R> {
+    inner: R,
+    bytes: Vec<u8>,
+}
+
+impl<R: Read> Read for Recorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn read_header_and_toc<R: Read>(
+    r: &mut ArchiveReader<R>,
+    p: &str,
+) -> Result<(ArchiveHeader, Vec<TocEntry>), InspectError> {
     let io = |source: std::io::Error| InspectError::Io {
-        path: p.clone(),
+        path: p.to_string(),
         source,
     };
     let bad = |what: String| InspectError::Format {
-        path: p.clone(),
+        path: p.to_string(),
         what,
     };
-    let mut r = open(path)?;
     if r.bytes(5).map_err(io)? != MAGIC {
         return Err(bad("not a custom-format archive (no PGDMP magic)".into()));
     }
@@ -120,18 +165,9 @@ pub fn read_archive(path: &Path) -> Result<Archive, InspectError> {
     // The count comes from the file: it may not be backed by entries (a hostile archive).
     let mut entries = Vec::with_capacity((count as usize).min(1 << 12));
     for _ in 0..count {
-        entries.push(read_entry(&mut r, vmin).map_err(io)?);
+        entries.push(read_entry(r, vmin).map_err(io)?);
     }
-    let toc_end = r.pos;
-
-    let (blocks, blocks_in_order) = walk_blocks(&mut r, &p)?;
-    Ok(Archive {
-        header: h,
-        entries,
-        blocks,
-        blocks_in_order,
-        toc_end,
-    })
+    Ok((h, entries))
 }
 
 /// One TOC entry, laid out as archive version 1.`vmin` has it.

@@ -1,5 +1,7 @@
-//! The spool: the file where each table's data block is written (compressed and framed as
-//! chunks) as the rows arrive, until `finish` knows the TOC and copies the blocks after it.
+//! Writing data blocks: each table's rows compressed and framed as chunks ([`ChunkWriter`],
+//! [`Encoder`]) into a [`BlockOut`], which is either the spool (the file where the blocks wait
+//! until `finish` knows the TOC and copies them after it) or, when the TOC was written first
+//! from a pre-scan, the archive's output itself.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -8,21 +10,45 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::format::{put_int, INT_LEN};
 use crate::sink::deflate::FramedPieces;
-use crate::sink::{DataBatch, OutputError, SinkError};
+use crate::sink::{ArtifactOutput, DataBatch, OutputError, SinkError};
 
 /// Largest chunk written into a data block (what pg_dump uses).
 const CHUNK: usize = 4096;
 
-/// Writes the framed chunks of one data block to the spool: full chunks of `CHUNK` bytes, as
-/// pg_dump writes them, whatever the sizes of the writes.
+/// Where a data block's bytes go: the spool file, or the archive's output (streamed).
+pub(super) enum BlockOut {
+    Spool(BufWriter<File>),
+    Output(ArtifactOutput),
+}
+
+impl Write for BlockOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            BlockOut::Spool(w) => w.write(buf),
+            BlockOut::Output(o) => o.write(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            BlockOut::Spool(w) => w.write_all(buf),
+            BlockOut::Output(o) => Write::write_all(o, buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the framed chunks of one data block: full chunks of `CHUNK` bytes, as pg_dump writes
+/// them, whatever the sizes of the writes.
 pub(super) struct ChunkWriter {
-    out: BufWriter<File>,
+    out: BlockOut,
     buf: Vec<u8>,
     written: u64,
 }
 
 impl ChunkWriter {
-    pub(super) fn new(out: BufWriter<File>) -> ChunkWriter {
+    pub(super) fn new(out: BlockOut) -> ChunkWriter {
         ChunkWriter {
             out,
             buf: Vec::with_capacity(CHUNK),
@@ -43,9 +69,9 @@ impl ChunkWriter {
         Ok(())
     }
 
-    /// Write the last partial chunk and the zero-length end marker; returns the spool writer and
-    /// the block's length.
-    pub(super) fn finish(mut self) -> std::io::Result<(BufWriter<File>, u64)> {
+    /// Write the last partial chunk and the zero-length end marker; returns the writer and the
+    /// block's length.
+    pub(super) fn finish(mut self) -> std::io::Result<(BlockOut, u64)> {
         self.emit()?;
         let mut end = Vec::new();
         put_int(&mut end, 0);
@@ -153,4 +179,16 @@ pub(super) fn io_err(path: &Path, source: std::io::Error) -> SinkError {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// An error of a block written to the archive's output: the output's own error when it carried
+/// one (an S3 upload), else the local I/O error on `path`.
+pub(super) fn output_err(path: &Path, e: std::io::Error) -> SinkError {
+    if e.get_ref().is_some_and(|inner| inner.is::<OutputError>()) {
+        if let Ok(inner) = e.into_inner().expect("checked").downcast::<OutputError>() {
+            return SinkError::Output(*inner);
+        }
+        unreachable!("checked to be an OutputError");
+    }
+    io_err(path, e)
 }

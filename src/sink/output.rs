@@ -54,6 +54,11 @@ pub trait OutputTarget: Send {
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), OutputError>;
     /// Finish the bytes (flush, fsync, last part) without publishing.
     fn seal_target(self: Box<Self>) -> Result<SealedFile, OutputError>;
+    /// Overwrite bytes already written at `at` (the same length, nothing appended), where the
+    /// target can go back (a local regular file). `false`: it cannot, nothing was changed.
+    fn patch(&mut self, _at: u64, _bytes: &[u8]) -> Result<bool, OutputError> {
+        Ok(false)
+    }
 }
 
 /// What the sinks write an artifact to: any [`OutputTarget`], usable as `std::io::Write`.
@@ -79,6 +84,11 @@ impl ArtifactOutput {
 
     pub fn seal(self) -> Result<SealedFile, OutputError> {
         self.inner.seal_target()
+    }
+
+    /// See [`OutputTarget::patch`]; `false` for a bucket, a device, a pipe, or a tee of two.
+    pub fn patch(&mut self, at: u64, bytes: &[u8]) -> Result<bool, OutputError> {
+        self.inner.patch(at, bytes)
     }
 }
 
@@ -154,6 +164,8 @@ pub struct AtomicFile {
     /// `None` when the caller needs no checksum (the `anonymize` filter's output).
     hasher: Option<Sha256>,
     bytes: u64,
+    /// Bytes were overwritten after they went through the hasher: `seal` reads the file back.
+    patched: bool,
 }
 
 impl AtomicFile {
@@ -181,6 +193,8 @@ impl AtomicFile {
         let partial_path = partial_name(final_path);
         let (file, guard) = interrupt::guard(|| {
             std::fs::OpenOptions::new()
+                // Read too: a patched file is read back for its checksum.
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .open(&partial_path)
@@ -214,6 +228,7 @@ impl AtomicFile {
             guard,
             hasher: Some(Sha256::new()),
             bytes: 0,
+            patched: false,
         }
     }
 
@@ -248,6 +263,45 @@ impl AtomicFile {
         res.map_err(|e| self.io_err(e))
     }
 
+    /// Overwrite `bytes` at `at` (within what was written). A device or pipe written in place
+    /// cannot: `false`.
+    pub fn patch(&mut self, at: u64, bytes: &[u8]) -> Result<bool, OutputError> {
+        use std::os::unix::fs::FileExt;
+        if self.in_place {
+            return Ok(false);
+        }
+        assert!(
+            at + bytes.len() as u64 <= self.bytes,
+            "patch beyond the end"
+        );
+        let out = self.out.as_mut().expect("patched after seal");
+        let res = out
+            .flush()
+            .and_then(|_| out.get_ref().write_all_at(bytes, at));
+        res.map_err(|e| self.io_err(e))?;
+        self.patched = true;
+        Ok(true)
+    }
+
+    /// The SHA-256 of the file as it is on disk (after a patch).
+    fn rehash(file: &mut File, path: &Path) -> Result<Sha256, OutputError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let err = |source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        file.seek(SeekFrom::Start(0)).map_err(err)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(err)?;
+            if n == 0 {
+                return Ok(hasher);
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
     /// Flush, fsync and rename to the final name.
     pub fn commit(self) -> Result<ArtifactInfo, OutputError> {
         self.seal()?.publish()
@@ -257,10 +311,19 @@ impl AtomicFile {
     /// together once every one of them is complete.
     pub fn seal(mut self) -> Result<SealedFile, OutputError> {
         let out = self.out.take().expect("sealed twice");
-        let file = out.into_inner().map_err(|e| OutputError::Io {
+        let mut file = out.into_inner().map_err(|e| OutputError::Io {
             path: self.partial_path.clone(),
             source: e.into_error(),
         })?;
+        if self.patched && self.hasher.is_some() {
+            match AtomicFile::rehash(&mut file, &self.partial_path) {
+                Ok(h) => self.hasher = Some(h),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&self.partial_path);
+                    return Err(e);
+                }
+            }
+        }
         if !self.in_place {
             if let Err(e) = file.sync_all() {
                 let _ = std::fs::remove_file(&self.partial_path);
@@ -386,6 +449,9 @@ impl OutputTarget for AtomicFile {
     fn seal_target(self: Box<Self>) -> Result<SealedFile, OutputError> {
         (*self).seal()
     }
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> Result<bool, OutputError> {
+        AtomicFile::patch(self, at, bytes)
+    }
 }
 
 impl Drop for AtomicFile {
@@ -420,5 +486,22 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"hello");
         assert_eq!(info.bytes, 5);
         assert_eq!(info.sha256, hex::encode(Sha256::digest(b"hello")));
+    }
+
+    #[test]
+    fn a_patched_file_is_checksummed_as_it_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.dump");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"header-TOC-data").unwrap();
+        assert!(f.patch(7, b"toc").unwrap());
+        f.write_all(b"-more").unwrap();
+        let info = f.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"header-toc-data-more");
+        assert_eq!(info.bytes, 20);
+        assert_eq!(
+            info.sha256,
+            hex::encode(Sha256::digest(b"header-toc-data-more"))
+        );
     }
 }

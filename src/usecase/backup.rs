@@ -464,7 +464,22 @@ fn open_source(plan: &BackupPlan, pg_dump: &PgDumpArgs) -> Result<(Facts, Source
             // Start the data dump first: its start-up (connection, catalog reads) then overlaps the
             // schema-only dump, and its output simply waits in the pipe until the facts are known.
             let source = Source::spawn_pg_dump(pg_dump)?;
-            (facts_for_database(pg_dump)?, source)
+            // Every entry of the dump, known before it runs, when the custom archive is asked
+            // for: it is then streamed to its output rather than spooled on local disk. Read
+            // (pg_dump -Fc's TOC) while the schema-only dump runs.
+            let announce = plan.outputs.contains(&ArtifactKind::Custom) && !spool_forced();
+            let (facts, announced) = std::thread::scope(|scope| {
+                let announced =
+                    announce.then(|| scope.spawn(|| crate::archive::announce_database(pg_dump)));
+                let facts = facts_for_database(pg_dump);
+                let announced = announced
+                    .map(|h| h.join().expect("the announcement thread panicked"))
+                    .transpose();
+                (facts, announced)
+            });
+            let mut facts = facts?;
+            facts.announced = announced.map_err(UseCaseError::Announce)?.flatten();
+            (facts, source)
         }
     })
 }
@@ -504,6 +519,16 @@ fn sinks(
                             AnonPolicy::new().masked_entries(&facts.database_entries)
                         }
                     },
+                    // Entries known before the pass: the archive streams its data blocks
+                    // instead of spooling them (unless PGVEIL_ARCHIVE_SPOOL=1 asks for the spool).
+                    announced: facts
+                        .announced
+                        .as_ref()
+                        .filter(|_| !spool_forced())
+                        .map(|a| match view {
+                            DataView::Original => a.clone(),
+                            DataView::Masked => a.masked(&facts.database_entries),
+                        }),
                 };
                 Box::new(ArchiveSink::with_output(out, options)?)
             }
@@ -522,6 +547,12 @@ fn sinks(
         ));
     }
     Ok((specs, kinds))
+}
+
+/// `PGVEIL_ARCHIVE_SPOOL=1`: spool the custom archive's data even when its entries are known
+/// before the pass (the way of writing it when they are not; for comparisons).
+fn spool_forced() -> bool {
+    std::env::var_os("PGVEIL_ARCHIVE_SPOOL").is_some_and(|v| v == "1")
 }
 
 /// The pass, and the triage of its failure. The source comes back for its final check.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::UseCaseError;
+use crate::archive::Announced;
 use crate::audit::labels::{labels_from_dump, render_rules};
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpReader, Entry, Event};
@@ -116,6 +117,9 @@ pub(crate) struct Facts {
     /// properties, comment and ACL) when the input lacks them, for the custom archive: pg_dump puts
     /// them in every custom archive, where `pg_restore -C` uses them.
     pub database_entries: Vec<Entry>,
+    /// Every entry the pass will show, when known before it: the custom archive is then streamed
+    /// instead of spooled.
+    pub announced: Option<Announced>,
 }
 
 /// Facts for a file input: a quick pre-scan of the file (the constraints follow the data in a dump).
@@ -126,18 +130,30 @@ pub(crate) fn facts_for_input(path: &Path) -> Result<Facts, UseCaseError> {
             learn_during_pass: true,
             description: "unknown (stdin): every masked column treated as unique",
             database_entries: Vec::new(),
+            announced: None,
         });
     }
+    // One read: the facts, and every entry (the data skipped) for the custom archive's TOC.
     let mut src = Source::open_input(path)?;
-    let facts = SchemaFacts::from_dump(src.reader()).map_err(|source| UseCaseError::Dump {
+    let mut facts = SchemaFacts::new();
+    let mut announced = Announced::new(format!("the pre-scan of {}", path.display()));
+    let mut reader = DumpReader::new(src.reader());
+    let read_err = |source| UseCaseError::Dump {
         what: format!("reading {}", path.display()),
         source,
-    })?;
+    };
+    while let Some(event) = reader.next_event().map_err(read_err)? {
+        if let Event::Entry(e) = &event {
+            facts.observe(e);
+        }
+        announced.observe(&event);
+    }
     Ok(Facts {
         facts,
         learn_during_pass: false,
         description: "complete (pre-scan of the input)",
         database_entries: Vec::new(),
+        announced: Some(announced),
     })
 }
 
@@ -191,5 +207,6 @@ pub(crate) fn facts_for_database(args: &PgDumpArgs) -> Result<Facts, UseCaseErro
         learn_during_pass: false,
         description: "complete (schema-only dump)",
         database_entries,
+        announced: None,
     })
 }

@@ -70,6 +70,9 @@ pub enum UseCaseError {
         #[source]
         source: DumpError,
     },
+    /// The custom archive's entries could not be read before the pass (`pg_dump -Fc`'s TOC).
+    #[error("reading the entries of the dump before it runs")]
+    Announce(#[source] crate::archive::SkeletonError),
     /// The pass failed (not cancelled); its sinks discarded their partial artifacts.
     #[error("the pass failed; nothing was published")]
     Pass(#[source] Box<EngineError>),

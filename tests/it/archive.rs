@@ -27,6 +27,7 @@ fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(
                 compression,
                 spool_dir: spool,
                 database_entries: Vec::new(),
+                announced: None,
             },
         )
         .map_err(|e| e.to_string())?,
@@ -589,6 +590,7 @@ fn invalid_compression_is_rejected() {
             compression: 10,
             spool_dir: dir.path().to_path_buf(),
             database_entries: Vec::new(),
+            announced: None,
         },
     );
     assert!(r.is_err());

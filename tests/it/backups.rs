@@ -17,7 +17,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::s3::{pgveil_s3, upload_shop, S3Server};
-use support::{cluster, ok, pgveil, run};
+use support::{cluster, ok, peak_rss_kib, pgveil, run};
 
 const BUCKET: &str = "backups";
 
@@ -673,29 +673,6 @@ fn failed_uploads_leave_no_object_and_a_rerun_succeeds() {
 }
 
 /// Peak RSS (KiB) of a command run under /usr/bin/time.
-fn peak_rss_kib(cmd: &Command) -> (Output, u64) {
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .arg("-f")
-        .arg("PEAK_RSS_KIB=%M")
-        .arg(cmd.get_program());
-    timed.args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => timed.env(k, v),
-            None => timed.env_remove(k),
-        };
-    }
-    let out = run(&mut timed, None);
-    let err = String::from_utf8_lossy(&out.stderr);
-    let kib = err
-        .lines()
-        .find_map(|l| l.strip_prefix("PEAK_RSS_KIB="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no RSS from /usr/bin/time: {err}"));
-    (out, kib)
-}
-
 #[test]
 fn multipart_upload_memory_stays_bounded() {
     assert!(

@@ -10,6 +10,7 @@ mod support;
 
 mod archive;
 mod archive_deps;
+mod archive_stream;
 mod backups;
 mod dashboard;
 mod dump_cli;

@@ -821,3 +821,27 @@ pub fn assert_dependencies_cover_pg_dumps(ours_path: &Path, db: &str, dir: &Path
         missing.join("\n")
     );
 }
+
+/// Run `cmd` under `/usr/bin/time`: its output and its peak resident set size in KiB.
+pub fn peak_rss_kib(cmd: &Command) -> (Output, u64) {
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-f")
+        .arg("PEAK_RSS_KIB=%M")
+        .arg(cmd.get_program());
+    timed.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let out = run(&mut timed, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib = err
+        .lines()
+        .find_map(|l| l.strip_prefix("PEAK_RSS_KIB="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS from /usr/bin/time: {err}"));
+    (out, kib)
+}
