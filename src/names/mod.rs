@@ -75,7 +75,8 @@ const PARTICLES: [&str; 12] = [
 /// A word of a name: letters, with inner hyphens or apostrophes (`Jean-Pierre`, `O'Brien`).
 fn is_word(w: &str) -> bool {
     !w.is_empty()
-        && w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+        && w.chars()
+            .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
         && w.chars().next().is_some_and(char::is_alphabetic)
         && w.chars().last().is_some_and(char::is_alphabetic)
 }
@@ -158,10 +159,21 @@ mod tests {
 
     #[test]
     fn names_of_four_languages() {
-        for g in ["Mary", "JOHN", "Jürgen", "Jurgen", "François", "Chloé", "José", "Lucía"] {
+        for g in [
+            "Mary",
+            "JOHN",
+            "Jürgen",
+            "Jurgen",
+            "François",
+            "Chloé",
+            "José",
+            "Lucía",
+        ] {
             assert!(is_given(g), "{g}");
         }
-        for s in ["Smith", "Müller", "Muller", "Dubois", "García", "Garcia", "Schäfer"] {
+        for s in [
+            "Smith", "Müller", "Muller", "Dubois", "García", "Garcia", "Schäfer",
+        ] {
             assert!(is_surname(s), "{s}");
         }
     }
