@@ -141,12 +141,29 @@ fn shown(kind: Kind, v: &ColumnValues) -> bool {
     let (m, _) = v.count(kind);
     let n = v.non_null;
     match kind {
-        Kind::Name => n >= 3 && (m * 10 >= n * 6 || v.full_names * 10 >= n * 3),
+        // Full names count on their own; one-word names only when they are many different words
+        // (a few colours or cities repeated are also "names": `Rose`, `Austin`).
+        Kind::Name => {
+            n >= 3
+                && (v.full_names * 10 >= n * 3
+                    || (m * 10 >= n * 6 && v.name_words.len() >= DISTINCT_NAME_WORDS))
+        }
         Kind::Geo => n >= 3 && m * 2 >= n,
         Kind::Mac | Kind::NationalId => m * 10 >= n * 3,
+        // One number in ten passes the Luhn check by chance: a column of whole numbers (barcodes,
+        // ISBNs) holds cards only if most do; inside text one card is a finding.
+        Kind::Card => {
+            let (_, whole) = v.count(kind);
+            m > 0 && (whole * 2 < m || m * 2 >= n)
+        }
+        // A column of `5.0.1.2` holds versions, not addresses.
+        Kind::Ip => m > 0 && v.versionish * 10 < m * 9,
         _ => m > 0,
     }
 }
+
+/// How many different one-word names make a column of names (see [`shown`]).
+const DISTINCT_NAME_WORDS: usize = 20;
 
 /// What a column's name and sampled values suggest (name first, then values by how many matched;
 /// each kind once), with the counts of the sampled values.

@@ -122,6 +122,8 @@ struct TableScan {
     columns: Vec<ColumnInfo>,
     /// Per column, per category: (values, first position).
     counts: Vec<[(u64, u64); Category::ALL.len()]>,
+    /// Per column: person names by dictionary (see [`NameCounts`]).
+    names: Vec<NameCounts>,
     rows: u64,
     /// Decoded field, reused (only fields with escapes are decoded).
     buf: Vec<u8>,
@@ -133,6 +135,7 @@ impl TableScan {
         let columns = ColumnInfo::of_copy(copy, facts);
         TableScan {
             counts: vec![[(0, 0); Category::ALL.len()]; columns.len()],
+            names: vec![NameCounts::default(); columns.len()],
             schema,
             table: copy.table.clone(),
             columns,
@@ -145,6 +148,7 @@ impl TableScan {
     /// scanned too); `pos(k)` is the position of the k-th row here.
     fn rows(&mut self, rows: &[u8], pos: impl Fn(u64) -> u64) {
         let counts = &mut self.counts;
+        let names = &mut self.names;
         let buf = &mut self.buf;
         let n = counts.len();
         let mut k = 0u64;
@@ -174,16 +178,29 @@ impl TableScan {
                         slot.0 += 1;
                     }
                 });
+                if raw != crate::copy::NULL {
+                    // scan_field left the decoded value in `buf` when the field has escapes.
+                    let value = if crate::copy::needs_unescape(raw) {
+                        &buf[..]
+                    } else {
+                        raw
+                    };
+                    names[i].observe(value, p);
+                }
             });
         }
         self.rows += k;
     }
 
     fn findings(&self, rules: &RuleSet, by_line: bool, out: &mut Vec<Finding>) {
-        for (c, counts) in self.columns.iter().zip(&self.counts) {
+        for ((c, counts), names) in self.columns.iter().zip(&self.counts).zip(&self.names) {
             let rule = rules.classify(&self.schema, &self.table, c);
             for cat in Category::ALL {
-                let (values, first) = counts[cat as usize];
+                let (values, first) = if cat == Category::Name {
+                    names.merged(counts[cat as usize])
+                } else {
+                    counts[cat as usize]
+                };
                 if values == 0 {
                     continue;
                 }
@@ -206,6 +223,64 @@ impl TableScan {
                 });
             }
         }
+    }
+}
+
+/// Person names found by dictionary ([`crate::names`]) in one column, whole fields only: a field
+/// that is exactly "Given Surname" (or "Surname, Given") is a finding on its own; fields that are a
+/// single given name or surname count only where they are at least half of the column's values
+/// (one word is too often an ordinary word: `Rose`, `Long`). Words inside free text are never
+/// looked up.
+#[derive(Debug, Clone, Copy, Default)]
+struct NameCounts {
+    non_null: u64,
+    /// Fields that are a full name: (count, first position).
+    full: (u64, u64),
+    /// Fields that are one given name or surname: (count, first position).
+    single: (u64, u64),
+}
+
+impl NameCounts {
+    fn observe(&mut self, value: &[u8], pos: u64) {
+        self.non_null += 1;
+        // Cheap guards first: short, starts with a letter, no digit and no `@`.
+        let v = value.trim_ascii();
+        if v.len() < 2
+            || v.len() > 60
+            || !(v[0].is_ascii_alphabetic() || v[0] >= 0x80)
+            || v.iter().any(|b| b.is_ascii_digit() || *b == b'@')
+        {
+            return;
+        }
+        let Ok(text) = std::str::from_utf8(v) else {
+            return;
+        };
+        let slot = match crate::names::shape(text) {
+            Some(crate::names::NameShape::Full) => &mut self.full,
+            Some(_) => &mut self.single,
+            None => return,
+        };
+        if slot.0 == 0 {
+            slot.1 = pos;
+        }
+        slot.0 += 1;
+    }
+
+    /// The name finding of the column: `(values, first position)`, merged with what the value
+    /// detectors reported as names (`found`; none today).
+    fn merged(&self, found: (u64, u64)) -> (u64, u64) {
+        let mut out = found;
+        let mut add = |(n, p): (u64, u64)| {
+            if n > 0 {
+                out.1 = if out.0 == 0 { p } else { out.1.min(p) };
+                out.0 += n;
+            }
+        };
+        add(self.full);
+        if (self.full.0 + self.single.0) * 2 >= self.non_null {
+            add(self.single);
+        }
+        out
     }
 }
 

@@ -10,7 +10,8 @@
 //! The `find` module of the masking side gains its own MAC, national id and geo detectors; these
 //! small ones serve the audit until it does (they judge whole sampled values, never rewrite data).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use super::detect::Kind;
 use super::schema::TableSample;
@@ -30,7 +31,15 @@ pub struct ColumnValues {
     pub prose: usize,
     /// Values that are exactly a "Given Surname" pair (a subset of the `Name` count).
     pub full_names: usize,
+    /// Distinct values among the one-word names (hashes, at most [`DISTINCT_CAP`]): a handful of
+    /// words repeated (colours, cities) is a category, not people's names.
+    pub name_words: HashSet<u64>,
+    /// Whole-value IPv4 addresses whose four parts are single digits (`5.0.1.2`): version numbers.
+    pub versionish: usize,
 }
+
+/// Enough distinct one-word names to tell a name column from a category.
+pub const DISTINCT_CAP: usize = 64;
 
 impl ColumnValues {
     /// How many values hold `kind`, and how many are entirely of it.
@@ -89,6 +98,9 @@ fn observe(c: &mut ColumnValues, value: &[u8]) {
                 if !whole && !ip_stands_alone(value, s, e) {
                     return;
                 }
+                if whole && single_digit_parts(&value[s..e]) {
+                    c.versionish += 1;
+                }
                 Kind::Ip
             }
         };
@@ -97,6 +109,9 @@ fn observe(c: &mut ColumnValues, value: &[u8]) {
     if let Ok(text) = std::str::from_utf8(trimmed) {
         if is_mac(text) {
             note(Kind::Mac, true);
+        }
+        if is_national_phone(text) {
+            note(Kind::Phone, true);
         }
         if is_geo_pair(text) {
             note(Kind::Geo, true);
@@ -108,6 +123,10 @@ fn observe(c: &mut ColumnValues, value: &[u8]) {
             note(Kind::Name, true);
             if shape == crate::names::NameShape::Full {
                 c.full_names += 1;
+            } else if c.name_words.len() < DISTINCT_CAP {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                text.to_lowercase().hash(&mut h);
+                c.name_words.insert(h.finish());
             }
         }
         if text.split_whitespace().nth(3).is_some() {
@@ -125,6 +144,13 @@ fn observe(c: &mut ColumnValues, value: &[u8]) {
             e.1 += 1;
         }
     }
+}
+
+/// `5.0.1.2`: four single-digit parts.
+fn single_digit_parts(ip: &[u8]) -> bool {
+    ip.split(|&b| b == b'.')
+        .all(|p| p.len() == 1 && p[0].is_ascii_digit())
+        && ip.iter().filter(|&&b| b == b'.').count() == 3
 }
 
 /// Whether the IPv4/IPv6 address at `s..e` inside a longer text stands alone: not glued to a
@@ -160,6 +186,25 @@ pub fn is_mac(s: &str) -> bool {
         _ => false,
     };
     ok && b.iter().any(|&x| x.is_ascii_hexdigit() && x != b'0')
+}
+
+/// A phone number in national format, the whole value: a trunk `0`, then nine digits, bare or in
+/// pairs separated by spaces, dots or dashes (`0612345678`, `06 12 34 56 78`, `01.23.45.67.89`).
+/// (The detectors inside text want the international `+` form or separators.)
+pub fn is_national_phone(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits: Vec<u8> = b.iter().copied().filter(u8::is_ascii_digit).collect();
+    if digits.len() != 10 || digits[0] != b'0' || digits[1] == b'0' {
+        return false;
+    }
+    if b.len() == 10 {
+        return true;
+    }
+    // Pairs: `dd?dd?dd?dd?dd` with one separator kind.
+    b.len() == 14
+        && b.chunks(3)
+            .all(|c| c[..2].iter().all(u8::is_ascii_digit) && (c.len() == 2 || c[2] == b[2]))
+        && matches!(b[2], b' ' | b'.' | b'-')
 }
 
 /// A decimal number with at least two decimals (coordinates are written precisely; `1.5` is not).
@@ -297,6 +342,8 @@ mod tests {
         assert!(!is_dni("12345678A"));
         assert!(is_nir("2 84 12 76 451 089 93") && is_nir("184127645108946"));
         assert!(!is_nir("184127645108947"));
+        assert!(is_national_phone("0612345678") && is_national_phone("06 12 34 56 78"));
+        assert!(!is_national_phone("0012345678") && !is_national_phone("06 12 34 56 7"));
         assert!(is_ssn("123-45-6789") && !is_ssn("666-45-6789") && !is_ssn("123-00-6789"));
     }
 

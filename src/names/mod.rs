@@ -115,9 +115,12 @@ pub fn shape(value: &str) -> Option<NameShape> {
         }
         return surname_word(last).then_some(NameShape::Full);
     }
-    let words: Vec<&str> = v.split_whitespace().collect();
-    match words.as_slice() {
-        [w] => {
+    // No allocation: the words are walked twice (count, then first/middle/last).
+    let n = v.split_whitespace().count();
+    let mut words = v.split_whitespace();
+    match n {
+        1 => {
+            let w = words.next()?;
             if !is_word(w) {
                 None
             } else if given_word(w) {
@@ -128,17 +131,20 @@ pub fn shape(value: &str) -> Option<NameShape> {
                 None
             }
         }
-        [first, middle @ .., last] if words.len() <= 5 => {
-            let middle_ok = middle.iter().all(|w| {
-                is_initial(w) || PARTICLES.contains(&w.to_lowercase().as_str()) || is_word(w)
+        2..=5 => {
+            let first = words.next()?;
+            let last = v.split_whitespace().next_back()?;
+            let middle = || v.split_whitespace().skip(1).take(n - 2);
+            let middle_ok = middle().all(|w| {
+                is_initial(w) || PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(w)) || is_word(w)
             });
             if !middle_ok || !is_word(first) || !is_word(last) {
                 return None;
             }
             // `Ann Smith`, `Juan García López` (the surname before the last), `SMITH Ann`.
             let surname_at_end = given_word(first)
-                && (surname_word(last) || middle.last().is_some_and(|m| surname_word(m)));
-            let surname_first = words.len() == 2 && surname_word(first) && given_word(last);
+                && (surname_word(last) || middle().last().is_some_and(surname_word));
+            let surname_first = n == 2 && surname_word(first) && given_word(last);
             (surname_at_end || surname_first).then_some(NameShape::Full)
         }
         _ => None,
