@@ -1,6 +1,8 @@
 //! `scan`: read an artifact (a plain dump, an anonymized dump, `.gz` or not, or a custom-format
-//! archive) and report the values that look sensitive (see [`crate::mask::find`]), per table,
-//! column and kind. Each finding gets a [`Verdict`]: in a column the rules mask it is a *leak*
+//! archive) and report the values that look sensitive (see [`crate::mask::find`]; an IPv4 address
+//! glued to a product token, `Safari/5.0.1.2`, is a version and not counted), per table, column
+//! and kind, and the fields that are exactly a person's name ([`crate::names`], see
+//! [`NameCounts`]). Each finding gets a [`Verdict`]: in a column the rules mask it is a *leak*
 //! unless the column's masker writes look-alike values of that very kind by design (the `phone`
 //! masker's phones, the `name` masker's names, a `constant` that is such a value): then it is a
 //! *look-alike*. Which kinds the masker was meant to remove does not matter: a phone left in a
@@ -18,13 +20,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::values::ip_stands_alone;
 use crate::archive::{read_archive, InspectError};
 use crate::copy::for_each_field;
 use crate::dump::entry::CopyStmt;
 use crate::dump::facts::SchemaFacts;
 use crate::dump::{DumpError, DumpReader, Event};
 use crate::input::{Source, SourceError};
-use crate::mask::find::scan_field;
+use crate::mask::find::{find, Kind as FindKind};
 use crate::mask::Category;
 use crate::mask::{ColumnInfo, RuleSet};
 
@@ -167,8 +170,27 @@ impl TableScan {
                 if i >= n {
                     return;
                 }
+                if raw == crate::copy::NULL {
+                    return;
+                }
+                // Decoded as the maskers see it (only fields with escapes are copied).
+                let value: &[u8] = if crate::copy::needs_unescape(raw) {
+                    buf.clear();
+                    match crate::copy::unescape_into(raw, buf) {
+                        Ok(()) => buf,
+                        Err(_) => raw,
+                    }
+                } else {
+                    raw
+                };
                 let mut seen = 0u8;
-                scan_field(raw, buf, |c| {
+                let whole = value.trim_ascii();
+                find(value, FindKind::all(), |k, s, e| {
+                    // `Safari/5.0.1.2` is a version, not an address.
+                    if k == FindKind::Ip && e - s != whole.len() && !ip_stands_alone(value, s, e) {
+                        return;
+                    }
+                    let c = k.category();
                     if seen & c.bit() == 0 {
                         seen |= c.bit();
                         let slot = &mut counts[i][c as usize];
@@ -178,15 +200,7 @@ impl TableScan {
                         slot.0 += 1;
                     }
                 });
-                if raw != crate::copy::NULL {
-                    // scan_field left the decoded value in `buf` when the field has escapes.
-                    let value = if crate::copy::needs_unescape(raw) {
-                        &buf[..]
-                    } else {
-                        raw
-                    };
-                    names[i].observe(value, p);
-                }
+                names[i].observe(value, p);
             });
         }
         self.rows += k;
@@ -782,5 +796,25 @@ mod tests {
         t.rows(b"a@b.org\nann@x.org", |k| k + 1);
         assert_eq!(t.rows, 2);
         assert_eq!(t.counts[0][Category::Email as usize], (2, 1));
+    }
+
+    #[test]
+    fn versions_are_not_addresses_and_names_are_whole_fields() {
+        let copy = CopyStmt::parse("COPY public.t (ua, who, note) FROM stdin;").unwrap();
+        let mut t = TableScan::new(&copy, &SchemaFacts::unknown());
+        t.rows(
+            b"Mozilla/5.0 (X11) Firefox/120.0.1.2\tAnn Smith\tcall Ann Smith today\n\
+              curl/8.5.0.1 from 10.1.2.3\tGarc\xc3\xada, Luc\xc3\xada\tno note\n\
+              MyApp/5.0.1.2\tOak table\trose\n",
+            |k| k + 1,
+        );
+        let ip = Category::Ip as usize;
+        let name = Category::Name as usize;
+        // Only the address standing alone is an address.
+        assert_eq!(t.counts[0][ip], (1, 2));
+        // Two full names in `who`; the free text `note` is not searched word by word, and its one
+        // one-word name (`rose`) is not half of the column.
+        assert_eq!(t.names[1].merged(t.counts[1][name]), (2, 1));
+        assert_eq!(t.names[2].merged(t.counts[2][name]), (0, 0));
     }
 }

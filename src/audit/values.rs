@@ -154,8 +154,9 @@ fn single_digit_parts(ip: &[u8]) -> bool {
 }
 
 /// Whether the IPv4/IPv6 address at `s..e` inside a longer text stands alone: not glued to a
-/// product/version token (`Mozilla/5.0.1.2`, `v1.2.3.4`, `build 10.0.19045.2`).
-fn ip_stands_alone(v: &[u8], s: usize, e: usize) -> bool {
+/// product/version token (`Mozilla/5.0.1.2`, `v1.2.3.4`, `build 10.0.19045.2`). Allocates nothing
+/// (`scan` calls it in its loop).
+pub fn ip_stands_alone(v: &[u8], s: usize, e: usize) -> bool {
     let before = s.checked_sub(1).map(|i| v[i]);
     let after = v.get(e).copied();
     let glued =
@@ -163,9 +164,16 @@ fn ip_stands_alone(v: &[u8], s: usize, e: usize) -> bool {
     if glued(before) || glued(after) {
         return false;
     }
-    let head = String::from_utf8_lossy(&v[..s]).to_ascii_lowercase();
-    let prev = head.split_whitespace().last().unwrap_or("");
-    !matches!(prev, "version" | "ver" | "ver." | "v" | "build" | "release")
+    // The word before: `version 5.0.1.2`, `v 5.0.1.2`, `build 10.0.1.2`.
+    let head = v[..s].trim_ascii_end();
+    let start = head
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let prev = head[start..].strip_suffix(b".").unwrap_or(&head[start..]);
+    !["version", "ver", "v", "build", "release"]
+        .iter()
+        .any(|w| w.as_bytes().eq_ignore_ascii_case(prev))
 }
 
 /// A MAC address: six hex pairs separated by `:` or `-` (`08:00:2b:01:02:03`), or three groups of

@@ -328,11 +328,16 @@ fn scaffold_masks_what_scan_finds_by_value() {
     // The original: names found by dictionary, and under the default rules (email_scan
     // everywhere) they are leaks; the product names are not names.
     let plain = dir.path().join("c.gz");
-    let out = run(pgveil().args(["scan", plain.to_str().unwrap(), "--json"]), None);
+    let out = run(
+        pgveil().args(["scan", plain.to_str().unwrap(), "--json"]),
+        None,
+    );
     let found = verdicts(&serde_json::from_slice(&out.stdout).unwrap());
     for col in ["customers.recipient", "customers.author", "staff.manager"] {
         assert_eq!(
-            found.get(&(col.to_string(), "name".to_string())).map(String::as_str),
+            found
+                .get(&(col.to_string(), "name".to_string()))
+                .map(String::as_str),
             Some("leak"),
             "{col} in {found:#?}"
         );
