@@ -16,8 +16,8 @@ Sources
 
 What is derived (nothing is copied verbatim): every given name of the two first-name files, the
 TOP_SURNAMES most frequent surnames, plus the hand lists; lower-cased, with an accent-free variant
-of every accented name (`müller` and `muller`), deduplicated and sorted (byte order, as the Rust
-lookup's binary search expects).
+of every accented name (`müller` and `muller`), deduplicated and sorted (byte order, so that
+diffs stay readable).
 
 Usage: python3 scripts/gen_names.py CENSUS_DIR   (writes into src/names/)
 """
