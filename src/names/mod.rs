@@ -56,17 +56,26 @@ fn surname_set() -> &'static NameSet {
     set(&S, SURNAMES_TXT)
 }
 
-/// Whether `word` (any case) is in `set`, without allocating for ASCII words up to 48 bytes.
+/// Whether `word` (any case) is in `set`. Lower-cased into a stack buffer (no name in the lists
+/// is longer than it), so nothing is allocated.
 fn contains(set: &NameSet, word: &str) -> bool {
-    let mut buf = [0u8; 48];
-    if word.is_ascii() && word.len() <= buf.len() {
-        let b = &mut buf[..word.len()];
+    let mut buf = [0u8; 64];
+    if word.is_ascii() {
+        let Some(b) = buf.get_mut(..word.len()) else {
+            return false;
+        };
         b.copy_from_slice(word.as_bytes());
         b.make_ascii_lowercase();
-        let w = std::str::from_utf8(b).expect("ASCII");
-        return set.contains(w);
+        return std::str::from_utf8(b).is_ok_and(|w| set.contains(w));
     }
-    set.contains(word.to_lowercase().as_str())
+    let mut n = 0;
+    for c in word.chars().flat_map(char::to_lowercase) {
+        if n + c.len_utf8() > buf.len() {
+            return false;
+        }
+        n += c.encode_utf8(&mut buf[n..]).len();
+    }
+    std::str::from_utf8(&buf[..n]).is_ok_and(|w| set.contains(w))
 }
 
 /// Whether `word` is a known given name (case does not matter).
@@ -184,6 +193,10 @@ mod tests {
         for text in [GIVEN_TXT, SURNAMES_TXT] {
             let l: Vec<&str> = text.lines().collect();
             assert!(l.len() > 1000);
+            assert!(
+                l.iter().all(|n| n.len() <= 64),
+                "longer than contains' buffer"
+            );
             assert!(l.windows(2).all(|w| w[0] < w[1]), "not sorted/deduplicated");
         }
     }
