@@ -163,6 +163,9 @@ fn suggest_kind(
                 .any(|k| lower.contains(k))
             {
                 "last"
+            } else if values.full_names * 2 < values.count(Kind::Name).0 {
+                // Mostly one-word names in a column whose name says nothing: given names.
+                "first"
             } else {
                 "full"
             };
@@ -223,7 +226,6 @@ fn suggest_kind(
                 "; quasi-identifier (a browser fingerprint), kept: its version numbers are not IP \
                  addresses"
             });
-            let _ = values;
             vec![keep::SPEC.rule_line()]
         }
         _ => {
