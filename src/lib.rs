@@ -24,6 +24,7 @@ pub mod input;
 pub mod interrupt;
 pub mod manifest;
 pub mod mask;
+pub mod names;
 pub mod observe;
 pub mod pass;
 pub mod restore;

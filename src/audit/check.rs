@@ -13,26 +13,51 @@
 //!   kind of data (`keep`, or `email_scan` on a phone column);
 //! - a rule that decides no column (it matches nothing, or earlier rules shadow it).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use super::detect::category_from_name;
+use super::detect::{kind_from_name, Kind};
 use super::schema::TableSample;
-use crate::mask::find::scan_field;
-use crate::mask::{Category, RuleSet};
+use super::values::{analyse, ColumnValues};
+use crate::mask::{Category, RuleRef, RuleSet};
 
 /// What the name or the sampled values of a column suggest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hint {
-    pub category: Category,
+    pub category: Kind,
     /// `name` or `values`.
     pub by: &'static str,
-    /// For `values`: how many sampled non-NULL values matched, and out of how many rows.
+    /// For `values`: how many sampled non-NULL values hold the kind, and out of how many.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampled: Option<usize>,
+    /// For `values`: how many of the matched values are entirely of the kind (the others hold it
+    /// inside longer text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whole: Option<usize>,
+}
+
+impl Hint {
+    /// Whether most matched values hold the kind inside longer text (free text, documents).
+    pub fn embedded(&self) -> bool {
+        matches!((self.matched, self.whole), (Some(m), Some(w)) if w * 2 < m)
+    }
+
+    /// Why, as a phrase: `93% of 200 sampled values are person names`, `its name suggests
+    /// dates of birth`.
+    pub fn why(&self) -> String {
+        match (self.matched, self.sampled) {
+            (Some(m), Some(s)) if s > 0 => {
+                let verb = if self.embedded() { "hold" } else { "are" };
+                let pct = (m * 100 + s / 2) / s;
+                format!(
+                    "{pct}% of {s} sampled values {verb} {}",
+                    self.category.plural()
+                )
+            }
+            _ => format!("its name suggests {}", self.category.plural()),
+        }
+    }
 }
 
 impl std::fmt::Display for Hint {
@@ -108,50 +133,88 @@ impl CheckReport {
     }
 }
 
-/// What a column's name and sampled values suggest (name first; each category once).
-pub fn hints_for(t: &TableSample) -> Vec<Vec<Hint>> {
-    let n = t.columns.len();
-    let mut hits: Vec<BTreeMap<Category, usize>> = vec![BTreeMap::new(); n];
-    let mut buf = Vec::new();
-    t.for_each_sampled(|i, raw| {
-        if i >= n {
-            return;
+/// Whether sampled values show `kind` clearly enough to hint at it. What the value detectors find
+/// by pattern and checksum (emails, phones, cards, IBANs, IPs) counts from one value; what a whole
+/// value merely resembles (a dictionary name, a coordinate pair, an id with a 1-in-23 check letter)
+/// must be common in the column.
+fn shown(kind: Kind, v: &ColumnValues) -> bool {
+    let (m, _) = v.count(kind);
+    let n = v.non_null;
+    match kind {
+        // Full names count on their own; one-word names only when they are many different words
+        // (a few colours or cities repeated are also "names": `Rose`, `Austin`).
+        Kind::Name => {
+            n >= 3
+                && (v.full_names * 10 >= n * 3
+                    || (m * 10 >= n * 6 && v.name_words.len() >= DISTINCT_NAME_WORDS))
         }
-        let mut seen = 0u8;
-        scan_field(raw, &mut buf, |c| {
-            if seen & c.bit() == 0 {
-                seen |= c.bit();
-                *hits[i].entry(c).or_default() += 1;
-            }
-        });
-    });
+        Kind::Geo => n >= 3 && m * 2 >= n,
+        Kind::Mac | Kind::NationalId => m * 10 >= n * 3,
+        // One number in ten passes the Luhn check by chance: a column of whole numbers (barcodes,
+        // ISBNs) holds cards only if most do; inside text one card is a finding.
+        Kind::Card => {
+            let (_, whole) = v.count(kind);
+            m > 0 && (whole * 2 < m || m * 2 >= n)
+        }
+        // A column of `5.0.1.2` holds versions, not addresses.
+        Kind::Ip => m > 0 && v.versionish * 10 < m * 9,
+        _ => m > 0,
+    }
+}
+
+/// How many different one-word names make a column of names (see [`shown`]).
+const DISTINCT_NAME_WORDS: usize = 20;
+
+/// What a column's name and sampled values suggest (name first, then values by how many matched;
+/// each kind once), with the counts of the sampled values.
+pub fn column_hints(t: &TableSample) -> Vec<(Vec<Hint>, ColumnValues)> {
+    let values = analyse(t);
     t.columns
         .iter()
-        .zip(hits)
-        .map(|(c, hits)| {
+        .zip(values)
+        .map(|(c, vals)| {
             let mut v = Vec::new();
-            let by_name = category_from_name(&c.name, c.type_name.as_deref());
-            if let Some(cat) = by_name {
+            let by_name = kind_from_name(&c.name, c.type_name.as_deref());
+            if let Some(kind) = by_name {
                 v.push(Hint {
-                    category: cat,
+                    category: kind,
                     by: "name",
                     matched: None,
                     sampled: None,
+                    whole: None,
                 });
             }
-            for (cat, m) in hits {
-                if Some(cat) != by_name {
-                    v.push(Hint {
-                        category: cat,
-                        by: "values",
-                        matched: Some(m),
-                        sampled: Some(t.sample_rows),
-                    });
-                }
-            }
-            v
+            let mut by_values: Vec<Hint> = vals
+                .kinds
+                .iter()
+                .filter(|(k, _)| Some(**k) != by_name && shown(**k, &vals))
+                .map(|(k, (m, w))| Hint {
+                    category: *k,
+                    by: "values",
+                    matched: Some(*m),
+                    sampled: Some(vals.non_null),
+                    whole: Some(*w),
+                })
+                .collect();
+            by_values.sort_by_key(|h| std::cmp::Reverse(h.matched));
+            v.extend(by_values);
+            (v, vals)
         })
         .collect()
+}
+
+/// What a column's name and sampled values suggest (see [`column_hints`]).
+pub fn hints_for(t: &TableSample) -> Vec<Vec<Hint>> {
+    column_hints(t).into_iter().map(|(h, _)| h).collect()
+}
+
+/// Whether the values of `kind` do not survive `rule`'s masker.
+fn kept_by(rule: RuleRef<'_>, kind: Kind) -> bool {
+    match kind.category() {
+        Some(c) => !rule.covers(c),
+        // Kinds no masker declares: only a masker that removes everything removes them.
+        None => !Category::ALL.iter().all(|&c| rule.covers(c)),
+    }
 }
 
 /// Check `rules` against `tables`.
@@ -159,20 +222,22 @@ pub fn check(rules: &RuleSet, tables: &[TableSample]) -> CheckReport {
     let mut used = vec![false; rules.rules().count()];
     let mut columns = Vec::new();
     for t in tables {
-        let hints = hints_for(t);
-        for (c, hints) in t.columns.iter().zip(hints) {
+        let hints = column_hints(t);
+        for (c, (hints, vals)) in t.columns.iter().zip(hints) {
             let rule = rules.classify(&t.schema, &t.table, c);
             if let Some(r) = rule {
                 used[r.index()] = true;
             }
             let kept_hints = hints
                 .iter()
-                .filter(|h| rule.is_some_and(|r| !r.covers(h.category)))
+                .filter(|h| {
+                    h.category.warns_when_kept() && rule.is_some_and(|r| kept_by(r, h.category))
+                })
                 .cloned()
                 .collect();
             let suggested_rule = rule
                 .is_none()
-                .then(|| super::init::rule_text(&t.schema, &t.table, c, &hints));
+                .then(|| super::init::rule_text(&t.schema, &t.table, c, &hints, &vals));
             columns.push(ColumnCheck {
                 schema: t.schema.clone(),
                 table: t.table.clone(),

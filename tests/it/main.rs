@@ -12,6 +12,7 @@ mod archive;
 mod archive_deps;
 mod archive_stream;
 mod backups;
+mod classification;
 mod dashboard;
 mod dump_cli;
 mod error_messages;
