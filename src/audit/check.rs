@@ -117,7 +117,7 @@ pub fn hints_for(t: &TableSample) -> Vec<Vec<Hint>> {
         if i >= n {
             return;
         }
-        let mut seen = 0u8;
+        let mut seen = 0;
         scan_field(raw, &mut buf, |c| {
             if seen & c.bit() == 0 {
                 seen |= c.bit();

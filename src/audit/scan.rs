@@ -163,7 +163,7 @@ impl TableScan {
                 if i >= n {
                     return;
                 }
-                let mut seen = 0u8;
+                let mut seen = 0;
                 scan_field(raw, buf, |c| {
                     if seen & c.bit() == 0 {
                         seen |= c.bit();

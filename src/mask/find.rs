@@ -20,6 +20,9 @@
 use std::sync::OnceLock;
 
 use super::category::Category;
+
+/// Coordinates with fewer decimals than this are not reported as a location (about 100 m).
+pub const GEO_MIN_DECIMALS: usize = 3;
 use super::maskers::email_scan;
 
 /// Whether `s..e` of an email scan is the masked form `nobody@example.com` /

@@ -20,7 +20,11 @@
 //! | `regex`      | `pattern`, `replacement`, `contains`      | every match replaced                        |
 //! | `partial`    | `keep_first`, `keep_last`, `fill`         | the middle characters replaced by `fill`    |
 //! | `json`       | `paths`, `action` (+ its options)         | values at those paths replaced              |
-//! | `noise`      | `range`, `ratio`, `days`                  | numbers/dates moved within the range        |
+//! | `noise`      | `range`, `ratio`, `days`                  | numbers/dates moved within the range, never 0 |
+//! | `generalize_date` | `to` (year/month)                    | date/timestamp cut to its year or month     |
+//! | `bucket`     | `width`                                   | number at the lower bound of its bucket     |
+//! | `prefix`     | `keep`, `fill`                            | leading characters kept, the rest filled    |
+//! | `round_point`| `decimals`                                | point / coordinates rounded                 |
 
 use std::sync::Arc;
 
@@ -29,9 +33,11 @@ use super::key::Key;
 use super::source::Options;
 use super::{Masker, RulesError};
 
+pub mod bucket;
 pub mod constant;
 pub mod email;
 pub mod email_scan;
+pub mod generalize_date;
 pub mod hash;
 pub mod json;
 pub mod keep;
@@ -41,7 +47,9 @@ pub mod null;
 pub mod partial;
 pub mod phone;
 pub mod pii_scan;
+pub mod prefix;
 pub mod regex;
+pub mod round_point;
 
 /// Every masker, in the order error messages and docs list them.
 pub static REGISTRY: &[MaskerSpec] = &[
@@ -58,6 +66,10 @@ pub static REGISTRY: &[MaskerSpec] = &[
     partial::SPEC,
     json::SPEC,
     noise::SPEC,
+    generalize_date::SPEC,
+    bucket::SPEC,
+    prefix::SPEC,
+    round_point::SPEC,
 ];
 
 /// The type of a masker's option checker: it takes the options it knows from the rule (leaving the
