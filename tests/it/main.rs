@@ -18,6 +18,7 @@ mod fail_closed_restore;
 mod fail_closed_scan;
 mod fail_closed_sets;
 mod fuzz_corpus;
+mod generalise;
 mod harness;
 mod pii_scan;
 mod rules_cli;

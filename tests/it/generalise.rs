@@ -1,0 +1,122 @@
+//! Generalisation maskers for quasi-identifiers (issue 14), against the real pgveil binary and a
+//! real PostgreSQL: a table dumped with `generalize_date`, `bucket`, `prefix`, `round_point` and
+//! `noise` rules restores with psql and holds the coarsened values; `noise` on timestamps and
+//! dates never gives back the original.
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+
+use support::{pgveil, run};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// `pgveil dump --outputs anon` of `db` with `rules`, restored into a new database (returned).
+fn dump_and_restore(db: &str, rules: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write(dir.path(), "r.toml", rules);
+    let out = run(
+        pgveil()
+            .args(["dump", "--outputs", "anon", "--name", "g", "--dbname", db])
+            .arg("--out-dir")
+            .arg(dir.path())
+            .arg("--rules")
+            .arg(&rules),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let anon = std::fs::read(dir.path().join("g.anon.gz")).unwrap();
+    let restored = support::cluster().create_db("generalise_restored");
+    support::cluster().psql_bytes(&restored, &support::restrict_free(&support::gunzip(&anon)));
+    restored
+}
+
+#[test]
+fn generalised_columns_restore_with_the_coarse_values() {
+    let c = support::cluster();
+    let db = c.create_db("generalise");
+    c.psql(
+        &db,
+        "SET TIME ZONE 'Asia/Kolkata';
+         CREATE TABLE people (id int PRIMARY KEY, dob date, seen timestamptz, logged timestamp(3),
+                              age int, salary numeric(10,2), postal text, home point,
+                              lat numeric(9,6));
+         INSERT INTO people VALUES
+           (1, '1987-06-14', '2024-03-17 08:12:55.25+05:30', '2024-03-17 08:12:55.123', 37,
+            52123.75, '75014', '(2.2945,48.8584)', 48.858400),
+           (2, '2001-12-31', '1999-01-01 00:00:00+00', '1999-12-31 23:59:59', -3,
+            -0.01, 'SW1A 1AA', '(-122.4194,37.7749)', -33.868800);",
+    );
+    let restored = dump_and_restore(
+        &db,
+        "[[rule]]\ncolumn = \"dob\"\nmasker = \"generalize_date\"\nto = \"year\"\n\n\
+         [[rule]]\ncolumn = \"seen\"\nmasker = \"generalize_date\"\nto = \"month\"\n\n\
+         [[rule]]\ncolumn = \"logged\"\nmasker = \"generalize_date\"\nto = \"month\"\n\n\
+         [[rule]]\ncolumn = \"age\"\nmasker = \"bucket\"\nwidth = 10\n\n\
+         [[rule]]\ncolumn = \"salary\"\nmasker = \"bucket\"\nwidth = 1000\n\n\
+         [[rule]]\ncolumn = \"postal\"\nmasker = \"prefix\"\nkeep = 2\n\n\
+         [[rule]]\ncolumn = \"home\"\nmasker = \"round_point\"\ndecimals = 1\n\n\
+         [[rule]]\ncolumn = \"lat\"\nmasker = \"round_point\"\ndecimals = 2\n",
+    );
+    let rows = c.psql(
+        &restored,
+        "SET TIME ZONE 'UTC'; SELECT id, dob, seen, logged, age, salary, postal, home, lat
+         FROM people ORDER BY id",
+    );
+    // The dump prints timestamptz in the server's zone (UTC here): the month of that instant,
+    // at midnight of that zone.
+    assert_eq!(
+        rows.trim(),
+        "\
+         1|1987-01-01|2024-03-01 00:00:00+00|2024-03-01 00:00:00|30|52000.00|75000|(2.3,48.9)|48.860000\n\
+         2|2001-01-01|1999-01-01 00:00:00+00|1999-12-01 00:00:00|-10|-1000.00|SW0X 0XX|(-122.4,37.8)|-33.870000"
+    );
+}
+
+/// Issue 14: `dnoise(created_at, '1 day')` imported as `days = 1` left about half the timestamps
+/// exactly as they were (the offset was rounded to whole days).
+#[test]
+fn noise_of_one_day_changes_every_timestamp_and_date() {
+    let c = support::cluster();
+    let db = c.create_db("generalise_noise");
+    c.psql(
+        &db,
+        "CREATE TABLE events (id int PRIMARY KEY, at timestamptz, at0 timestamp(0), day date);
+         INSERT INTO events
+         SELECT i, timestamptz '2024-01-01 00:00:00+00' + i * interval '37 minutes 13.5 seconds',
+                timestamp '2024-01-01 00:00:00' + i * interval '1 hour 7 seconds',
+                date '2024-01-01' + i
+         FROM generate_series(1, 300) AS i;",
+    );
+    let restored = dump_and_restore(
+        &db,
+        "[[rule]]\ncolumn = \"at\"\nmasker = \"noise\"\ndays = 1\n\n\
+         [[rule]]\ncolumn = \"at0\"\nmasker = \"noise\"\ndays = 1\n\n\
+         [[rule]]\ncolumn = \"day\"\nmasker = \"noise\"\ndays = 1\n",
+    );
+    // The masked rows next to the originals (same cluster, so through a copy of the originals).
+    let original = c.psql(&db, "COPY events TO STDOUT");
+    c.psql_bytes(
+        &restored,
+        format!("CREATE TABLE orig (LIKE events);\nCOPY orig FROM STDIN;\n{original}\\.\n")
+            .as_bytes(),
+    );
+    let same = c.psql(
+        &restored,
+        "SELECT count(*) FILTER (WHERE e.at = o.at), count(*) FILTER (WHERE e.at0 = o.at0),
+                count(*) FILTER (WHERE e.day = o.day),
+                max(abs(extract(epoch FROM e.at - o.at))) <= 86400,
+                max(abs(extract(epoch FROM e.at0 - o.at0))) <= 86400,
+                max(abs(e.day - o.day)), count(*)
+         FROM events e JOIN orig o USING (id)",
+    );
+    assert_eq!(same.trim(), "0|0|0|t|t|1|300");
+}
