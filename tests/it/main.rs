@@ -22,6 +22,7 @@ mod generalise;
 mod harness;
 mod pii_scan;
 mod rules_cli;
+mod schema_text;
 mod serve_api;
 mod serve_config;
 mod snapshots;
