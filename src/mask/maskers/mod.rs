@@ -25,6 +25,7 @@
 //! | `bucket`     | `width`                                   | number at the lower bound of its bucket     |
 //! | `prefix`     | `keep`, `fill`                            | leading characters kept, the rest filled    |
 //! | `round_point`| `decimals`                                | point / coordinates rounded                 |
+//! | `random_between` | `from`, `to` (integers or dates)      | a keyed pick in that range                  |
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ pub mod partial;
 pub mod phone;
 pub mod pii_scan;
 pub mod prefix;
+pub mod random_between;
 pub mod regex;
 pub mod round_point;
 
@@ -70,6 +72,7 @@ pub static REGISTRY: &[MaskerSpec] = &[
     bucket::SPEC,
     prefix::SPEC,
     round_point::SPEC,
+    random_between::SPEC,
 ];
 
 /// The type of a masker's option checker: it takes the options it knows from the rule (leaving the
