@@ -120,3 +120,90 @@ fn noise_of_one_day_changes_every_timestamp_and_date() {
     );
     assert_eq!(same.trim(), "0|0|0|t|t|1|300");
 }
+
+/// `rules/scrub-free-text.toml` (issue 14): passes `rules check`, and a dump with it has phones,
+/// addresses, cards and IPs scrubbed from text, jsonb and arrays (which restore), numbers and
+/// dates untouched, and `scan` finds no leak.
+#[test]
+fn the_scrub_free_text_rule_set_masks_every_kind_in_text_columns() {
+    let c = support::cluster();
+    let db = c.create_db("scrub_free_text");
+    c.psql(
+        &db,
+        "CREATE TABLE tickets (id int PRIMARY KEY, subject varchar(200), notes text, payload jsonb,
+                               tags text[], amount numeric(10,2), opened date);
+         INSERT INTO tickets
+         SELECT i, format('from 10.0.0.%s', i),
+                format('call +33 5 62 02 97 %s or write to ann%s@x.test, SSN 123-45-6789',
+                       lpad(i::text, 2, '0'), i),
+                jsonb_build_object('mac', '00:1a:2b:3c:4d:5e', 'at', '48.8584, 2.2945'),
+                ARRAY['4111 1111 1111 1111', 'DE89370400440532013000'], 12.50, date '2024-01-15'
+         FROM generate_series(1, 20) AS i;",
+    );
+    let rules = support::manifest_dir().join("rules/scrub-free-text.toml");
+    let out = run(
+        pgveil()
+            .args(["rules", "check", "--dbname", &db])
+            .arg("--rules")
+            .arg(&rules),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        pgveil()
+            .args(["dump", "--outputs", "anon", "--name", "s", "--dbname", &db])
+            .arg("--out-dir")
+            .arg(dir.path())
+            .arg("--rules")
+            .arg(&rules),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let anon_path = dir.path().join("s.anon.gz");
+    let anon = String::from_utf8(support::gunzip(&std::fs::read(&anon_path).unwrap())).unwrap();
+    for gone in [
+        "10.0.0.",
+        "62 02 97",
+        "@x.test",
+        "123-45-6789",
+        "1a:2b",
+        "48.8584",
+        "4111",
+        "DE89",
+    ] {
+        assert!(!anon.contains(gone), "{gone} left in\n{anon}");
+    }
+    let restored = c.create_db("scrub_free_text_restored");
+    c.psql_bytes(&restored, &support::restrict_free(anon.as_bytes()));
+    assert_eq!(
+        c.psql(
+            &restored,
+            "SELECT subject, notes, payload->>'mac', tags[2], amount, opened FROM tickets WHERE id = 1"
+        )
+        .trim_end(),
+        "from 192.0.2.1|call +00 0 00 00 00 00 or write to nobody@example.com, SSN 000-00-0000|\
+         00:00:5e:00:53:00|DE00000000000000000000|12.50|2024-01-15"
+    );
+    let out = run(
+        pgveil()
+            .arg("scan")
+            .arg(&anon_path)
+            .arg("--rules")
+            .arg(&rules)
+            .arg("--json"),
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["leaks"], 0, "{report}");
+    assert!(out.status.success());
+}
