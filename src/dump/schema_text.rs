@@ -21,10 +21,13 @@ use crate::mask::maskers::pii_scan::PiiScan;
 use crate::mask::{Category, MaskOutcome, Masker};
 use crate::sql::lexer::{statements, tokens, TokenKind};
 
+/// The contents of COMMENT literals, and the other statements (byte ranges of a body).
+type Split = (Vec<Range<usize>>, Vec<Range<usize>>);
+
 /// The byte ranges (in `body`) of the contents of the literals of its `COMMENT ON … IS '…'`
 /// statements, and the ranges of its other statements. `None` when the text cannot be split into
 /// statements (an unterminated literal: not pg_dump's output).
-fn split(body: &[u8]) -> Option<(Vec<Range<usize>>, Vec<Range<usize>>)> {
+fn split(body: &[u8]) -> Option<Split> {
     // The lexer takes text; bytes of other encodings are letters to it, so each non-ASCII byte
     // stands in as `x`, keeping every offset.
     let shadow: String = body
@@ -57,8 +60,8 @@ fn split(body: &[u8]) -> Option<(Vec<Range<usize>>, Vec<Range<usize>>)> {
 
 /// The content of a string literal token (`'…'`, `E'…'`, `$tag$…$tag$`), relative to the token.
 fn literal_content(tok: &str) -> Option<Range<usize>> {
-    if tok.starts_with('$') {
-        let tag = tok[1..].find('$')? + 2;
+    if let Some(rest) = tok.strip_prefix('$') {
+        let tag = rest.find('$')? + 2;
         return (tok.len() >= 2 * tag).then(|| tag..tok.len() - tag);
     }
     let open = tok.find('\'')? + 1;

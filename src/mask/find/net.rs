@@ -171,8 +171,9 @@ pub(super) fn mac_at(raw: &[u8], i: usize) -> Option<usize> {
         }
     }
     let before_ok = i == 0 || !(raw[i - 1].is_ascii_alphanumeric() || raw[i - 1] == sep);
-    let after_ok = !(hex(j) || raw.get(j).is_some_and(u8::is_ascii_alphanumeric))
-        && !(raw.get(j) == Some(&sep) && hex(j + 1));
+    // No letter or digit after it, nor a seventh group.
+    let after_ok = !(raw.get(j).is_some_and(u8::is_ascii_alphanumeric)
+        || (raw.get(j) == Some(&sep) && hex(j + 1)));
     let special = octets == [0; 6] || octets == [0xff; 6] || octets[..5] == DOCUMENTATION_MAC;
     (before_ok && after_ok && !special).then_some(j)
 }
