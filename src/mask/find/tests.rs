@@ -317,3 +317,12 @@ fn every_kind_in_one_text_is_found_once() {
     kinds.dedup();
     assert_eq!(kinds, Kind::ALL.to_vec(), "{:?}", kinds_found(text));
 }
+
+proptest::proptest! {
+    #[test]
+    fn next_digit_is_the_first_digit(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), from in 0usize..40) {
+        let from = from.min(raw.len());
+        let want = raw[from..].iter().position(u8::is_ascii_digit).map(|k| from + k);
+        proptest::prop_assert_eq!(next_digit(&raw, from), want);
+    }
+}
