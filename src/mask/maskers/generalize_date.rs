@@ -194,3 +194,79 @@ mod tests {
         }
     }
 }
+
+/// The options of the generalisation maskers (`generalize_date`, `bucket`, `prefix`,
+/// `round_point`) and of `random_between` are checked when rules load (`rules check`, `dump`):
+/// each bad or missing option is an error naming the line.
+#[cfg(test)]
+mod option_checks {
+    fn err(rule: &str) -> String {
+        let text = format!("[[rule]]\ncolumn = \"c\"\n{rule}\n");
+        crate::mask::RuleSet::from_texts(&[("r.toml", &text)], crate::mask::Key::from_bytes(b"k"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn bad_options_are_errors_naming_the_line() {
+        for (rule, want) in [
+            (
+                "masker = \"generalize_date\"",
+                "r.toml:3: masker `generalize_date` needs the option `to`",
+            ),
+            (
+                "masker = \"generalize_date\"\nto = \"week\"",
+                "r.toml:4: option `to` of masker `generalize_date` must be \"year\" or \"month\"",
+            ),
+            (
+                "masker = \"bucket\"",
+                "r.toml:3: masker `bucket` needs the option `width`",
+            ),
+            (
+                "masker = \"bucket\"\nwidth = 0",
+                "r.toml:4: option `width` of masker `bucket` must be a number greater than 0",
+            ),
+            (
+                "masker = \"bucket\"\nwidth = \"10\"",
+                "r.toml:4: option `width` of masker `bucket` must be a number",
+            ),
+            (
+                "masker = \"prefix\"",
+                "r.toml:3: masker `prefix` needs the option `keep`",
+            ),
+            (
+                "masker = \"prefix\"\nkeep = -1",
+                "r.toml:4: option `keep` of masker `prefix` must be between 0",
+            ),
+            (
+                "masker = \"prefix\"\nkeep = 2\nfill = \"ab\"",
+                "r.toml:5: option `fill` of masker `prefix` must be one character",
+            ),
+            (
+                "masker = \"round_point\"\ndecimals = 16",
+                "r.toml:4: option `decimals` of masker `round_point` must be between 0 and 15",
+            ),
+            (
+                "masker = \"round_point\"",
+                "r.toml:3: masker `round_point` needs the option `decimals`",
+            ),
+            (
+                "masker = \"random_between\"\nfrom = 5\nto = 1",
+                "r.toml:4: masker `random_between` needs `from` and `to`",
+            ),
+            (
+                "masker = \"random_between\"\nfrom = \"2000-01-01\"\nto = 3",
+                "r.toml:4: masker `random_between` needs `from` and `to`",
+            ),
+            (
+                "masker = \"bucket\"\nwidth = 5\nkeep = 1",
+                "r.toml:5: unknown key `keep`",
+            ),
+        ] {
+            let e = err(rule);
+            assert!(e.starts_with(want), "{rule}:\n{e}\nwanted: {want}");
+        }
+        assert_eq!(err("masker = \"prefix\"\nkeep = 3\nfill = \"*\""), "");
+    }
+}
