@@ -207,3 +207,92 @@ fn the_scrub_free_text_rule_set_masks_every_kind_in_text_columns() {
     assert_eq!(report["leaks"], 0, "{report}");
     assert!(out.status.success());
 }
+
+/// `scan` counts the new kinds (issue 14): MAC addresses, national ids with a check and
+/// coordinate pairs in a column the rules keep are reported as kept findings of their category;
+/// in a column `email_scan` masks they are leaks; `pii_scan` leaves none.
+#[test]
+fn scan_reports_macs_national_ids_and_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("d.sql");
+    std::fs::write(
+        &dump,
+        "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\
+         SET standard_conforming_strings = on;\n\n\
+         --\n-- Name: devices; Type: TABLE; Schema: public; Owner: -\n--\n\n\
+         CREATE TABLE public.devices (\n    id integer,\n    kept text,\n    masked text,\n    scrubbed text\n);\n\n\n\
+         --\n-- Data for Name: devices; Type: TABLE DATA; Schema: public; Owner: -\n--\n\n\
+         COPY public.devices (id, kept, masked, scrubbed) FROM stdin;\n\
+         1\tmac 00:1a:2b:3c:4d:5e\tNIR 1 85 05 78 006 084 91\tat 48.8584, 2.2945\n\
+         2\tDNI 12345678Z at 48.8584, 2.2945\tmac 00-1A-2B-3C-4D-5E\tSSN 123-45-6789 mac 001a.2b3c.4d5e\n\
+         \\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("r.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\ncolumn = \"id\"\nmasker = \"keep\"\n\n[[rule]]\ncolumn = \"kept\"\nmasker = \"keep\"\n\n\
+         [[rule]]\ncolumn = \"masked\"\nmasker = \"email_scan\"\n\n\
+         [[rule]]\ncolumn = \"scrubbed\"\nmasker = \"pii_scan\"\n",
+    )
+    .unwrap();
+    let scan = |artifact: &Path| {
+        let out = run(
+            pgveil()
+                .arg("scan")
+                .arg(artifact)
+                .arg("--rules")
+                .arg(&rules)
+                .arg("--json"),
+            None,
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut found: Vec<(String, String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap().to_string();
+                (s("column"), s("category"), s("verdict"))
+            })
+            .collect();
+        found.sort();
+        (out.status.code(), found)
+    };
+    let t = |c: &str, k: &str, v: &str| (c.to_string(), k.to_string(), v.to_string());
+    let (code, found) = scan(&dump);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        found,
+        vec![
+            t("kept", "geo", "kept"),
+            t("kept", "mac", "kept"),
+            t("kept", "national_id", "kept"),
+            t("masked", "mac", "leak"),
+            t("masked", "national_id", "leak"),
+            t("scrubbed", "geo", "leak"),
+            t("scrubbed", "mac", "leak"),
+            t("scrubbed", "national_id", "leak"),
+        ]
+    );
+    // Masked with these rules: pii_scan's column is clean, email_scan's still leaks.
+    let out = run(
+        pgveil()
+            .arg("anonymize")
+            .arg(&dump)
+            .arg("--output")
+            .arg(dir.path().join("d.anon.sql"))
+            .arg("--rules")
+            .arg(&rules),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, found) = scan(&dir.path().join("d.anon.sql"));
+    assert_eq!(code, Some(1));
+    assert!(found.iter().all(|f| f.0 != "scrubbed"), "{found:?}");
+    assert!(found.contains(&t("masked", "mac", "leak")), "{found:?}");
+}
