@@ -190,72 +190,36 @@ impl Census {
     }
 }
 
-/// The [`Census`] of `raw`. Sixteen independent byte-wide counters per kind, fed 16 bytes at a
-/// time without branches, so that the loop vectorizes; they are summed every 255 rounds (before a
-/// counter can overflow) and at the end.
+/// The [`Census`] of `raw`. Written without early exits or branches so that it vectorizes: per
+/// block of at most 255 bytes, byte-wide counters that cannot overflow.
 pub fn census(raw: &[u8]) -> Census {
-    #[inline(always)]
-    fn hex(b: u8) -> u8 {
-        u8::from(b.wrapping_sub(b'0') < 10) | u8::from((b | 0x20).wrapping_sub(b'a') < 6)
-    }
+    let hex =
+        |b: u8| u8::from(b.wrapping_sub(b'0') < 10) | u8::from((b | 0x20).wrapping_sub(b'a') < 6);
     let mut c = Census::default();
-    // Byte j of a round is raw[1 + j]: its neighbours are raw[j] and raw[2 + j].
-    let n = raw.len().saturating_sub(2);
-    let mut rounds = 0;
-    let (mut digits, mut colons, mut dashes, mut dots, mut at) =
-        ([0u8; 16], [0u8; 16], [0u8; 16], [0u8; 16], [0u8; 16]);
-    let mut flush = |digits: &mut [u8; 16],
-                     colons: &mut [u8; 16],
-                     dashes: &mut [u8; 16],
-                     dots: &mut [u8; 16],
-                     at: &mut [u8; 16]| {
-        let sum = |v: &mut [u8; 16]| std::mem::take(v).iter().map(|&x| u32::from(x)).sum::<u32>();
-        c.digits += sum(digits);
-        c.colons += sum(colons);
-        c.dashes += sum(dashes);
-        c.hex_dots += sum(dots);
-        c.at |= sum(at) != 0;
-    };
-    let mut i = 0;
-    while i + 16 <= n {
-        let prev: &[u8; 16] = raw[i..i + 16].try_into().expect("16 bytes");
-        let mid: &[u8; 16] = raw[i + 1..i + 17].try_into().expect("16 bytes");
-        let next: &[u8; 16] = raw[i + 2..i + 18].try_into().expect("16 bytes");
-        for k in 0..16 {
-            let b = mid[k];
-            digits[k] += u8::from(b.wrapping_sub(b'0') < 10);
-            colons[k] += u8::from(b == b':');
-            dashes[k] += u8::from(b == b'-');
-            dots[k] += u8::from(b == b'.') & hex(prev[k]) & hex(next[k]);
-            at[k] |= u8::from(b == b'@');
+    for block in raw.chunks(255) {
+        let (mut digits, mut colons, mut dashes, mut at) = (0u8, 0u8, 0u8, 0u8);
+        for &b in block {
+            digits += u8::from(b.wrapping_sub(b'0') < 10);
+            colons += u8::from(b == b':');
+            dashes += u8::from(b == b'-');
+            at |= u8::from(b == b'@');
         }
-        i += 16;
-        rounds += 1;
-        if rounds == 255 {
-            flush(&mut digits, &mut colons, &mut dashes, &mut dots, &mut at);
-            rounds = 0;
-        }
+        c.digits += u32::from(digits);
+        c.colons += u32::from(colons);
+        c.dashes += u32::from(dashes);
+        c.at |= at != 0;
     }
-    flush(&mut digits, &mut colons, &mut dashes, &mut dots, &mut at);
-    // The rest one by one: the middle bytes not yet counted, then the first and last bytes
-    // (never between two others).
-    let one = |c: &mut Census, b: u8| {
-        c.digits += u32::from(b.wrapping_sub(b'0') < 10);
-        c.colons += u32::from(b == b':');
-        c.dashes += u32::from(b == b'-');
-        c.at |= b == b'@';
-    };
-    for j in i + 1..raw.len().saturating_sub(1) {
-        one(&mut c, raw[j]);
-        c.hex_dots += u32::from(u8::from(raw[j] == b'.') & hex(raw[j - 1]) & hex(raw[j + 1]));
-    }
-    match raw.len() {
-        0 => {}
-        1 => one(&mut c, raw[0]),
-        len => {
-            one(&mut c, raw[0]);
-            one(&mut c, raw[len - 1]);
+    // Dots between hex digits: byte j of `mid` is raw[i + j], with its neighbours in `prev`, `next`.
+    let mut i = 1;
+    while i + 1 < raw.len() {
+        let end = (i + 255).min(raw.len() - 1);
+        let (prev, mid, next) = (&raw[i - 1..end - 1], &raw[i..end], &raw[i + 1..end + 1]);
+        let mut n = 0u8;
+        for ((&p, &m), &x) in prev.iter().zip(mid).zip(next) {
+            n += u8::from(m == b'.') & hex(p) & hex(x);
         }
+        c.hex_dots += u32::from(n);
+        i = end;
     }
     c
 }

@@ -359,23 +359,3 @@ fn census_counts() {
     assert_eq!(census(long.as_bytes()).hex_dots, 300);
     assert_eq!(census(long.as_bytes()).dashes, 300);
 }
-
-proptest::proptest! {
-    /// The vectorized census counts as a plain byte loop does.
-    #[test]
-    fn census_matches_a_byte_loop(raw in proptest::collection::vec(proptest::sample::select(b"0a9F.-:@x ".to_vec()), 0..5000)) {
-        let hex = |b: u8| b.is_ascii_hexdigit();
-        let count = |f: &dyn Fn(u8) -> bool| raw.iter().filter(|&&b| f(b)).count() as u32;
-        let hex_dots = (1..raw.len().saturating_sub(1))
-            .filter(|&j| raw[j] == b'.' && hex(raw[j - 1]) && hex(raw[j + 1]))
-            .count() as u32;
-        let want = Census {
-            digits: count(&|b| b.is_ascii_digit()),
-            colons: count(&|b| b == b':'),
-            dashes: count(&|b| b == b'-'),
-            hex_dots,
-            at: raw.contains(&b'@'),
-        };
-        proptest::prop_assert_eq!(census(&raw), want);
-    }
-}
