@@ -170,60 +170,6 @@ fn joins(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b',' | b'+')
 }
 
-/// Counts of the bytes the detectors' guards look at, taken in one pass over a field.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Census {
-    pub digits: u32,
-    pub colons: u32,
-    pub dashes: u32,
-    /// Dots between two hex digits (`001a.2b3c`, `10.1`).
-    pub hex_dots: u32,
-    pub at: bool,
-}
-
-impl Census {
-    /// Whether any detector could find something: an `@` (email), two colons (IPv6, MAC), four
-    /// digits (the fewest any digit-made kind has: an IPv4 address), five dashes or two dots
-    /// between hex digits (a MAC address written without decimal digits).
-    pub fn may_find(&self) -> bool {
-        self.at || self.colons >= 2 || self.digits >= 4 || self.dashes >= 5 || self.hex_dots >= 2
-    }
-}
-
-/// The [`Census`] of `raw`. Written without early exits or branches so that it vectorizes: per
-/// block of at most 255 bytes, byte-wide counters that cannot overflow.
-pub fn census(raw: &[u8]) -> Census {
-    let hex =
-        |b: u8| u8::from(b.wrapping_sub(b'0') < 10) | u8::from((b | 0x20).wrapping_sub(b'a') < 6);
-    let mut c = Census::default();
-    for block in raw.chunks(255) {
-        let (mut digits, mut colons, mut dashes, mut at) = (0u8, 0u8, 0u8, 0u8);
-        for &b in block {
-            digits += u8::from(b.wrapping_sub(b'0') < 10);
-            colons += u8::from(b == b':');
-            dashes += u8::from(b == b'-');
-            at |= u8::from(b == b'@');
-        }
-        c.digits += u32::from(digits);
-        c.colons += u32::from(colons);
-        c.dashes += u32::from(dashes);
-        c.at |= at != 0;
-    }
-    // Dots between hex digits: byte j of `mid` is raw[i + j], with its neighbours in `prev`, `next`.
-    let mut i = 1;
-    while i + 1 < raw.len() {
-        let end = (i + 255).min(raw.len() - 1);
-        let (prev, mid, next) = (&raw[i - 1..end - 1], &raw[i..end], &raw[i + 1..end + 1]);
-        let mut n = 0u8;
-        for ((&p, &m), &x) in prev.iter().zip(mid).zip(next) {
-            n += u8::from(m == b'.') & hex(p) & hex(x);
-        }
-        c.hex_dots += u32::from(n);
-        i = end;
-    }
-    c
-}
-
 /// The position of the first ASCII digit at or after `i`. Eight bytes at a time (SWAR): a byte is
 /// a digit when its high nibble is 3 and its low nibble plus 6 does not carry; free text has few
 /// digits, so this is most of the work on a field without findings.
@@ -318,8 +264,7 @@ pub fn find(raw: &[u8], kinds: u8, mut f: impl FnMut(Kind, usize, usize)) {
         return;
     }
     let want = |k: Kind| kinds & k.bit() != 0;
-    let census = census(raw);
-    if want(Kind::Email) && census.at {
+    if want(Kind::Email) && memchr::memchr(b'@', raw).is_some() {
         email_scan::scan(raw, |s, e| {
             // email_scan masks `\heidi@x.org` as `\nobody@example.com`, where the scanner then
             // reads `\n` as an escape: the `n` belongs to the masked form.
@@ -335,11 +280,10 @@ pub fn find(raw: &[u8], kinds: u8, mut f: impl FnMut(Kind, usize, usize)) {
         spans: [(0, 0); 16],
         n: 0,
     };
-    if want(Kind::Ip) && census.colons >= 2 {
+    if want(Kind::Ip) && memchr::memchr(b':', raw).is_some() {
         net::scan_ipv6(raw, &mut |s, e| f(Kind::Ip, s, e));
     }
-    let mac_shaped = census.colons >= 5 || census.dashes >= 5 || census.hex_dots >= 2;
-    if mac_shaped && (want(Kind::Mac) || want(Kind::Phone)) {
+    if want(Kind::Mac) || want(Kind::Phone) {
         net::scan_macs(raw, &mut |s, e| {
             taken.add(s, e);
             if want(Kind::Mac) {
@@ -353,7 +297,7 @@ pub fn find(raw: &[u8], kinds: u8, mut f: impl FnMut(Kind, usize, usize)) {
         | Kind::Ip.bit()
         | Kind::NationalId.bit()
         | Kind::Geo.bit();
-    if kinds & digit_kinds == 0 || census.digits < 4 {
+    if kinds & digit_kinds == 0 {
         return;
     }
     let mut phones: [Cluster; 8] = Default::default();

@@ -326,36 +326,3 @@ proptest::proptest! {
         proptest::prop_assert_eq!(next_digit(&raw, from), want);
     }
 }
-
-proptest::proptest! {
-    /// Whatever the detectors find, the census lets through (the prefilter never hides a finding).
-    #[test]
-    fn the_census_lets_every_finding_through(raw in proptest::collection::vec(proptest::prop_oneof![
-        proptest::prelude::any::<u8>(),
-        proptest::sample::select(b"0123456789abcdefABCDEF:.-@ +()XYZ".to_vec()),
-    ], 0..60)) {
-        let mut found = false;
-        find(&raw, Kind::all(), |_, _, _| found = true);
-        if found {
-            proptest::prop_assert!(census(&raw).may_find(), "{:?}", String::from_utf8_lossy(&raw));
-        }
-    }
-}
-
-#[test]
-fn census_counts() {
-    let c = census(b"ann@x.org 10:30 a1.b2.c3 -- 1234");
-    assert_eq!(
-        c,
-        Census {
-            digits: 11,
-            colons: 1,
-            dashes: 2,
-            hex_dots: 2,
-            at: true,
-        }
-    );
-    let long = "a.b-".repeat(300);
-    assert_eq!(census(long.as_bytes()).hex_dots, 300);
-    assert_eq!(census(long.as_bytes()).dashes, 300);
-}
