@@ -280,11 +280,14 @@ pub fn find(raw: &[u8], kinds: u8, mut f: impl FnMut(Kind, usize, usize)) {
         spans: [(0, 0); 16],
         n: 0,
     };
-    if want(Kind::Ip) && memchr::memchr(b':', raw).is_some() {
+    // IPv6 addresses and colon-separated MAC addresses have two colons or more ("ref: 12" has one).
+    let colons =
+        memchr::memchr(b':', raw).is_some_and(|i| memchr::memchr(b':', &raw[i + 1..]).is_some());
+    if want(Kind::Ip) && colons {
         net::scan_ipv6(raw, &mut |s, e| f(Kind::Ip, s, e));
     }
     if want(Kind::Mac) || want(Kind::Phone) {
-        net::scan_macs(raw, &mut |s, e| {
+        net::scan_macs(raw, colons, &mut |s, e| {
             taken.add(s, e);
             if want(Kind::Mac) {
                 f(Kind::Mac, s, e);

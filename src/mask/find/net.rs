@@ -124,16 +124,26 @@ pub const DOCUMENTATION_MAC: [u8; 5] = [0x00, 0x00, 0x5e, 0x00, 0x53];
 /// (`00:1a:2b:3c:4d:5e`, `00-1A-2B-3C-4D-5E`), or three groups of four hex digits separated by
 /// dots (`001a.2b3c.4d5e`), not touching letters, digits or a further group. The all-zero and
 /// broadcast addresses and the documentation block are not reported.
-pub(super) fn scan_macs(raw: &[u8], f: &mut impl FnMut(usize, usize)) {
+pub(super) fn scan_macs(raw: &[u8], colons: bool, f: &mut impl FnMut(usize, usize)) {
     let mut done = 0;
-    for sep in memchr::memchr3_iter(b':', b'-', b'.', raw) {
+    let mut check = |sep: usize, f: &mut dyn FnMut(usize, usize)| {
         let back = if raw[sep] == b'.' { 4 } else { 2 };
         if sep < done + back || sep < back {
-            continue;
+            return;
         }
         if let Some(end) = mac_at(raw, sep - back) {
             f(sep - back, end);
             done = end;
+        }
+    };
+    // Without two colons in the field, only the `-` and `.` forms can be there.
+    if colons {
+        for sep in memchr::memchr3_iter(b':', b'-', b'.', raw) {
+            check(sep, f);
+        }
+    } else {
+        for sep in memchr::memchr2_iter(b'-', b'.', raw) {
+            check(sep, f);
         }
     }
 }
