@@ -11,7 +11,7 @@
 //! | `keep`       |                                           | unchanged (explicitly classified)           |
 //! | `email`      |                                           | `nobody@example.com` (keyed unique form)    |
 //! | `email_scan` |                                           | every address inside the value replaced     |
-//! | `pii_scan`   | `kinds` (email/phone/card/iban/ip)        | every such span inside the value replaced   |
+//! | `pii_scan`   | `kinds` (email/phone/card/iban/ip/mac/national_id/geo) | every such span inside the value replaced |
 //! | `null`       |                                           | SQL NULL                                    |
 //! | `constant`   | `value` (string)                          | that value                                  |
 //! | `hash`       | `length` (1..=64, default 16)             | keyed HMAC-SHA256, hex                      |
