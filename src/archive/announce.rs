@@ -59,7 +59,8 @@ impl Announced {
             match policy.masked_entry(entry) {
                 MaskedEntry::Same => entries.push((entry.clone(), false)),
                 MaskedEntry::LeftOut => {}
-                MaskedEntry::Rewritten(m) => entries.push((*m, false)),
+                // Scrubbing is unkeyed and deterministic: the pass scrubs the same text the same way.
+                MaskedEntry::Rewritten(m) | MaskedEntry::Scrubbed(m) => entries.push((*m, false)),
             }
         }
         Announced {

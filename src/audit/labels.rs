@@ -13,7 +13,10 @@ use std::io::Read;
 
 use crate::dump::ident::parse_ident;
 use crate::dump::{DumpError, DumpReader, Event};
-use crate::mask::maskers::{constant, email, hash, keep, name, noise, null, partial, phone};
+use crate::mask::maskers::{
+    bucket, constant, email, generalize_date, hash, keep, name, noise, null, partial, phone,
+    random_between,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
@@ -146,6 +149,15 @@ fn interval_days(s: &str) -> Option<i64> {
 /// | `noise(col, ratio)`                                             | `noise`, `ratio`                  |
 /// | `dnoise(col, 'N days')`                                         | `noise`, `days`                   |
 /// | `fake_address`, `random_zip`                                    | `constant` (`1 Main Street`, `00000`) |
+/// | `random_date_between(d1, d2)`                                   | `random_between`, dates           |
+/// | `random_int_between(i, j)`, `random_bigint_between(i, j)`       | `random_between`, integers        |
+/// | `random_string(n)`                                              | `hash`, `length = n` (1–64)       |
+/// | `generalize_int4range/int8range/numrange(col, step)`            | `bucket`, `width = step` (default 10) |
+/// | `generalize_daterange/tsrange/tstzrange(col, 'year'/'month')`   | `generalize_date`, `to`           |
+///
+/// The generalisation functions return a range (`[30,40)`); pgveil keeps the column's type and
+/// writes the range's lower bound, the same information. Other steps (`decade`, `day`, …) and
+/// every other function are refused.
 pub fn map_label(label: &str) -> Result<Vec<String>, String> {
     let l = label.trim();
     let upper = l.to_ascii_uppercase();
@@ -238,6 +250,68 @@ pub fn map_label(label: &str) -> Result<Vec<String>, String> {
             constant::SPEC.rule_line(),
             format!("value = {}", toml_str("00000")),
         ],
+        "random_date_between" => {
+            let date = |k: usize| {
+                let a = args.get(k)?.trim();
+                let d = a.get(..10)?;
+                (a.len() == 10 || a.as_bytes()[10] == b' ').then_some(d)
+            };
+            let (Some(from), Some(to)) = (date(0), date(1)) else {
+                return Err(format!(
+                    "{call}: random_date_between() needs two dates written YYYY-MM-DD"
+                ));
+            };
+            vec![
+                random_between::SPEC.rule_line(),
+                format!("from = {}", toml_str(from)),
+                format!("to = {}", toml_str(to)),
+            ]
+        }
+        "random_int_between" | "random_bigint_between" => {
+            let int = |k: usize| args.get(k).and_then(|a| a.trim().parse::<i64>().ok());
+            let (Some(from), Some(to)) = (int(0), int(1)) else {
+                return Err(format!("{call}: {f}() needs two integers"));
+            };
+            vec![
+                random_between::SPEC.rule_line(),
+                format!("from = {from}"),
+                format!("to = {to}"),
+            ]
+        }
+        "random_string" => {
+            let n = args
+                .first()
+                .and_then(|a| a.trim().parse::<u32>().ok())
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| format!("{call}: random_string() needs a length from 1 to 64"))?;
+            vec![hash::SPEC.rule_line(), format!("length = {n}")]
+        }
+        "generalize_int4range" | "generalize_int8range" | "generalize_numrange" => {
+            let width = match args.get(1) {
+                None => 10.0,
+                Some(a) => a
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|w| w.is_finite() && *w > 0.0)
+                    .ok_or_else(|| format!("{call}: {f}() needs a positive step"))?,
+            };
+            vec![bucket::SPEC.rule_line(), format!("width = {width}")]
+        }
+        "generalize_daterange" | "generalize_tsrange" | "generalize_tstzrange" => {
+            let step = args.get(1).map_or("decade", |a| a.trim());
+            match step.to_ascii_lowercase().as_str() {
+                "year" | "month" => vec![
+                    generalize_date::SPEC.rule_line(),
+                    format!("to = {}", toml_str(&step.to_ascii_lowercase())),
+                ],
+                _ => {
+                    return Err(format!(
+                        "{call}: {f}() with step {step:?} has no pgveil equivalent (generalize_date keeps a year or a month)"
+                    ))
+                }
+            }
+        }
         other => {
             return Err(format!(
                 "function {other}() has no pgveil equivalent: write a rule for this column by hand"
@@ -442,6 +516,52 @@ mod tests {
             ok("MASKED WITH FUNCTION anon.noise(salary, 0.1)"),
             "masker = \"noise\"\nratio = 0.1"
         );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.random_date_between('1950-01-01'::DATE, '2005-12-31 00:00:00'::TIMESTAMP)"),
+            "masker = \"random_between\"\nfrom = \"1950-01-01\"\nto = \"2005-12-31\""
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.random_int_between(18, 99)"),
+            "masker = \"random_between\"\nfrom = 18\nto = 99"
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.random_string(12)"),
+            "masker = \"hash\"\nlength = 12"
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.generalize_int4range(age, 5)"),
+            "masker = \"bucket\"\nwidth = 5"
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.generalize_numrange(salary)"),
+            "masker = \"bucket\"\nwidth = 10"
+        );
+        assert_eq!(
+            ok("MASKED WITH FUNCTION anon.generalize_daterange(dob, 'year')"),
+            "masker = \"generalize_date\"\nto = \"year\""
+        );
+        for refused in [
+            "MASKED WITH FUNCTION anon.generalize_daterange(dob, 'decade')",
+            "MASKED WITH FUNCTION anon.generalize_tsrange(dob)",
+            "MASKED WITH FUNCTION anon.random_date_between(a, b)",
+            "MASKED WITH FUNCTION anon.random_date()",
+            "MASKED WITH FUNCTION anon.random_string(100)",
+        ] {
+            assert!(map_label(refused).is_err(), "{refused}");
+        }
+        // Every mapping is a valid rule.
+        for label in [
+            "MASKED WITH FUNCTION anon.random_date_between('1950-01-01', '2005-12-31')",
+            "MASKED WITH FUNCTION anon.generalize_int4range(age, 5)",
+            "MASKED WITH FUNCTION anon.generalize_tstzrange(at, 'month')",
+        ] {
+            let rule = format!("[[rule]]\ncolumn = \"c\"\n{}\n", ok(label));
+            crate::mask::RuleSet::from_texts(
+                &[("r.toml", &rule)],
+                crate::mask::Key::from_bytes(b"k"),
+            )
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        }
         assert!(map_label("MASKED WITH FUNCTION anon.fake_iban()")
             .unwrap_err()
             .contains("fake_iban() has no pgveil equivalent"));

@@ -115,10 +115,52 @@ pub struct ScanReport {
     pub tables: u64,
     pub rows: u64,
     pub findings: Vec<Finding>,
+    /// Findings in the schema text, reported apart (and counted in `leaks` and `kept`).
+    pub schema: Vec<SchemaFinding>,
     /// Findings by verdict.
     pub leaks: u64,
     pub look_alikes: u64,
     pub kept: u64,
+}
+
+/// Sensitive-looking values in the schema text (statements outside COPY data) of one entry, of
+/// one kind. In a COMMENT's text it is a leak (the masked artifacts have their comments scrubbed,
+/// [`crate::dump::schema_text`]); elsewhere (function bodies, defaults) it is text pgveil never
+/// changes, reported as kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaFinding {
+    /// The entry, as `TYPE name` (`COMMENT TABLE t`, `FUNCTION f()`).
+    pub entry: String,
+    pub category: Category,
+    pub in_comment: bool,
+    /// Plain dumps: the line of the entry's header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub verdict: Verdict,
+}
+
+/// The schema findings of one entry's body.
+fn schema_findings(entry: String, body: &[u8], line: Option<u64>, out: &mut Vec<SchemaFinding>) {
+    let mut seen: Vec<(Category, bool)> = Vec::new();
+    crate::dump::schema_text::findings(body, |c, in_comment| {
+        if !seen.contains(&(c, in_comment)) {
+            seen.push((c, in_comment));
+        }
+    });
+    out.extend(
+        seen.into_iter()
+            .map(|(category, in_comment)| SchemaFinding {
+                entry: entry.clone(),
+                category,
+                in_comment,
+                line,
+                verdict: if in_comment {
+                    Verdict::Leak
+                } else {
+                    Verdict::Kept
+                },
+            }),
+    );
 }
 
 /// Counters of one table being scanned.
@@ -186,7 +228,7 @@ impl TableScan {
                 } else {
                     raw
                 };
-                let mut seen = 0u8;
+                let mut seen = 0;
                 let whole = value.trim_ascii();
                 find(value, FindKind::all(), |k, s, e| {
                     // `Safari/5.0.1.2` is a version, not an address.
@@ -353,6 +395,7 @@ fn scan_plain(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
     let mut src = Source::open_input(path)?;
     let mut reader = DumpReader::new(src.reader());
     let mut findings = Vec::new();
+    let mut schema = Vec::new();
     let mut current: Option<TableScan> = None;
     let (mut tables, mut rows) = (0u64, 0u64);
     while let Some(event) = reader.next_event()? {
@@ -378,12 +421,16 @@ fn scan_plain(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
                     t.findings(rules, true, &mut findings);
                 }
             }
+            Event::Entry(e) => {
+                let name = format!("{} {}", e.header.desc, e.header.tag);
+                schema_findings(name, e.body(), Some(e.line), &mut schema);
+            }
             _ => {}
         }
     }
     drop(reader);
     src.finish()?;
-    Ok(report(path, "plain", tables, rows, findings))
+    Ok(report(path, "plain", tables, rows, findings, schema))
 }
 
 /// Schema facts from an archive's TOC: its definitions, framed as the plain dump pg_dump would
@@ -622,6 +669,12 @@ fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut findings = Vec::new();
+    let mut schema = Vec::new();
+    for e in archive.entries.iter().filter(|e| e.desc != "TABLE DATA") {
+        if let Some(defn) = &e.defn {
+            schema_findings(format!("{} {}", e.desc, e.tag), defn, None, &mut schema);
+        }
+    }
     let (mut tables, mut rows) = (0u64, 0u64);
     // One table's data streams through a fixed buffer: whole rows are scanned, a partial last row
     // rolls over to the next read.
@@ -678,7 +731,7 @@ fn scan_custom(path: &Path, rules: &RuleSet) -> Result<ScanReport, ScanError> {
         rows += t.rows;
         t.findings(rules, false, &mut findings);
     }
-    Ok(report(path, "custom", tables, rows, findings))
+    Ok(report(path, "custom", tables, rows, findings, schema))
 }
 
 fn report(
@@ -687,8 +740,12 @@ fn report(
     tables: u64,
     rows: u64,
     findings: Vec<Finding>,
+    schema: Vec<SchemaFinding>,
 ) -> ScanReport {
-    let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count() as u64;
+    let count = |v: Verdict| {
+        (findings.iter().filter(|f| f.verdict == v).count()
+            + schema.iter().filter(|f| f.verdict == v).count()) as u64
+    };
     let (leaks, look_alikes, kept) = (
         count(Verdict::Leak),
         count(Verdict::LookAlike),
@@ -700,6 +757,7 @@ fn report(
         tables,
         rows,
         findings,
+        schema,
         leaks,
         look_alikes,
         kept,
@@ -735,6 +793,16 @@ pub fn render(r: &ScanReport) -> String {
             f.values,
         );
     }
+    for f in &r.schema {
+        let place = f.line.map(|l| format!(", line {l}")).unwrap_or_default();
+        let verdict = if f.in_comment {
+            "LEAK: in comment text, which the masked artifacts scrub"
+        } else {
+            "kept: schema text outside comments is never changed"
+        };
+        let _ = writeln!(s, "schema: {}{place}  {}  {verdict}", f.entry, f.category);
+    }
+    let data = |v: Verdict| r.findings.iter().filter(|f| f.verdict == v).count();
     let _ = writeln!(
         s,
         "{} ({}): {} tables, {} rows, {} finding(s): {} leak(s), {} look-alike(s), {} in kept columns",
@@ -743,10 +811,19 @@ pub fn render(r: &ScanReport) -> String {
         r.tables,
         r.rows,
         r.findings.len(),
-        r.leaks,
-        r.look_alikes,
-        r.kept
+        data(Verdict::Leak),
+        data(Verdict::LookAlike),
+        data(Verdict::Kept)
     );
+    if !r.schema.is_empty() {
+        let in_comments = r.schema.iter().filter(|f| f.in_comment).count();
+        let _ = writeln!(
+            s,
+            "schema text: {} finding(s): {in_comments} leak(s) in comments, {} elsewhere (kept)",
+            r.schema.len(),
+            r.schema.len() - in_comments
+        );
+    }
     s
 }
 

@@ -94,6 +94,9 @@ fn observe(c: &mut ColumnValues, value: &[u8]) {
             FindKind::Phone => Kind::Phone,
             FindKind::Card => Kind::Card,
             FindKind::Iban => Kind::Iban,
+            FindKind::Mac => Kind::Mac,
+            FindKind::NationalId => Kind::NationalId,
+            FindKind::Geo => Kind::Geo,
             FindKind::Ip => {
                 if !whole && !ip_stands_alone(value, s, e) {
                     return;

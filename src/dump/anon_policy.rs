@@ -21,6 +21,8 @@
 //!   `shared_preload_libraries` or `local_preload_libraries` setting whose list names `anon`
 //!   (even with other libraries in it: pgveil does not rewrite a setting's value).
 //!
+//! COMMENT entries stay, with personal data in their text scrubbed ([`super::schema_text`]).
+//!
 //! The statements are split by a lexer that knows string literals (`'…'`, `E'…'`, dollar
 //! quotes), quoted identifiers and comments: a label is a literal that may hold `;` and newlines.
 
@@ -38,6 +40,9 @@ pub enum MaskedEntry {
     LeftOut,
     /// The entry without some of its statements.
     Rewritten(Box<Entry>),
+    /// The entry with personal data scrubbed from its COMMENT text ([`super::schema_text`]): not
+    /// left out, only its comment text differs.
+    Scrubbed(Box<Entry>),
 }
 
 /// What the masked view leaves out, learnt from the entries of one dump in order (the extension's
@@ -86,7 +91,7 @@ impl AnonPolicy {
             .filter_map(|e| match self.masked_entry(e) {
                 MaskedEntry::Same => Some(e.clone()),
                 MaskedEntry::LeftOut => None,
-                MaskedEntry::Rewritten(r) => Some(*r),
+                MaskedEntry::Rewritten(r) | MaskedEntry::Scrubbed(r) => Some(*r),
             })
             .collect()
     }
@@ -117,7 +122,11 @@ impl AnonPolicy {
                 self.schema = extension_schema(entry.body_without_owner());
                 MaskedEntry::LeftOut
             }
-            "COMMENT" => whole(h.tag == "EXTENSION anon"),
+            "COMMENT" if h.tag == "EXTENSION anon" => MaskedEntry::LeftOut,
+            "COMMENT" => match super::schema_text::scrub_comments(entry) {
+                Some(e) => MaskedEntry::Scrubbed(Box::new(e)),
+                None => MaskedEntry::Same,
+            },
             "SECURITY LABEL" => self.cut(entry, entry.body_without_owner().len(), |p, stmt| {
                 p.is_policy_label(stmt)
             }),
@@ -497,7 +506,7 @@ CREATE EXTENSION IF NOT EXISTS anon WITH SCHEMA anon;
                 let body = match policy.masked_entry(&e) {
                     MaskedEntry::Same => Some(String::from_utf8_lossy(e.body()).into_owned()),
                     MaskedEntry::LeftOut => None,
-                    MaskedEntry::Rewritten(r) => {
+                    MaskedEntry::Rewritten(r) | MaskedEntry::Scrubbed(r) => {
                         // The rewritten entry keeps its header and the rest of its text.
                         assert_eq!(&r.text[..r.body_range.start], &e.text[..e.body_range.start]);
                         assert_eq!(

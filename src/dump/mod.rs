@@ -8,6 +8,7 @@ pub mod facts;
 pub mod ident;
 pub mod psql_lex;
 pub mod reader;
+pub mod schema_text;
 
 pub use entry::{CopyStmt, Entry, EntryHeader};
 pub use reader::{DumpError, DumpReader, Event, Preamble};

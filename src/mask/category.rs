@@ -18,10 +18,14 @@ pub enum Category {
     NationalId,
     /// Passwords, tokens, API keys (recognized by name only).
     Secret,
+    /// Hardware (MAC) addresses.
+    Mac,
+    /// Geographic locations: latitude/longitude pairs, points.
+    Geo,
 }
 
 impl Category {
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 10] = [
         Category::Email,
         Category::Phone,
         Category::Name,
@@ -30,6 +34,8 @@ impl Category {
         Category::Card,
         Category::NationalId,
         Category::Secret,
+        Category::Mac,
+        Category::Geo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl Category {
             Category::Card => "card",
             Category::NationalId => "national_id",
             Category::Secret => "secret",
+            Category::Mac => "mac",
+            Category::Geo => "geo",
         }
     }
 
@@ -51,7 +59,7 @@ impl Category {
     }
 
     /// Bit for sets of categories.
-    pub fn bit(self) -> u8 {
+    pub fn bit(self) -> Categories {
         1 << (self as u8)
     }
 }
@@ -63,4 +71,4 @@ impl std::fmt::Display for Category {
 }
 
 /// A set of [`Category`]s, as [`Category::bit`]s.
-pub type Categories = u8;
+pub type Categories = u16;

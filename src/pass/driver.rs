@@ -139,9 +139,12 @@ impl Driver<'_> {
         if matches!(masked, MaskedEntry::Same) {
             return self.push(st, Slot::Event(msg));
         }
-        st.excluded_from_masked += 1;
+        // A scrubbed comment is not left out: only its text differs.
+        if !matches!(masked, MaskedEntry::Scrubbed(_)) {
+            st.excluded_from_masked += 1;
+        }
         self.push(st, Slot::OriginalOnly(msg))?;
-        if let MaskedEntry::Rewritten(m) = masked {
+        if let MaskedEntry::Rewritten(m) | MaskedEntry::Scrubbed(m) = masked {
             self.push(st, Slot::MaskedOnly(Msg::Entry(Arc::new(*m))))?;
         }
         Ok(())

@@ -777,16 +777,13 @@ fn security_labels_become_rules_and_unknown_functions_are_errors() {
         .zip(&original)
         .map(|(a, b)| a.parse::<i64>().unwrap() - b.parse::<i64>().unwrap())
         .collect();
+    // Moved within the range, in the column's own precision (not whole days: issue 14), and
+    // never by 0.
     assert!(
-        diffs
-            .iter()
-            .all(|d| d.abs() <= 3 * 86_400 && d % 86_400 == 0),
+        diffs.iter().all(|d| d.abs() <= 3 * 86_400 && *d != 0),
         "{diffs:?}"
     );
-    assert!(
-        diffs.iter().filter(|&&d| d != 0).count() > diffs.len() / 2,
-        "{diffs:?}"
-    );
+    assert!(diffs.iter().any(|d| d % 86_400 != 0), "{diffs:?}");
 
     // A function without a pgveil equivalent fails the import, naming the column and the line.
     let bad = dir.path().join("bad.sql");

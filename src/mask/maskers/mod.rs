@@ -11,7 +11,7 @@
 //! | `keep`       |                                           | unchanged (explicitly classified)           |
 //! | `email`      |                                           | `nobody@example.com` (keyed unique form)    |
 //! | `email_scan` |                                           | every address inside the value replaced     |
-//! | `pii_scan`   | `kinds` (email/phone/card/iban/ip)        | every such span inside the value replaced   |
+//! | `pii_scan`   | `kinds` (email/phone/card/iban/ip/mac/national_id/geo) | every such span inside the value replaced |
 //! | `null`       |                                           | SQL NULL                                    |
 //! | `constant`   | `value` (string)                          | that value                                  |
 //! | `hash`       | `length` (1..=64, default 16)             | keyed HMAC-SHA256, hex                      |
@@ -20,7 +20,12 @@
 //! | `regex`      | `pattern`, `replacement`, `contains`      | every match replaced                        |
 //! | `partial`    | `keep_first`, `keep_last`, `fill`         | the middle characters replaced by `fill`    |
 //! | `json`       | `paths`, `action` (+ its options)         | values at those paths replaced              |
-//! | `noise`      | `range`, `ratio`, `days`                  | numbers/dates moved within the range        |
+//! | `noise`      | `range`, `ratio`, `days`                  | numbers/dates moved within the range, never 0 |
+//! | `generalize_date` | `to` (year/month)                    | date/timestamp cut to its year or month     |
+//! | `bucket`     | `width`                                   | number at the lower bound of its bucket     |
+//! | `prefix`     | `keep`, `fill`                            | leading characters kept, the rest filled    |
+//! | `round_point`| `decimals`                                | point / coordinates rounded                 |
+//! | `random_between` | `from`, `to` (integers or dates)      | a keyed pick in that range                  |
 
 use std::sync::Arc;
 
@@ -29,9 +34,11 @@ use super::key::Key;
 use super::source::Options;
 use super::{Masker, RulesError};
 
+pub mod bucket;
 pub mod constant;
 pub mod email;
 pub mod email_scan;
+pub mod generalize_date;
 pub mod hash;
 pub mod json;
 pub mod keep;
@@ -41,7 +48,10 @@ pub mod null;
 pub mod partial;
 pub mod phone;
 pub mod pii_scan;
+pub mod prefix;
+pub mod random_between;
 pub mod regex;
+pub mod round_point;
 
 /// Every masker, in the order error messages and docs list them.
 pub static REGISTRY: &[MaskerSpec] = &[
@@ -58,6 +68,11 @@ pub static REGISTRY: &[MaskerSpec] = &[
     partial::SPEC,
     json::SPEC,
     noise::SPEC,
+    generalize_date::SPEC,
+    bucket::SPEC,
+    prefix::SPEC,
+    round_point::SPEC,
+    random_between::SPEC,
 ];
 
 /// The type of a masker's option checker: it takes the options it knows from the rule (leaving the

@@ -14,10 +14,18 @@
 //! - **iban** (mod-97 valid): the country code kept, every other letter or digit `0` (check digits
 //!   `00` are never valid): `FR76 3000 …` → `FR00 0000 …`;
 //! - **ip**: IPv4 → `192.0.2.1` (RFC 5737), IPv6 → `2001:db8::1` (RFC 3849); on a `unique` column
-//!   the last part is keyed (`192.0.2.<0-255>`, `2001:db8::<h>:<h>`).
+//!   the last part is keyed (`192.0.2.<0-255>`, `2001:db8::<h>:<h>`);
+//! - **mac**: the RFC 7042 documentation block in the same layout and case, `00:00:5e:00:53:00`
+//!   (last octet keyed on a `unique` column);
+//! - **national_id** (French NIR, Spanish DNI/NIE, US SSN, see [`crate::mask::find`]): digits `0`
+//!   (keyed on a `unique` column, but a NIR's first digit and an SSN's area stay 0) and a DNI/NIE's
+//!   letter made wrong, so the result never passes the check: `123-45-6789` → `000-00-0000`,
+//!   `12345678Z` → `00000000R`;
+//! - **geo** (latitude/longitude pairs): every integer digit `0` and the decimals `0` (keyed on a
+//!   `unique` column): `48.8584, 2.2945` → `00.0000, 0.0000`.
 //!
 //! Option `kinds`: which kinds to replace (default all): `kinds = ["email", "phone"]`; known kinds
-//! `email`, `phone`, `card`, `iban`, `ip`.
+//! `email`, `phone`, `card`, `iban`, `ip`, `mac`, `national_id`, `geo`.
 //!
 //! Phones are recognised by shape (see `detect`): a leading `+` and a country code with 7 to 14
 //! more digits (spaces, dots, dashes, parentheses allowed), `(0xx) xxx-xxxx`, or three digit groups
@@ -43,7 +51,7 @@
 
 use super::{Configured, MaskerSpec};
 use crate::mask::category::Categories;
-use crate::mask::find::{find, Kind};
+use crate::mask::find::{find, Kind, DNI_LETTERS, DOCUMENTATION_MAC};
 use crate::mask::key::{keyed_digest, push_hex, HmacSha256, Key};
 use crate::mask::source::Options;
 use crate::mask::{MaskOutcome, Masker, RulesError};
@@ -147,6 +155,84 @@ impl PiiScan {
                         push_hex(&d[2..], 4, out);
                     }
                 }
+            }
+            Kind::Mac => {
+                // RFC 7042's documentation block 00-00-5E-00-53-xx, in the span's own layout
+                // and case; the last octet keyed on unique columns.
+                let last = self.mac.as_ref().map_or(0, |m| keyed_digest(m, span)[0]);
+                let mut nibbles = DOCUMENTATION_MAC
+                    .iter()
+                    .chain([&last])
+                    .flat_map(|o| [o >> 4, o & 15]);
+                let upper = span.iter().any(u8::is_ascii_uppercase);
+                for &b in span {
+                    if b.is_ascii_hexdigit() {
+                        let v = nibbles.next().unwrap_or(0);
+                        let c = char::from_digit(u32::from(v), 16).unwrap_or('0') as u8;
+                        out.push(if upper { c.to_ascii_uppercase() } else { c });
+                    } else {
+                        out.push(b);
+                    }
+                }
+            }
+            Kind::NationalId => self.national_id(span, out),
+            Kind::Geo => {
+                // Integer digits 0 (never reported again: both integer parts 0), decimals 0 or
+                // keyed; signs and separators kept.
+                let d = self.mac.as_ref().map(|m| keyed_digest(m, span));
+                let mut decimals = false;
+                for (n, &b) in span.iter().enumerate() {
+                    match b {
+                        b'.' => decimals = true,
+                        b',' => decimals = false,
+                        _ => {}
+                    }
+                    out.push(match (&d, b.is_ascii_digit()) {
+                        (Some(d), true) if decimals => b'0' + d[n % 32] % 10,
+                        (_, true) => b'0',
+                        _ => b,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A national id's masked form, which fails its check: digits 0 (keyed on unique columns, the
+    /// first one always 0: no NIR starts with 0, no SSN area is 000), a DNI/NIE letter replaced by
+    /// the letter after the right one.
+    fn national_id(&self, span: &[u8], out: &mut Vec<u8>) {
+        let base = out.len();
+        let d = self.mac.as_ref().map(|m| keyed_digest(m, span));
+        let ssn = span.len() == 11 && span[3] == b'-';
+        let mut n = 0usize;
+        for &b in span {
+            out.push(if b.is_ascii_digit() {
+                n += 1;
+                match &d {
+                    // The SSN's area stays 000.
+                    Some(d) if n > 1 && !(ssn && n <= 3) => b'0' + d[n % 32] % 10,
+                    _ => b'0',
+                }
+            } else {
+                b
+            });
+        }
+        // DNI/NIE: the check letter is the last byte; recompute it on the new number, then take
+        // the next one.
+        let masked = &mut out[base..];
+        if let Some(&last) = masked.last() {
+            if last.is_ascii_uppercase() && !ssn {
+                let prefix = match masked[0] {
+                    b'Y' => 1,
+                    b'Z' => 2,
+                    _ => 0,
+                };
+                let number = masked
+                    .iter()
+                    .filter(|b| b.is_ascii_digit())
+                    .fold(prefix, |a: u32, &b| a * 10 + u32::from(b - b'0'));
+                let len = masked.len();
+                masked[len - 1] = DNI_LETTERS[((number + 1) % 23) as usize];
             }
         }
     }
@@ -257,7 +343,7 @@ impl Masker for PiiScan {
 /// Registered as `pii_scan`: option `kinds`; removes the categories of the kinds it replaces.
 pub(crate) const SPEC: MaskerSpec = MaskerSpec {
     name: "pii_scan",
-    example: r#"kinds = ["email", "phone"]"#,
+    example: r#"kinds = ["email", "phone", "mac", "national_id", "geo"]"#,
     options: &["kinds"],
     parse: |opts| Ok(Box::new(Config(parse_kinds(opts)?))),
 };
@@ -322,9 +408,20 @@ mod tests {
         assert_eq!(mask("DE89370400440532013000"), "DE00000000000000000000");
         assert_eq!(mask("from 10.1.2.3, then"), "from 192.0.2.1, then");
         assert_eq!(mask("via 2a02:1810:4d02:e500::1d4c."), "via 2001:db8::1.");
+        assert_eq!(mask("mac 00-1A-2B-3C-4D-5E ok"), "mac 00-00-5E-00-53-00 ok");
+        assert_eq!(mask("mac 001a.2b3c.4d5e"), "mac 0000.5e00.5300");
+        assert_eq!(mask("SSN 123-45-6789."), "SSN 000-00-0000.");
+        assert_eq!(mask("DNI 12345678Z"), "DNI 00000000R");
+        assert_eq!(mask("NIE X-1234567-L"), "NIE X-0000000-R");
+        assert_eq!(
+            mask("NIR 2 90 03 2A 004 012 34"),
+            "NIR 0 00 00 0A 000 000 00"
+        );
+        assert_eq!(mask("at 48.8584, -2.2945."), "at 00.0000, -0.0000.");
         for v in [
             "call +33 5 62 02 97 93 or write to ann@x.test",
             "DE89370400440532013000",
+            "00:1a:2b:3c:4d:5e 1 85 05 78 006 084 91 X1234567L (2.2945,48.8584)",
             "4111-1111-1111-1111",
         ] {
             assert!(clean(&mask(v)), "{v} → {}", mask(v));
@@ -361,6 +458,17 @@ mod tests {
 
     #[test]
     fn unique_columns_get_keyed_forms() {
+        for v in [
+            "00:1a:2b:3c:4d:5e",
+            "123-45-6789",
+            "12345678Z",
+            "Y7654321G",
+            "1 85 05 78 006 084 91",
+            "48.8584, 2.2945",
+        ] {
+            let m = mask_with(Kind::all(), true, v);
+            assert!(m != v && m.len() == v.len() && clean(&m), "{v} → {m}");
+        }
         let a = mask_with(Kind::all(), true, "ann@x.test +33 5 62 02 97 93 10.1.2.3");
         let b = mask_with(Kind::all(), true, "ann@x.test +33 5 62 02 97 94 10.1.2.4");
         assert_ne!(a, b);
