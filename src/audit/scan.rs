@@ -2,7 +2,7 @@
 //! archive) and report the values that look sensitive (see [`crate::mask::find`]; an IPv4 address
 //! glued to a product token, `Safari/5.0.1.2`, is a version and not counted), per table, column
 //! and kind, and the fields that are exactly a person's name ([`crate::names`], see
-//! [`NameCounts`]). Each finding gets a [`Verdict`]: in a column the rules mask it is a *leak*
+//! `NameCounts`). Each finding gets a [`Verdict`]: in a column the rules mask it is a *leak*
 //! unless the column's masker writes look-alike values of that very kind by design (the `phone`
 //! masker's phones, the `name` masker's names, a `constant` that is such a value): then it is a
 //! *look-alike*. Which kinds the masker was meant to remove does not matter: a phone left in a
@@ -11,7 +11,7 @@
 //! is for). `scan` exits non-zero on any leak.
 //!
 //! (About 820 lines with its tests: the two artifact formats feed one per-table counter,
-//! [`TableScan`], with its name counts; splitting the readers from it would scatter the one loop.)
+//! `TableScan`, with its name counts; splitting the readers from it would scatter the one loop.)
 //!
 //! The scan streams: plain dumps through [`DumpReader`] batches, custom archives through a fixed
 //! buffer over each table's (inflated) data block. The hot loop works on borrowed slices of each batch (rows, then raw fields) and

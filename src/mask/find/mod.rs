@@ -18,8 +18,8 @@
 //! number costs one pass over its bytes.
 //!
 //! Deliberately simple heuristics: they are meant to catch the common leaks (card numbers in free
-//! text), not to prove a value is harmless. One file per family: [`numbers`] (cards, IBANs,
-//! phones), [`net`] (IP, MAC), [`national`], [`geo`].
+//! text), not to prove a value is harmless. One file per family: `numbers` (cards, IBANs,
+//! phones), `net` (IP, MAC), `national`, `geo`.
 
 mod geo;
 mod national;
