@@ -11,7 +11,7 @@ use pgveil::cancel::CancelToken;
 use pgveil::usecase::{ArtifactKind, BackupPlan, BackupSource, CustomData as PlanCustomData, Note};
 
 use super::backups::{print_retention, RetentionArgs};
-use super::common::{table_summary, RuleArgs, S3Args};
+use super::common::{table_summary, ReadArgs, RuleArgs, S3Args};
 use super::progress::progress_for;
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +70,8 @@ pub struct DumpArgs {
     /// Print the per-table summary (rows, MB, MB/s) and notes even when stderr is not a terminal.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Extra arguments for pg_dump (after `--`).
     #[arg(last = true, value_name = "PG_DUMP_ARGS")]
     pg_dump_args: Vec<OsString>,
@@ -123,6 +125,7 @@ impl DumpArgs {
             rules: self.rules.plan(),
             labels: self.labels,
             keep_large_objects: self.keep_large_objects,
+            read: self.read.mode(),
         }
     }
 }

@@ -64,6 +64,9 @@ pub enum UseCaseError {
     Source(#[from] SourceError),
     #[error(transparent)]
     ConnInfo(#[from] ConnInfoError),
+    /// The direct read failed (connecting, its catalog reads).
+    #[error(transparent)]
+    Direct(#[from] crate::input::direct::DirectError),
     #[error("{what}")]
     Dump {
         what: String,

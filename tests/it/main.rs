@@ -11,6 +11,7 @@ mod support;
 mod archive;
 mod archive_deps;
 mod backups;
+mod direct;
 mod dump_cli;
 mod error_messages;
 mod fail_closed_reader;
