@@ -146,9 +146,18 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     if verbose && report.notes.contains(&Note::NoSnapshot) {
         eprintln!("pgveil: {}", Note::NoSnapshot);
     }
+    // A direct read asked for and not done is always said.
+    let fallback = |n: &Note| matches!(n, Note::ReadThroughPgDump(_));
+    for note in report.notes.iter().filter(|n| fallback(n)) {
+        eprintln!("pgveil: {note}");
+    }
     if for_people {
         eprint!("{}", table_summary(&report.tables, report.seconds));
-        for note in report.notes.iter().filter(|n| **n != Note::NoSnapshot) {
+        for note in report
+            .notes
+            .iter()
+            .filter(|n| **n != Note::NoSnapshot && !fallback(n))
+        {
             eprintln!("{note}");
         }
     }

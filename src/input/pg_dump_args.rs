@@ -323,7 +323,10 @@ impl PgDumpOptions {
     /// The canonical long names of the options given, in order (for the direct read's check of
     /// what it can honour).
     pub fn canonical_names(&self) -> Vec<&'static str> {
-        self.options.iter().map(|g| SPECS[g.spec].canonical).collect()
+        self.options
+            .iter()
+            .map(|g| SPECS[g.spec].canonical)
+            .collect()
     }
 
     /// The options (every one spelled `--name[=value]`) without those named (or their aliases).

@@ -29,7 +29,7 @@ use crate::restore::RestoreError;
 use crate::sink::OutputError;
 use crate::store::StoreError;
 
-pub use anonymize::{anonymize, AnonymizePlan, AnonymizeReport};
+pub use anonymize::{anonymize, AnonymizePlan, AnonymizeReport, DatabaseInput};
 pub use backup::{
     backup, ArtifactKind, BackupPlan, BackupReport, BackupSource, CustomData, Note,
     PublishedArtifact,

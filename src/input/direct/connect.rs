@@ -3,8 +3,8 @@
 //! variables, the password file), and the session settings pg_dump uses, so that a `COPY … TO
 //! STDOUT` here gives the bytes pg_dump's gives.
 //!
-//! What libpq would do and this client cannot (a service file, client certificates, GSSAPI,
-//! `sslmode` other than disable/allow/prefer) is [`DirectError::Unsupported`]: the caller reads
+//! TLS is rustls ([`super::tls`]) with libpq's `sslmode` meanings. What libpq would do and this
+//! client cannot (a service file, client certificates, GSSAPI) is [`DirectError::Unsupported`]: the caller reads
 //! through pg_dump instead, which does it. A connection that fails is [`DirectError::Connect`]
 //! carrying the server's (or the network's) own message.
 
@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_postgres::config::{SslMode, TargetSessionAttrs};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
+use super::tls::{self, RustlsConnect, Verify};
 use super::DirectError;
 use crate::input::conninfo::ConnInfo;
 
@@ -33,6 +34,8 @@ const SUPPORTED: &[&str] = &[
     "fallback_application_name",
     "connect_timeout",
     "sslmode",
+    "sslrootcert",
+    "sslsni",
     "client_encoding",
     "keepalives",
     "keepalives_idle",
@@ -52,6 +55,7 @@ const UNSUPPORTED_VARS: &[&str] = &["PGSERVICE", "PGSSLCERT", "PGSSLKEY", "PGREQ
 pub struct Target {
     pub config: Config,
     pub describe: String,
+    tls: RustlsConnect,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -85,19 +89,35 @@ pub fn target(conn: Option<&ConnInfo>) -> Result<Target, DirectError> {
             .filter(|v| !v.is_empty())
     };
     let get = |key: &str, var: &str| param(key).or_else(|| env(var));
-    match get("sslmode", "PGSSLMODE").as_deref() {
-        None | Some("disable" | "allow" | "prefer") => {}
-        Some(other) => {
-            return Err(DirectError::Unsupported(format!("sslmode={other}")));
-        }
+    let rootcert = get("sslrootcert", "PGSSLROOTCERT").or_else(tls::default_rootcert);
+    let client_cert =
+        env("HOME").map(|h| PathBuf::from(h).join(".postgresql").join("postgresql.crt"));
+    if client_cert.is_some_and(|c| c.is_file()) {
+        return Err(DirectError::Unsupported(
+            "a client certificate (~/.postgresql/postgresql.crt)".into(),
+        ));
     }
+    // Without a root file libpq checks no certificate in the modes below verify-ca; with one it
+    // checks the chain.
+    let weak = if rootcert.is_some() {
+        Verify::Chain
+    } else {
+        Verify::Nothing
+    };
+    let (mode, verify) = match get("sslmode", "PGSSLMODE").as_deref() {
+        Some("disable") => (SslMode::Disable, Verify::Nothing),
+        None | Some("allow" | "prefer") => (SslMode::Prefer, weak),
+        Some("require") => (SslMode::Require, weak),
+        Some("verify-ca") => (SslMode::Require, Verify::Chain),
+        Some("verify-full") => (SslMode::Require, Verify::ChainAndName),
+        Some(other) => return Err(DirectError::Invalid(format!("invalid sslmode {other:?}"))),
+    };
+    let tls = tls::connector(verify, rootcert.as_deref())?;
     if get("gssencmode", "PGGSSENCMODE").as_deref() == Some("require") {
         return Err(DirectError::Unsupported("gssencmode=require".into()));
     }
     let mut config = Config::new();
-    // libpq negotiates TLS first with `prefer`; this client offers none and goes on in clear, as
-    // libpq does when the server has no TLS (the modes that need TLS are sent to pg_dump).
-    config.ssl_mode(SslMode::Disable);
+    config.ssl_mode(mode);
     let hosts: Vec<String> = get("host", "PGHOST")
         .map(|h| h.split(',').map(str::to_string).collect())
         .unwrap_or_else(|| vec![String::new()]);
@@ -205,26 +225,28 @@ pub fn target(conn: Option<&ConnInfo>) -> Result<Target, DirectError> {
             .collect::<Vec<_>>()
             .join(",")
     );
-    Ok(Target { config, describe })
+    Ok(Target {
+        config,
+        describe,
+        tls,
+    })
 }
 
 /// The operating system's user name (libpq's default user).
 fn os_user() -> String {
-    env("USER")
-        .or_else(|| env("LOGNAME"))
-        .unwrap_or_else(|| {
-            // SAFETY: geteuid has no preconditions; getpwuid returns a pointer into static storage
-            // (or null), read at once on this thread.
-            unsafe {
-                let pw = libc::getpwuid(libc::geteuid());
-                if pw.is_null() || (*pw).pw_name.is_null() {
-                    return String::new();
-                }
-                std::ffi::CStr::from_ptr((*pw).pw_name)
-                    .to_string_lossy()
-                    .into_owned()
+    env("USER").or_else(|| env("LOGNAME")).unwrap_or_else(|| {
+        // SAFETY: geteuid has no preconditions; getpwuid returns a pointer into static storage
+        // (or null), read at once on this thread.
+        unsafe {
+            let pw = libc::getpwuid(libc::geteuid());
+            if pw.is_null() || (*pw).pw_name.is_null() {
+                return String::new();
             }
-        })
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    })
 }
 
 /// libpq's password file lookup: `host:port:database:user:password` lines, `*` matching anything,
@@ -292,7 +314,7 @@ pub async fn connect(target: &Target) -> Result<Client, DirectError> {
     let (client, connection) =
         target
             .config
-            .connect(NoTls)
+            .connect(target.tls.clone())
             .await
             .map_err(|source| DirectError::Connect {
                 target: target.describe.clone(),
@@ -339,7 +361,11 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pgpass");
-        std::fs::write(&f, "# c\nother:*:*:*:no\nlocalhost:5433:*:u:yes\n*:*:*:*:any\n").unwrap();
+        std::fs::write(
+            &f,
+            "# c\nother:*:*:*:no\nlocalhost:5433:*:u:yes\n*:*:*:*:any\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(

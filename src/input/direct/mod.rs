@@ -3,6 +3,7 @@
 //! unchanged.
 //!
 //! - [`connect`]: the connection (conninfo, `PG*` variables, password file) and pg_dump's session;
+//! - [`tls`]: TLS with rustls, as `sslmode` says;
 //! - [`toc`]: the TOC of `pg_dump -Fc`, read before pg_dump reads any data, then pg_dump stopped;
 //! - [`splice`]: where the data section goes in `pg_dump --section=pre-data --section=post-data`
 //!   and how pg_dump prints data entries;
@@ -20,6 +21,7 @@ pub mod connect;
 pub mod plan;
 pub mod reader;
 pub mod splice;
+pub mod tls;
 pub mod toc;
 
 use std::collections::HashMap;
@@ -122,7 +124,9 @@ const HONOURED: &[&str] = &[
 pub fn check_options(options: &PgDumpOptions) -> Result<(), DirectError> {
     for name in options.canonical_names() {
         if !HONOURED.contains(&name) {
-            return Err(DirectError::Unsupported(format!("the pg_dump option --{name}")));
+            return Err(DirectError::Unsupported(format!(
+                "the pg_dump option --{name}"
+            )));
         }
     }
     Ok(())
@@ -150,8 +154,12 @@ impl DirectSession {
             .map_err(DirectError::Runtime)?;
         let (exporter, snapshot) = runtime.block_on(async {
             let client = connect::connect(&target).await?;
+            // The transaction stays open, idle, for the whole read.
             client
-                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .batch_execute(
+                    "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; \
+                     BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                )
                 .await
                 .map_err(|source| DirectError::Query {
                     what: "starting the snapshot's transaction".into(),
@@ -205,13 +213,17 @@ impl DirectSession {
                 sections.run_to_vec()
             });
             let toc = toc_of(conn.as_ref(), &options);
-            (schema.join().expect("the schema thread does not panic"), toc)
+            (
+                schema.join().expect("the schema thread does not panic"),
+                toc,
+            )
         });
         let (schema, toc) = (schema?, toc?);
         let section = splice::data_section(&toc)?;
         let boundary = section.boundary(&schema)?;
-        let encoding = splice::client_encoding(&schema)
-            .ok_or_else(|| DirectError::Invalid("the schema dump sets no client_encoding".into()))?;
+        let encoding = splice::client_encoding(&schema).ok_or_else(|| {
+            DirectError::Invalid("the schema dump sets no client_encoding".into())
+        })?;
         let oids: Vec<u32> = section
             .items
             .iter()
@@ -252,6 +264,9 @@ impl DirectSession {
             encoding,
             oids,
             estimate,
+            lock_wait: options
+                .value("lock-wait-timeout")
+                .map(|v| v.to_string_lossy().into_owned()),
         })
     }
 
@@ -310,7 +325,7 @@ impl DirectSession {
         let jobs = jobs.min(prepared.units.len()).max(1);
         let statements = prepared.units.len();
         let clients = runtime.block_on(async {
-            lock_tables(&exporter, &prepared.oids).await?;
+            lock_tables(&exporter, &prepared.oids, prepared.lock_wait.as_deref()).await?;
             let connecting =
                 (0..jobs).map(|_| reader_connection(&target, &snapshot, &prepared.encoding));
             futures_util::future::join_all(connecting)
@@ -345,6 +360,8 @@ struct Prepared {
     encoding: String,
     oids: Vec<u32>,
     estimate: u64,
+    /// pg_dump's `--lock-wait-timeout`.
+    lock_wait: Option<String>,
 }
 
 /// The reader, then the exporting connection (its transaction holds the snapshot and the locks),
@@ -362,8 +379,13 @@ impl std::io::Read for KeepAlive {
 }
 
 /// Lock the plain tables read in ACCESS SHARE mode in the snapshot's transaction, as pg_dump
-/// does, so that no DROP, TRUNCATE or rewrite runs under the read.
-async fn lock_tables(exporter: &Client, oids: &[u32]) -> Result<(), DirectError> {
+/// does (waiting at most `--lock-wait-timeout`), so that no DROP, TRUNCATE or rewrite runs under
+/// the read.
+async fn lock_tables(
+    exporter: &Client,
+    oids: &[u32],
+    lock_wait: Option<&str>,
+) -> Result<(), DirectError> {
     let q = |what: &'static str| {
         move |source| DirectError::Query {
             what: what.into(),
@@ -380,6 +402,15 @@ async fn lock_tables(exporter: &Client, oids: &[u32]) -> Result<(), DirectError>
         .await
         .map_err(q("reading the tables' names"))?;
     let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    if let Some(wait) = lock_wait {
+        exporter
+            .execute(
+                "SELECT pg_catalog.set_config('lock_timeout', $1, true)",
+                &[&wait],
+            )
+            .await
+            .map_err(q("setting --lock-wait-timeout"))?;
+    }
     for chunk in names.chunks(500) {
         exporter
             .batch_execute(&format!(
@@ -414,7 +445,10 @@ async fn reader_connection(
 }
 
 /// The TOC of `pg_dump -Fc` with these options; pg_dump is stopped once it is read.
-fn toc_of(conn: Option<&ConnInfo>, options: &PgDumpOptions) -> Result<Vec<toc::TocItem>, DirectError> {
+fn toc_of(
+    conn: Option<&ConnInfo>,
+    options: &PgDumpOptions,
+) -> Result<Vec<toc::TocItem>, DirectError> {
     let mut client = ClientCmd::new(ClientProgram::PgDump);
     client
         .args(["--format=custom", "--compress=0"])

@@ -70,7 +70,10 @@ pub fn units_for(
         ))]);
     }
     let whole = unit(format!("COPY {target} {columns} TO stdout;"));
-    if !tid_range_scans || info.relkind != "r" || columns.is_empty() || info.blocks < split_blocks * 2
+    if !tid_range_scans
+        || info.relkind != "r"
+        || columns.is_empty()
+        || info.blocks < split_blocks * 2
     {
         return Ok(vec![whole]);
     }
@@ -81,7 +84,10 @@ pub fn units_for(
         let cond = if r + 1 == ranges {
             format!("ctid >= '({from},0)'")
         } else {
-            format!("ctid >= '({from},0)' AND ctid < '({},0)'", from + split_blocks)
+            format!(
+                "ctid >= '({from},0)' AND ctid < '({},0)'",
+                from + split_blocks
+            )
         };
         units.push(unit(format!(
             "COPY (SELECT {select_list}FROM ONLY {target} WHERE {cond}) TO stdout;"

@@ -196,9 +196,7 @@ impl Read for StreamReader {
                     }
                 }
                 &Piece::Rows(unit) => {
-                    let rx = self.receivers[unit]
-                        .as_mut()
-                        .expect("a unit is read once");
+                    let rx = self.receivers[unit].as_mut().expect("a unit is read once");
                     match rx.blocking_recv() {
                         Some(Msg::Data(batch)) => self.current = Some((batch, 0)),
                         Some(Msg::Done) => {

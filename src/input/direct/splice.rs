@@ -36,7 +36,11 @@ fn sanitize(s: Option<&str>, want_hyphen: bool) -> String {
 }
 
 fn key(desc: &str, tag: &str, ns: Option<&str>) -> (String, String, String) {
-    (desc.to_string(), sanitize(Some(tag), false), sanitize(ns, true))
+    (
+        desc.to_string(),
+        sanitize(Some(tag), false),
+        sanitize(ns, true),
+    )
 }
 
 /// pg_restore's restore passes: ACLs after everything, then event triggers and matview refreshes.
