@@ -20,7 +20,7 @@ use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseErro
 use crate::archive::{ArchiveOptions, ArchiveSink};
 use crate::cancel::CancelToken;
 use crate::dump::anon_policy::AnonPolicy;
-use crate::input::direct::{DirectError, DirectSession, ReadMode};
+use crate::input::direct::{DirectError, DirectSession, ReadMode, Refused};
 use crate::input::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use crate::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use crate::mask::RuleSet;
@@ -455,7 +455,7 @@ pub(crate) enum Held {
     #[allow(dead_code)]
     Psql(SnapshotHolder),
     /// The direct read's session (its exporting connection).
-    Direct(DirectSession),
+    Direct(Box<DirectSession>),
 }
 
 /// pg_dump's arguments for a database read, with the snapshot they share (see [`pg_dump_args`]).
@@ -533,11 +533,11 @@ pub(crate) fn database_source(
                 observer.input_size(estimate);
                 return Ok((source, Held::Nothing));
             }
-            Err((Some(session), DirectError::Unsupported(why))) => {
+            Err(Refused::Unsupported(session, why)) => {
                 notes.push(Note::ReadThroughPgDump(why));
                 Held::Direct(session)
             }
-            Err((_, e)) => return Err(e.into()),
+            Err(Refused::Failed(e)) => return Err(e.into()),
         },
         other => other,
     };

@@ -132,6 +132,13 @@ pub fn check_options(options: &PgDumpOptions) -> Result<(), DirectError> {
     Ok(())
 }
 
+/// Why [`DirectSession::source`] gave no stream.
+pub enum Refused {
+    /// Something only pg_dump does (the reason); the session still holds the snapshot.
+    Unsupported(Box<DirectSession>, String),
+    Failed(DirectError),
+}
+
 /// An open connection holding the exported snapshot, and the runtime its tasks run on.
 pub struct DirectSession {
     runtime: tokio::runtime::Runtime,
@@ -143,7 +150,7 @@ pub struct DirectSession {
 
 impl DirectSession {
     /// Connect, and export a snapshot from a REPEATABLE READ, READ ONLY transaction.
-    pub fn open(dbname: Option<&str>, jobs: usize) -> Result<DirectSession, DirectError> {
+    pub fn open(dbname: Option<&str>, jobs: usize) -> Result<Box<DirectSession>, DirectError> {
         let conn = ConnInfo::parse_opt(dbname)?;
         let target = connect::target(conn.as_ref())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -175,26 +182,24 @@ impl DirectSession {
                 .get(0);
             Ok::<_, DirectError>((client, snapshot))
         })?;
-        Ok(DirectSession {
+        Ok(Box::new(DirectSession {
             runtime,
             target,
             exporter,
             snapshot,
             jobs: jobs.max(1),
-        })
+        }))
     }
 
-    /// The plain dump, read directly. `args` are the data dump's pg_dump arguments, with this
-    /// session's `--snapshot`. An [`DirectError::Unsupported`] comes back with the session, to read
-    /// through pg_dump on the same snapshot instead.
-    pub fn source(
-        self,
-        args: &PgDumpArgs,
-    ) -> Result<(Source, u64), (Option<DirectSession>, DirectError)> {
+    /// The plain dump, read directly, and an estimate of its size. `args` are the data dump's
+    /// pg_dump arguments, with this session's `--snapshot`. What the direct read cannot honour
+    /// comes back with the session ([`Refused::Unsupported`]), to read through pg_dump on the same
+    /// snapshot instead.
+    pub fn source(self: Box<Self>, args: &PgDumpArgs) -> Result<(Source, u64), Refused> {
         match self.prepare(args) {
-            Ok(prepared) => self.start(prepared).map_err(|e| (None, e)),
-            Err(e @ DirectError::Unsupported(_)) => Err((Some(self), e)),
-            Err(e) => Err((None, e)),
+            Ok(prepared) => self.start(prepared).map_err(Refused::Failed),
+            Err(DirectError::Unsupported(why)) => Err(Refused::Unsupported(self, why)),
+            Err(e) => Err(Refused::Failed(e)),
         }
     }
 
@@ -314,14 +319,14 @@ impl DirectSession {
         Ok((tables, version >= 140000))
     }
 
-    fn start(self, prepared: Prepared) -> Result<(Source, u64), DirectError> {
+    fn start(self: Box<Self>, prepared: Prepared) -> Result<(Source, u64), DirectError> {
         let DirectSession {
             runtime,
             target,
             exporter,
             snapshot,
             jobs,
-        } = self;
+        } = *self;
         let jobs = jobs.min(prepared.units.len()).max(1);
         let statements = prepared.units.len();
         let clients = runtime.block_on(async {
