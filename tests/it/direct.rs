@@ -339,3 +339,29 @@ fn anonymize_reads_a_database_directly() {
         "the masked plain stream",
     );
 }
+
+/// Large objects are data the direct read does not read: the dump goes through pg_dump, says so,
+/// and gives the pg_dump read's artifacts.
+#[test]
+fn large_objects_are_read_through_pg_dump() {
+    let c = cluster();
+    let db = c.create_db("direct_lo");
+    c.psql(
+        &db,
+        "CREATE TABLE docs (id int, blob oid);
+         INSERT INTO docs VALUES (1, lo_from_bytea(0, 'hello'));",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    dump(&db, dir.path(), "ref", &["--read", "pg-dump"], &[]);
+    let stderr = dump(&db, dir.path(), "lo", &["--jobs", "2"], &[]);
+    assert!(
+        stderr.contains("read through pg_dump")
+            && (stderr.contains("BLOBS") || stderr.contains("LARGE OBJECTS")),
+        "{stderr}"
+    );
+    assert_same(
+        &restrict_free(&gunzip(&read(&dir.path().join("ref.gz")))),
+        &restrict_free(&gunzip(&read(&dir.path().join("lo.gz")))),
+        "NAME.gz with a large object",
+    );
+}

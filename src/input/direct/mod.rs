@@ -87,7 +87,8 @@ pub enum DirectError {
 }
 
 /// pg_dump options the direct read gives the same output with (they only select what is dumped,
-/// or change the schema's text, which pg_dump itself prints). Any other sends the read to pg_dump.
+/// or change the schema's text, which pg_dump itself prints). Any other sends the read to pg_dump:
+/// among them `--snapshot` and `--serializable-deferrable` (a snapshot not the direct read's own).
 const HONOURED: &[&str] = &[
     "no-owner",
     "no-privileges",
@@ -117,7 +118,6 @@ const HONOURED: &[&str] = &[
     "lock-wait-timeout",
     "restrict-key",
     "no-sync",
-    "snapshot",
 ];
 
 /// Whether the options allow a direct read; the reason if not.
@@ -204,8 +204,8 @@ impl DirectSession {
     }
 
     fn prepare(&self, args: &PgDumpArgs) -> Result<Prepared, DirectError> {
+        // The options were checked ([`check_options`]) before the session added its snapshot.
         let options = args.options()?;
-        check_options(&options)?;
         let no_owner = options.has("no-owner");
         let conn = ConnInfo::parse_opt(args.dbname.as_deref())?;
         // The schema without the data section, and the TOC, from two pg_dumps at once.
@@ -473,5 +473,38 @@ fn toc_of(
             Err(failed) => Err(SourceError::from(failed).into()),
             Ok(()) => Err(DirectError::Toc(e)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &[&str]) -> PgDumpOptions {
+        let args: Vec<OsString> = args.iter().map(Into::into).collect();
+        PgDumpOptions::parse(&args).unwrap()
+    }
+
+    #[test]
+    fn only_options_the_direct_read_models_are_accepted() {
+        assert!(check_options(&options(&["-t", "x", "-O", "--no-acl", "-n", "s", "-C"])).is_ok());
+        for refused in [
+            &["--snapshot=0000-1"][..],
+            &["--serializable-deferrable"],
+            &["--clean"],
+            &["-a"],
+            &["--section=data"],
+            &["--load-via-partition-root"],
+            &["-v"],
+            &["--quote-all-identifiers"],
+        ] {
+            assert!(
+                matches!(
+                    check_options(&options(refused)),
+                    Err(DirectError::Unsupported(_))
+                ),
+                "{refused:?}"
+            );
+        }
     }
 }
