@@ -232,21 +232,23 @@ pub fn target(conn: Option<&ConnInfo>) -> Result<Target, DirectError> {
     })
 }
 
-/// The operating system's user name (libpq's default user).
+/// The operating system's user name, as libpq takes it (the effective user's passwd entry).
 fn os_user() -> String {
-    env("USER").or_else(|| env("LOGNAME")).unwrap_or_else(|| {
-        // SAFETY: geteuid has no preconditions; getpwuid returns a pointer into static storage
-        // (or null), read at once on this thread.
-        unsafe {
-            let pw = libc::getpwuid(libc::geteuid());
-            if pw.is_null() || (*pw).pw_name.is_null() {
-                return String::new();
-            }
-            std::ffi::CStr::from_ptr((*pw).pw_name)
-                .to_string_lossy()
-                .into_owned()
+    // SAFETY: geteuid has no preconditions; getpwuid returns a pointer into static storage (or
+    // null), read at once on this thread.
+    let name = unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            None
+        } else {
+            Some(
+                std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
         }
-    })
+    };
+    name.or_else(|| env("USER")).unwrap_or_default()
 }
 
 /// libpq's password file lookup: `host:port:database:user:password` lines, `*` matching anything,

@@ -146,6 +146,8 @@ pub struct DirectSession {
     exporter: Client,
     pub snapshot: String,
     jobs: usize,
+    /// The `--dbname` with its secrets masked, for the manifest.
+    shown: String,
 }
 
 impl DirectSession {
@@ -188,6 +190,9 @@ impl DirectSession {
             exporter,
             snapshot,
             jobs: jobs.max(1),
+            shown: dbname
+                .map(super::redact_password)
+                .unwrap_or_else(|| "the default database".into()),
         }))
     }
 
@@ -326,6 +331,7 @@ impl DirectSession {
             exporter,
             snapshot,
             jobs,
+            shown,
         } = *self;
         let jobs = jobs.min(prepared.units.len()).max(1);
         let statements = prepared.units.len();
@@ -344,10 +350,8 @@ impl DirectSession {
             _exporter: exporter,
             _runtime: runtime,
         };
-        let description = format!(
-            "direct read of {} ({jobs} connections, {statements} COPY statements)",
-            target.describe
-        );
+        let description =
+            format!("direct read of {shown} ({jobs} connections, {statements} COPY statements)");
         Ok((
             Source::from_reader(
                 Box::new(BufReader::with_capacity(1 << 16, reader)),
