@@ -259,7 +259,10 @@ impl DirectSession {
             })?;
             estimate += info.blocks * 8192;
             pieces.push(Piece::Text(splice::data_header(item, no_owner)));
-            for unit in plan::units_for(index, item, info, split_blocks, tid_ranges)
+            // One connection gains nothing from ranges, and a ranged COPY (a query) costs the
+            // server more than a table's COPY.
+            let split = tid_ranges && self.jobs > 1;
+            for unit in plan::units_for(index, item, info, split_blocks, split)
                 .map_err(DirectError::Invalid)?
             {
                 pieces.push(Piece::Rows(units.len()));
