@@ -3,10 +3,10 @@
 //! (a sequential scan: rows in block order, since pg_dump and this client turn synchronized scans
 //! off), or `COPY (SELECT columns FROM table filter) TO stdout` for an extension's configuration
 //! table with a filter and for a foreign table. With more than one connection, a plain table of at
-//! least twice `split_blocks` blocks on
-//! PostgreSQL 14 or later is read instead as consecutive block ranges (TID range scans, `ctid >=
-//! '(a,0)' AND ctid < '(b,0)'`, the last range open-ended so that blocks added since the size was
-//! taken are read too): the ranges joined in order are the sequential scan's rows.
+//! least twice `split_blocks` blocks on PostgreSQL 14 or later is read instead as consecutive block
+//! ranges (TID range scans, `ctid >= '(a,0)' AND ctid < '(b,0)'`, the last range open-ended so that
+//! blocks added since the size was taken are read too): the ranges joined in order are the
+//! sequential scan's rows.
 
 use super::toc::TocItem;
 
