@@ -72,15 +72,33 @@ fn manifest_source(dir: &Path, name: &str) -> String {
 /// Every artifact of a direct read of `db` equals the pg_dump read's, for each `--jobs`.
 /// Returns the manifest sources of the direct reads.
 fn assert_direct_equals_pg_dump(db: &str, jobs: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    assert_direct_equals_pg_dump_with(db, jobs, env, &[])
+}
+
+/// The same with extra pg_dump arguments (after `--`).
+fn assert_direct_equals_pg_dump_with(
+    db: &str,
+    jobs: &[&str],
+    env: &[(&str, &str)],
+    pg_dump_args: &[&str],
+) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    dump(db, dir.path(), "ref", &["--read", "pg-dump"], &[]);
+    let extra: Vec<&str> = if pg_dump_args.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once("--")
+            .chain(pg_dump_args.iter().copied())
+            .collect()
+    };
+    dump(db, dir.path(), "ref", &["--read", "pg-dump"], &extra);
     let mut sources = Vec::new();
     for j in jobs {
         let name = format!("direct{j}");
         let mut cmd = pgveil();
         cmd.args(["dump", "--dbname", db, "--out-dir"])
             .arg(dir.path())
-            .args(["--name", &name, "--read", "direct", "--jobs", j]);
+            .args(["--name", &name, "--read", "direct", "--jobs", j])
+            .args(&extra);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -119,6 +137,29 @@ fn fixtures_read_directly_give_the_pg_dump_reads_artifacts() {
     for fixture in ["kitchen_sink", "edge_cases", "example"] {
         let db = c.load_fixture(fixture);
         assert_direct_equals_pg_dump(&db, &["1", "4"], &[]);
+    }
+}
+
+/// Selection options are pg_dump's own (the data entries come from its TOC): the same artifacts.
+#[test]
+fn selection_options_select_the_same_data() {
+    let db = cluster().load_fixture("kitchen_sink");
+    for args in [
+        &[
+            "--exclude-table-data=app.accounts",
+            "--exclude-table-data=other.*",
+        ][..],
+        &["-n", "app", "-T", "app.notes"],
+        &[
+            "-t",
+            "app.accounts",
+            "-t",
+            "app.tickets",
+            "--no-owner",
+            "--create",
+        ],
+    ] {
+        assert_direct_equals_pg_dump_with(&db, &["2"], &[], args);
     }
 }
 
