@@ -9,6 +9,8 @@
 #   pgveil dump         the three artifacts in one pass
 #   pgveil anonymize    an uncompressed plain dump file in, masked plain out to /dev/null
 #   pgveil dump --input the three artifacts from that file (pgveil's own CPU, without the server's)
+#   direct reads       pgveil dump --read direct --jobs 1 and --jobs N (N = the host's cores, at
+#                      least 2), and pgveil anonymize --dbname --jobs N > /dev/null (issue #15)
 # and prints wall time, CPU time (user+sys), the machine's busy CPU time (server included), peak RSS
 # and output size of each, the ratios the targets of issue #4 name, and the CPU bound of a one-pass
 # dump on this machine. "Baseline (three runs)" is the sum of the gzip, archive and sed rows: a
@@ -336,6 +338,8 @@ echo "== pg_dump -Fp -f plain.sql (untimed)" >&2
 "$pg_dump" -Fp -f "$out/plain.sql"
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+jobs="$(nproc)"
+((jobs >= 2)) || jobs=2
 # Rounds rather than repeats of one command: a slow moment of a shared machine then hits every
 # command alike.
 for ((round = 1; round <= runs; round++)); do
@@ -350,6 +354,14 @@ for ((round = 1; round <= runs; round++)); do
         "'$pgveil' dump --dbname '$dbname' --out-dir '$out/pgveil' --name bench"
     measure anonymize 'pgveil anonymize plain.sql > /dev/null' \
         "'$pgveil' anonymize '$out/plain.sql' > /dev/null"
+    # Direct reads (issue #15): pgveil's own connections, one and N.
+    rm -rf "$out/pgveil-d1" "$out/pgveil-dn"
+    measure direct1 'pgveil dump --read direct --jobs 1 (three artifacts)' \
+        "'$pgveil' dump --dbname '$dbname' --read direct --jobs 1 --out-dir '$out/pgveil-d1' --name bench"
+    measure directn "pgveil dump --read direct --jobs $jobs (three artifacts)" \
+        "'$pgveil' dump --dbname '$dbname' --read direct --jobs $jobs --out-dir '$out/pgveil-dn' --name bench"
+    measure anondirect "pgveil anonymize --dbname --jobs $jobs > /dev/null (masked plain from the database)" \
+        "'$pgveil' anonymize --dbname '$dbname' --jobs $jobs > /dev/null"
     # The same three artifacts from the file: pgveil's own CPU for them, without the server's.
     rm -rf "$out/pgveil-file"
     measure dumpfile 'pgveil dump --input plain.sql (three artifacts, no server)' \
@@ -371,6 +383,10 @@ dump_anon="$(size "$out/pgveil/bench.anon.gz")"
 dump_custom="$(size "$out/pgveil/bench.dump")"
 bytes[dump]=$((dump_gz + dump_anon + dump_custom))
 bytes[anonymize]=0
+bytes[anondirect]=0
+for d in direct1:pgveil-d1 directn:pgveil-dn; do
+    bytes[${d%%:*}]="$(($(size "$out/${d#*:}/bench.gz") + $(size "$out/${d#*:}/bench.anon.gz") + $(size "$out/${d#*:}/bench.dump")))"
+done
 bytes[dumpfile]="$(($(size "$out/pgveil-file/bench.gz") + $(size "$out/pgveil-file/bench.anon.gz") + $(size "$out/pgveil-file/bench.dump")))"
 # The masked content differs from what sed produces (keyed pseudonyms in unique columns, addresses sed
 # misses), so the compression target of NAME.anon.gz is checked against gzip -6 of the same content.
@@ -401,6 +417,7 @@ echo "|---|---:|---:|---:|---:|---:|"
 for id in "${ids[@]}"; do
     out_mb="$(mb "${bytes[$id]}")"
     [[ $id == anonymize ]] && out_mb="(reads $(mb "$plain_bytes"))"
+    [[ $id == anondirect ]] && out_mb="(discarded)"
     [[ $id == floor ]] && out_mb="($out_mb discarded)"
     printf '| %s | %s | %s | %s | %s | %s |\n' "${label[$id]}" "${wall[$id]}" "${cpu[$id]}" \
         "${busy[$id]}" "$(rss_mb "${rss[$id]}")" "$out_mb"
@@ -435,6 +452,11 @@ echo "| NAME.gz size / pg_dump -Fp \| gzip -6 size ≤ 1.02 | $gz | $(verdict "$
 echo "| NAME.anon.gz size / gzip -6 of the same masked text ≤ 1.02 | $anon | $(verdict "$anon" "<=" 1.02) |"
 echo "| (for information) NAME.anon.gz size / pg_dump -Fp \| sed \| gzip -6 size | $anon_sed | |"
 echo "| NAME.dump size / pg_dump -Fc size ≤ 1.02 | $arch | $(verdict "$arch" "<=" 1.02) |"
+direct_speed="$(ratio "${wall[directn]}" "${wall[gzip]}")"
+anon_direct="$(ratio "${wall[anondirect]}" "${wall[floor]}")"
+echo "| direct: pgveil dump --jobs $jobs wall / (pg_dump -Fp \| gzip -6) wall ≤ 0.55 | $direct_speed | $(verdict "$direct_speed" "<=" 0.55) |"
+echo "| direct: pgveil anonymize --dbname --jobs $jobs wall / read floor wall ≤ 0.75 | $anon_direct | $(verdict "$anon_direct" "<=" 0.75) |"
+echo "| (for information) direct: wall with 1 connection / wall with $jobs | $(ratio "${wall[direct1]}" "${wall[directn]}") | |"
 echo "| pgveil dump peak RSS ≤ 200 MB | $dump_rss MB | $(verdict "$dump_rss" "<=" 200) |"
 echo "| pgveil anonymize ≥ 500 MB/s (plain file in, plain out to /dev/null) | $anon_rate MB/s | $(verdict "$anon_rate" ">=" 500) |"
 # Wall time on a shared machine depends on the neighbours; input per CPU second does much less.

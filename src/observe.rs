@@ -14,6 +14,9 @@ pub trait Observer: Sync {
     fn set_claimed(&self, _set: &crate::store::SetId) {}
     /// Bytes taken from the input so far (as read: compressed bytes for a `.gz` input).
     fn input_read(&self, _total_bytes: u64) {}
+    /// An estimate of the whole input's size, known before it is read (a direct read's catalog
+    /// sizes), for a percentage and a time left.
+    fn input_size(&self, _estimated_bytes: u64) {}
     /// A table's data starts (`schema.table`).
     fn table_started(&self, _table: &str) {}
     /// A batch of a table's rows was read: `rows` rows, `bytes` bytes of COPY text.

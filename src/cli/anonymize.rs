@@ -1,13 +1,14 @@
 //! `pgveil anonymize`: arguments → an [`AnonymizePlan`]; runs [`pgveil::anonymize`] (a filter from
-//! a plain dump to the masked plain dump) with the terminal progress line unless the output is
-//! stdout.
+//! a plain dump, or a database, to the masked plain dump) with the terminal progress line unless
+//! the output is stdout.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use pgveil::cancel::CancelToken;
-use pgveil::usecase::AnonymizePlan;
+use pgveil::usecase::{AnonymizePlan, DatabaseInput};
 
-use super::common::RuleArgs;
+use super::common::{ReadArgs, RuleArgs};
 use super::progress::progress_for;
 
 #[derive(Debug, clap::Args)]
@@ -15,6 +16,11 @@ pub struct AnonymizeArgs {
     /// The plain dump to read (`-` or nothing for stdin; `.gz` is detected).
     #[arg(default_value = "-")]
     input: PathBuf,
+    /// Read this database (a name or any libpq connection string / URI) instead of a dump.
+    #[arg(short = 'd', long, value_name = "CONNINFO")]
+    dbname: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Where to write (`-` for stdout, the default).
     #[arg(short = 'o', long = "output", default_value = "-")]
     output: PathBuf,
@@ -28,6 +34,9 @@ pub struct AnonymizeArgs {
     /// large object holds).
     #[arg(long)]
     keep_large_objects: bool,
+    /// Extra arguments for pg_dump (after `--`; with --dbname).
+    #[arg(last = true, value_name = "PG_DUMP_ARGS")]
+    pg_dump_args: Vec<OsString>,
 }
 
 pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
@@ -38,8 +47,16 @@ pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
         rules: args.rules.plan(),
         labels: args.labels,
         keep_large_objects: args.keep_large_objects,
+        database: args.dbname.map(|dbname| DatabaseInput {
+            dbname: Some(dbname),
+            pg_dump_args: args.pg_dump_args,
+            read: args.read.mode(),
+        }),
     };
     let progress = progress_for(quiet);
-    pgveil::anonymize(&plan, &*progress, &CancelToken::new())?;
+    let report = pgveil::anonymize(&plan, &*progress, &CancelToken::new())?;
+    for note in report.notes {
+        eprintln!("pgveil: {note}");
+    }
     Ok(())
 }

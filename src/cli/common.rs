@@ -99,3 +99,34 @@ pub struct S3Args {
     #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 }
+
+/// How `--dbname` is read (`pgveil dump`, `pgveil anonymize`).
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
+    /// How the database is read: `pg-dump` (one pg_dump process) or `direct` (pgveil's own
+    /// connections sharing one snapshot, tables split into block ranges; the same output, see
+    /// README "Direct reads"). Only with --dbname.
+    #[arg(long, value_enum, env = "PGVEIL_READ", default_value = "pg-dump")]
+    read: ReadWith,
+    /// Connections of the direct read (default: the host's cores, 2 to 8). Implies --read direct.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReadWith {
+    PgDump,
+    Direct,
+}
+
+impl ReadArgs {
+    pub fn mode(&self) -> pgveil::input::direct::ReadMode {
+        use pgveil::input::direct::{default_jobs, ReadMode};
+        match (self.read, self.jobs) {
+            (ReadWith::PgDump, None) => ReadMode::PgDump,
+            (_, jobs) => ReadMode::Direct {
+                jobs: jobs.map_or_else(default_jobs, usize::from),
+            },
+        }
+    }
+}

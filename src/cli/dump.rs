@@ -11,7 +11,7 @@ use pgveil::cancel::CancelToken;
 use pgveil::usecase::{ArtifactKind, BackupPlan, BackupSource, CustomData as PlanCustomData, Note};
 
 use super::backups::{print_retention, RetentionArgs};
-use super::common::{table_summary, RuleArgs, S3Args};
+use super::common::{table_summary, ReadArgs, RuleArgs, S3Args};
 use super::progress::progress_for;
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +70,8 @@ pub struct DumpArgs {
     /// Print the per-table summary (rows, MB, MB/s) and notes even when stderr is not a terminal.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Extra arguments for pg_dump (after `--`).
     #[arg(last = true, value_name = "PG_DUMP_ARGS")]
     pg_dump_args: Vec<OsString>,
@@ -123,6 +125,7 @@ impl DumpArgs {
             rules: self.rules.plan(),
             labels: self.labels,
             keep_large_objects: self.keep_large_objects,
+            read: self.read.mode(),
         }
     }
 }
@@ -143,9 +146,18 @@ pub fn run(args: DumpArgs) -> anyhow::Result<()> {
     if verbose && report.notes.contains(&Note::NoSnapshot) {
         eprintln!("pgveil: {}", Note::NoSnapshot);
     }
+    // A direct read asked for and not done is always said.
+    let fallback = |n: &Note| matches!(n, Note::ReadThroughPgDump(_));
+    for note in report.notes.iter().filter(|n| fallback(n)) {
+        eprintln!("pgveil: {note}");
+    }
     if for_people {
         eprint!("{}", table_summary(&report.tables, report.seconds));
-        for note in report.notes.iter().filter(|n| **n != Note::NoSnapshot) {
+        for note in report
+            .notes
+            .iter()
+            .filter(|n| **n != Note::NoSnapshot && !fallback(n))
+        {
             eprintln!("{note}");
         }
     }

@@ -12,6 +12,9 @@ pub struct TerminalProgress {
     bar: ProgressBar,
     rows: AtomicU64,
     input_bytes: AtomicU64,
+    /// The input's estimated size (a direct read's catalog sizes), 0 when unknown.
+    estimate: AtomicU64,
+    started: std::time::Instant,
 }
 
 impl TerminalProgress {
@@ -26,6 +29,8 @@ impl TerminalProgress {
             bar,
             rows: AtomicU64::new(0),
             input_bytes: AtomicU64::new(0),
+            estimate: AtomicU64::new(0),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -33,6 +38,17 @@ impl TerminalProgress {
         let read = self.input_bytes.load(Ordering::Relaxed);
         let rows = self.rows.load(Ordering::Relaxed);
         let mut msg = format!("{} read, {rows} rows", indicatif::HumanBytes(read));
+        let estimate = self.estimate.load(Ordering::Relaxed);
+        if estimate > 0 && read > 0 {
+            // COPY text is not heap size: the estimate is a guide, kept under 100% until the end.
+            let done = (read as f64 / estimate as f64).min(0.99);
+            let left = self.started.elapsed().as_secs_f64() * (1.0 - done) / done;
+            msg.push_str(&format!(
+                ", ~{:.0}%, ~{} left",
+                done * 100.0,
+                indicatif::HumanDuration(std::time::Duration::from_secs_f64(left))
+            ));
+        }
         if let Some(t) = table {
             msg.push_str(", table ");
             msg.push_str(t);
@@ -48,6 +64,9 @@ impl TerminalProgress {
 impl Observer for TerminalProgress {
     fn input_read(&self, total_bytes: u64) {
         self.input_bytes.store(total_bytes, Ordering::Relaxed);
+    }
+    fn input_size(&self, estimated_bytes: u64) {
+        self.estimate.store(estimated_bytes, Ordering::Relaxed);
     }
     fn table_started(&self, name: &str) {
         self.refresh(Some(name));

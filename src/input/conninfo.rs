@@ -555,6 +555,26 @@ impl ConnInfo {
         }
     }
 
+    /// The parameters other than the secrets, as `(key, value)` in the order given (a later one
+    /// overrides an earlier one); a plain database name is `dbname`. For pgveil's own client
+    /// ([`super::direct`]).
+    pub fn params(&self) -> Vec<(&str, &str)> {
+        match &self.form {
+            Form::Name(n) => vec![("dbname", n.as_str())],
+            Form::Params(ps) => ps.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        }
+    }
+
+    /// The password given in the connection string (the last one, as libpq takes it), if not empty.
+    pub fn given_password(&self) -> Option<&str> {
+        self.password().filter(|p| !p.is_empty())
+    }
+
+    /// Whether the connection string gave an `sslpassword`.
+    pub fn has_sslpassword(&self) -> bool {
+        self.secrets.iter().any(|(k, _, _)| k == "sslpassword")
+    }
+
     /// The password (the last one given, as libpq takes it).
     fn password(&self) -> Option<&str> {
         self.secrets

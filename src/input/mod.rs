@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod conninfo;
+pub mod direct;
 pub mod pg_dump;
 pub mod pg_dump_args;
 pub mod snapshot;

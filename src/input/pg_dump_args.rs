@@ -320,6 +320,15 @@ impl PgDumpOptions {
         self.has("data-only") || self.has("no-schema") || self.has("section")
     }
 
+    /// The canonical long names of the options given, in order (for the direct read's check of
+    /// what it can honour).
+    pub fn canonical_names(&self) -> Vec<&'static str> {
+        self.options
+            .iter()
+            .map(|g| SPECS[g.spec].canonical)
+            .collect()
+    }
+
     /// The options (every one spelled `--name[=value]`) without those named (or their aliases).
     pub fn to_args_without(&self, names: &[&str]) -> Vec<OsString> {
         let mut out = Vec::with_capacity(self.options.len() + self.positional.len());

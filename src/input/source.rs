@@ -97,6 +97,11 @@ impl Source {
         }
     }
 
+    /// Whether no child program feeds this source (a file, stdin, the direct read).
+    pub fn child_less(&self) -> bool {
+        self.child.is_none()
+    }
+
     pub fn description(&self) -> &str {
         &self.description
     }

@@ -1,12 +1,17 @@
 //! The anonymize use-case (`pgveil anonymize`): a filter from a plain dump to the masked plain dump
 //! (standard output, or a file, gzip'ed when its name ends in `.gz`). Owners and ACLs are kept: it
-//! only masks. A file output appears under its name only when the pass succeeded.
+//! only masks. A file output appears under its name only when the pass succeeded. With
+//! [`AnonymizePlan::database`] the input is a database, read through pg_dump or directly
+//! ([`ReadMode`]) as `pgveil dump` reads it: the masked plain stream straight from the database.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::inputs::{facts_for_input, labels_rule_text, load_rules};
+use super::backup::{database_args, database_source, Note};
+use super::inputs::{facts_for_database, facts_for_input, labels_rule_text, load_rules};
 use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseError};
 use crate::cancel::CancelToken;
+use crate::input::direct::ReadMode;
 use crate::input::Source;
 use crate::observe::Observer;
 use crate::pass::{DataView, EngineError, SinkSpec, TableReport};
@@ -23,11 +28,24 @@ pub struct AnonymizePlan {
     pub labels: bool,
     /// Keep the contents of large objects (emptied by default).
     pub keep_large_objects: bool,
+    /// Read this database instead of `input`.
+    pub database: Option<DatabaseInput>,
+}
+
+/// A database as the input of `anonymize`.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseInput {
+    /// A database name or libpq connection string (`None`: the `PG*` defaults).
+    pub dbname: Option<String>,
+    /// Extra pg_dump arguments.
+    pub pg_dump_args: Vec<OsString>,
+    pub read: ReadMode,
 }
 
 #[derive(Debug, Clone)]
 pub struct AnonymizeReport {
     pub tables: Vec<TableReport>,
+    pub notes: Vec<Note>,
 }
 
 pub fn anonymize(
@@ -36,14 +54,28 @@ pub fn anonymize(
     cancel: &CancelToken,
 ) -> Result<AnonymizeReport, UseCaseError> {
     check_cancel(cancel)?;
-    let labels = if plan.labels {
-        Some(labels_rule_text(LabelSource::Input(&plan.input))?)
-    } else {
-        None
+    let labels = match (&plan.database, plan.labels) {
+        (_, false) => None,
+        (Some(db), true) => Some(labels_rule_text(LabelSource::Database(
+            db.dbname.as_deref(),
+        ))?),
+        (None, true) => Some(labels_rule_text(LabelSource::Input(&plan.input))?),
     };
     let (rules, _) = load_rules(&plan.rules, labels)?;
-    let mut facts = facts_for_input(&plan.input)?;
-    let mut source = Source::open_input(&plan.input)?;
+    let mut notes = Vec::new();
+    let (mut facts, mut source, _held) = match &plan.database {
+        None => (
+            facts_for_input(&plan.input)?,
+            Source::open_input(&plan.input)?,
+            None,
+        ),
+        Some(db) => {
+            let (held, args) =
+                database_args(db.dbname.as_deref(), &db.pg_dump_args, db.read, &mut notes)?;
+            let (source, held) = database_source(&args, held, observer, &mut notes)?;
+            (facts_for_database(&args)?, source, Some(held))
+        }
+    };
     let sink = if plan.output.as_os_str() == "-" {
         PlainSink::stdout(false)
     } else if plan.output.extension().is_some_and(|e| e == "gz") {
@@ -87,5 +119,6 @@ pub fn anonymize(
     }
     Ok(AnonymizeReport {
         tables: report.tables,
+        notes,
     })
 }

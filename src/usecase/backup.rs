@@ -20,6 +20,7 @@ use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseErro
 use crate::archive::{ArchiveOptions, ArchiveSink};
 use crate::cancel::CancelToken;
 use crate::dump::anon_policy::AnonPolicy;
+use crate::input::direct::{DirectError, DirectSession, ReadMode, Refused};
 use crate::input::{dbname_of, redact_password, PgDumpArgs, SnapshotHolder, Source};
 use crate::manifest::{now_rfc3339, Manifest, ManifestArtifact, ManifestTable};
 use crate::mask::RuleSet;
@@ -100,6 +101,8 @@ pub struct BackupPlan {
     pub labels: bool,
     /// Give the masked artifacts the contents of large objects.
     pub keep_large_objects: bool,
+    /// How a database is read: one pg_dump, or pgveil's own connections ([`ReadMode`]).
+    pub read: ReadMode,
 }
 
 impl BackupPlan {
@@ -124,6 +127,7 @@ impl BackupPlan {
             rules: RulesPlan::default(),
             labels: false,
             keep_large_objects: false,
+            read: ReadMode::PgDump,
         }
     }
 
@@ -192,6 +196,9 @@ pub enum Note {
     LargeObjectsEmptied(u64),
     /// Entries of PostgreSQL Anonymizer's own left out of the masked artifacts.
     LeftOutOfMasked(u64),
+    /// The direct read was asked for but cannot give what pg_dump gives (the reason): the data
+    /// was read through pg_dump, on the same snapshot.
+    ReadThroughPgDump(String),
 }
 
 impl std::fmt::Display for Note {
@@ -199,6 +206,7 @@ impl std::fmt::Display for Note {
         match self {
             Note::NoSnapshot => write!(f, "could not export a snapshot; the schema and data dumps read separately"),
             Note::LargeObjectsEmptied(n) => write!(f, "{n} large objects: contents kept in the full artifacts, emptied in the masked ones (--keep-large-objects keeps them)"),
+            Note::ReadThroughPgDump(why) => write!(f, "read through pg_dump: the direct read cannot honour {why}"),
             Note::LeftOutOfMasked(n) => write!(f, "{n} entries of PostgreSQL Anonymizer (the anon extension, its security labels, its configuration data, its database settings) kept in the full artifacts, left out of (or cut from) the masked ones"),
         }
     }
@@ -243,19 +251,20 @@ pub fn backup(
     let (rules, rule_names) = rules_of(plan)?;
     let (part_tx, parts) = crossbeam_channel::unbounded();
     let mut notes = Vec::new();
-    let (_snapshot, pg_dump) = pg_dump_args(plan, &mut notes)?;
+    let (held, pg_dump) = pg_dump_args(plan, &mut notes)?;
     let mut target = open_target(plan, &name, part_tx)?;
     if let Some(set) = &target.set {
         observer.set_claimed(set);
     }
     check_cancel(cancel)?;
-    let (mut facts, source) = open_source(plan, &pg_dump)?;
+    let (mut facts, source, _held) = open_source(plan, &pg_dump, held, observer, &mut notes)?;
     let (specs, kinds) = sinks(plan, &name, &target, &facts)?;
     let (mut pass, source) = run_pass(
         plan, &rules, source, &mut facts, specs, observer, cancel, &parts,
     )?;
     let description = match plan.input() {
         Some(_) => source.description().to_string(),
+        None if source.child_less() => source.description().to_string(),
         None => format!(
             "pg_dump {}",
             plan.dbname().map(redact_password).unwrap_or_default()
@@ -433,37 +442,83 @@ fn open_target(
 fn pg_dump_args(
     plan: &BackupPlan,
     notes: &mut Vec<Note>,
-) -> Result<(Option<SnapshotHolder>, PgDumpArgs), UseCaseError> {
+) -> Result<(Held, PgDumpArgs), UseCaseError> {
     let BackupSource::Database {
         dbname,
         pg_dump_args,
     } = &plan.source
     else {
-        return Ok((None, PgDumpArgs::default()));
+        return Ok((Held::Nothing, PgDumpArgs::default()));
     };
-    let mut args = PgDumpArgs {
-        dbname: dbname.clone(),
-        extra: pg_dump_args.clone(),
-        schema_only: false,
-    };
-    if args.options()?.takes_own_snapshot() {
-        return Ok((None, args));
-    }
-    let holder = SnapshotHolder::export(dbname.as_deref());
-    match &holder {
-        Some(h) => args.extra.push(format!("--snapshot={}", h.snapshot).into()),
-        None => notes.push(Note::NoSnapshot),
-    }
-    Ok((holder, args))
+    database_args(dbname.as_deref(), pg_dump_args, plan.read, notes)
 }
 
-fn open_source(plan: &BackupPlan, pg_dump: &PgDumpArgs) -> Result<(Facts, Source), UseCaseError> {
-    Ok(match plan.input() {
-        Some(path) => (facts_for_input(path)?, Source::open_input(path)?),
+/// What holds the exported snapshot while the dumps read it.
+pub(crate) enum Held {
+    Nothing,
+    /// Held for its `Drop`, which ends the snapshot's transaction.
+    #[allow(dead_code)]
+    Psql(SnapshotHolder),
+    /// The direct read's session (its exporting connection).
+    Direct(Box<DirectSession>),
+}
+
+/// pg_dump's arguments for a database read, with the snapshot they share (see [`pg_dump_args`]).
+/// A direct read connects here, so that a connection failure stops the run before anything else.
+pub(crate) fn database_args(
+    dbname: Option<&str>,
+    extra: &[OsString],
+    read: ReadMode,
+    notes: &mut Vec<Note>,
+) -> Result<(Held, PgDumpArgs), UseCaseError> {
+    let mut args = PgDumpArgs {
+        dbname: dbname.map(str::to_string),
+        extra: extra.to_vec(),
+        schema_only: false,
+    };
+    let options = args.options()?;
+    if let ReadMode::Direct { jobs } = read {
+        match crate::input::direct::check_options(&options) {
+            Ok(()) => match DirectSession::open(dbname, jobs) {
+                Ok(session) => {
+                    args.extra
+                        .push(format!("--snapshot={}", session.snapshot).into());
+                    return Ok((Held::Direct(session), args));
+                }
+                Err(DirectError::Unsupported(why)) => notes.push(Note::ReadThroughPgDump(why)),
+                Err(e) => return Err(e.into()),
+            },
+            Err(DirectError::Unsupported(why)) => notes.push(Note::ReadThroughPgDump(why)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if options.takes_own_snapshot() {
+        return Ok((Held::Nothing, args));
+    }
+    let holder = SnapshotHolder::export(dbname);
+    match holder {
+        Some(h) => {
+            args.extra.push(format!("--snapshot={}", h.snapshot).into());
+            Ok((Held::Psql(h), args))
+        }
         None => {
-            // Start the data dump first: its start-up (connection, catalog reads) then overlaps the
-            // schema-only dump, and its output simply waits in the pipe until the facts are known.
-            let source = Source::spawn_pg_dump(pg_dump)?;
+            notes.push(Note::NoSnapshot);
+            Ok((Held::Nothing, args))
+        }
+    }
+}
+
+fn open_source(
+    plan: &BackupPlan,
+    pg_dump: &PgDumpArgs,
+    held: Held,
+    observer: &dyn Observer,
+    notes: &mut Vec<Note>,
+) -> Result<(Facts, Source, Held), UseCaseError> {
+    Ok(match plan.input() {
+        Some(path) => (facts_for_input(path)?, Source::open_input(path)?, held),
+        None => {
+            let (source, held) = database_source(pg_dump, held, observer, notes)?;
             // Every entry of the dump, known before it runs, when the custom archive is asked
             // for: it is then streamed to its output rather than spooled on local disk. Read
             // (pg_dump -Fc's TOC) while the schema-only dump runs.
@@ -479,9 +534,36 @@ fn open_source(plan: &BackupPlan, pg_dump: &PgDumpArgs) -> Result<(Facts, Source
             });
             let mut facts = facts?;
             facts.announced = announced.map_err(UseCaseError::Announce)?.flatten();
-            (facts, source)
+            (facts, source, held)
         }
     })
+}
+
+/// The stream of a database read: the direct read when the session is direct (through pg_dump on
+/// its snapshot when it cannot honour something), else pg_dump. Returns what must stay alive.
+pub(crate) fn database_source(
+    pg_dump: &PgDumpArgs,
+    held: Held,
+    observer: &dyn Observer,
+    notes: &mut Vec<Note>,
+) -> Result<(Source, Held), UseCaseError> {
+    let held = match held {
+        Held::Direct(session) => match session.source(pg_dump) {
+            Ok((source, estimate)) => {
+                observer.input_size(estimate);
+                return Ok((source, Held::Nothing));
+            }
+            Err(Refused::Unsupported(session, why)) => {
+                notes.push(Note::ReadThroughPgDump(why));
+                Held::Direct(session)
+            }
+            Err(Refused::Failed(e)) => return Err(e.into()),
+        },
+        other => other,
+    };
+    // The data dump starts first: its start-up (connection, catalog reads) then overlaps the
+    // schema-only dump, and its output simply waits in the pipe until the facts are known.
+    Ok((Source::spawn_pg_dump(pg_dump)?, held))
 }
 
 /// One sink per artifact the plan asks for, writing into the target.

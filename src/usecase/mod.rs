@@ -29,7 +29,7 @@ use crate::restore::RestoreError;
 use crate::sink::OutputError;
 use crate::store::StoreError;
 
-pub use anonymize::{anonymize, AnonymizePlan, AnonymizeReport};
+pub use anonymize::{anonymize, AnonymizePlan, AnonymizeReport, DatabaseInput};
 pub use backup::{
     backup, ArtifactKind, BackupPlan, BackupReport, BackupSource, CustomData, Note,
     PublishedArtifact,
@@ -64,6 +64,9 @@ pub enum UseCaseError {
     Source(#[from] SourceError),
     #[error(transparent)]
     ConnInfo(#[from] ConnInfoError),
+    /// The direct read failed (connecting, its catalog reads).
+    #[error(transparent)]
+    Direct(#[from] crate::input::direct::DirectError),
     #[error("{what}")]
     Dump {
         what: String,

@@ -14,6 +14,7 @@ mod archive_stream;
 mod backups;
 mod classification;
 mod dashboard;
+mod direct;
 mod dump_cli;
 mod error_messages;
 mod fail_closed_reader;
