@@ -30,6 +30,11 @@ pub struct AnonymizeArgs {
     /// statements in the schema say (converted as `rules import-labels` does), ahead of `--rules`.
     #[arg(long)]
     labels: bool,
+    /// Read those security labels from this database (a name or connection string) while the
+    /// dump itself comes from --input or stdin (`pg_dump … | pgveil anonymize --labels-from DB`).
+    /// Implies --labels.
+    #[arg(long, value_name = "CONNINFO", conflicts_with = "dbname")]
+    labels_from: Option<String>,
     /// Keep the contents of large objects (by default they are emptied: no rule can tell what a
     /// large object holds).
     #[arg(long)]
@@ -46,6 +51,7 @@ pub fn run(args: AnonymizeArgs) -> anyhow::Result<()> {
         output: args.output,
         rules: args.rules.plan(),
         labels: args.labels,
+        labels_from: args.labels_from,
         keep_large_objects: args.keep_large_objects,
         database: args.dbname.map(|dbname| DatabaseInput {
             dbname: Some(dbname),

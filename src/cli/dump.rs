@@ -63,6 +63,11 @@ pub struct DumpArgs {
     /// statements in the schema say (converted as `rules import-labels` does), ahead of `--rules`.
     #[arg(long)]
     labels: bool,
+    /// Read those security labels from this database (a name or connection string) while the
+    /// dump itself comes from --input or stdin (`pg_dump … | pgveil anonymize --labels-from DB`).
+    /// Implies --labels.
+    #[arg(long, value_name = "CONNINFO", conflicts_with = "dbname")]
+    labels_from: Option<String>,
     /// Give NAME.anon.gz (and an `anon` custom archive) the contents of large objects. By default
     /// they are emptied there: no rule can tell what a large object holds.
     #[arg(long)]
@@ -124,6 +129,7 @@ impl DumpArgs {
             compress_level: self.compress_level,
             rules: self.rules.plan(),
             labels: self.labels,
+            labels_from: self.labels_from.clone(),
             keep_large_objects: self.keep_large_objects,
             read: self.read.mode(),
         }

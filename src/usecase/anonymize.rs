@@ -26,6 +26,9 @@ pub struct AnonymizePlan {
     pub rules: RulesPlan,
     /// Mask as PostgreSQL Anonymizer's security labels in the dump say, ahead of the rule files.
     pub labels: bool,
+    /// Read those labels from this database (a name or connection string) rather than from the
+    /// input: a dump on stdin cannot be read twice. Implies `labels`.
+    pub labels_from: Option<String>,
     /// Keep the contents of large objects (emptied by default).
     pub keep_large_objects: bool,
     /// Read this database instead of `input`.
@@ -55,6 +58,9 @@ pub fn anonymize(
 ) -> Result<AnonymizeReport, UseCaseError> {
     check_cancel(cancel)?;
     let labels = match (&plan.database, plan.labels) {
+        _ if plan.labels_from.is_some() => Some(labels_rule_text(LabelSource::Database(
+            plan.labels_from.as_deref(),
+        ))?),
         (_, false) => None,
         (Some(db), true) => Some(labels_rule_text(LabelSource::Database(
             db.dbname.as_deref(),

@@ -99,6 +99,9 @@ pub struct BackupPlan {
     pub rules: RulesPlan,
     /// Mask as PostgreSQL Anonymizer's security labels in the schema say, ahead of the rule files.
     pub labels: bool,
+    /// Read those labels from this database rather than from the input (a dump on stdin cannot
+    /// be read twice). Implies `labels`.
+    pub labels_from: Option<String>,
     /// Give the masked artifacts the contents of large objects.
     pub keep_large_objects: bool,
     /// How a database is read: one pg_dump, or pgveil's own connections ([`ReadMode`]).
@@ -126,6 +129,7 @@ impl BackupPlan {
             compress_level: 5,
             rules: RulesPlan::default(),
             labels: false,
+            labels_from: None,
             keep_large_objects: false,
             read: ReadMode::PgDump,
         }
@@ -398,10 +402,11 @@ fn manifest_of(
 
 /// The rules, with those converted from security labels first when the plan asks for them.
 fn rules_of(plan: &BackupPlan) -> Result<(RuleSet, Vec<String>), UseCaseError> {
-    let labels = if plan.labels {
-        let source = match plan.input() {
-            Some(path) => LabelSource::Input(path),
-            None => LabelSource::Database(plan.dbname()),
+    let labels = if plan.labels || plan.labels_from.is_some() {
+        let source = match (plan.labels_from.as_deref(), plan.input()) {
+            (Some(db), _) => LabelSource::Database(Some(db)),
+            (None, Some(path)) => LabelSource::Input(path),
+            (None, None) => LabelSource::Database(plan.dbname()),
         };
         Some(labels_rule_text(source)?)
     } else {

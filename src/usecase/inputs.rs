@@ -70,7 +70,7 @@ pub fn labels_rule_text(source: LabelSource<'_>) -> Result<(String, String), Use
     let (labels, name) = match source {
         LabelSource::Input(path) if path == Path::new("-") => {
             return Err(UseCaseError::Invalid(
-                "security labels cannot be read from stdin: give the dump as a file".into(),
+                "security labels cannot be read from stdin (it is read once, for the data): give the dump as a file, or the database that holds the labels with --labels-from".into(),
             ))
         }
         LabelSource::Input(path) => {

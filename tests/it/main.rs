@@ -24,6 +24,7 @@ mod fail_closed_sets;
 mod fuzz_corpus;
 mod generalise;
 mod harness;
+mod labels_from;
 mod pii_scan;
 mod rules_cli;
 mod schema_text;
