@@ -25,6 +25,7 @@ mod geo;
 mod national;
 mod net;
 mod numbers;
+mod prefilter;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +36,7 @@ pub use geo::GEO_MIN_DECIMALS;
 pub use national::DNI_LETTERS;
 pub use net::DOCUMENTATION_MAC;
 pub use numbers::{iban_checks, luhn};
+pub use prefilter::may_hold;
 
 /// Whether `s..e` of an email scan is the masked form `nobody@example.com` /
 /// `nobody+<tag>@example.com`, which is not a finding.
