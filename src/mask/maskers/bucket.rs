@@ -122,18 +122,7 @@ impl Masker for Bucket {
         if matches!(value, b"NaN" | b"Infinity" | b"-Infinity") {
             return MaskOutcome::Unchanged;
         }
-        let base = out.len();
-        match self.bucket(value, out) {
-            Some(()) if &out[base..] == value => {
-                out.truncate(base);
-                MaskOutcome::Unchanged
-            }
-            Some(()) => MaskOutcome::Value,
-            None => {
-                out.truncate(base);
-                MaskOutcome::Null
-            }
-        }
+        super::rewritten(value, out, |v, o| self.bucket(v, o))
     }
 }
 

@@ -118,18 +118,7 @@ impl Masker for GeneralizeDate {
         if value == b"infinity" || value == b"-infinity" {
             return MaskOutcome::Unchanged;
         }
-        let base = out.len();
-        match self.generalize(value, out) {
-            Some(()) if &out[base..] == value => {
-                out.truncate(base);
-                MaskOutcome::Unchanged
-            }
-            Some(()) => MaskOutcome::Value,
-            None => {
-                out.truncate(base);
-                MaskOutcome::Null
-            }
-        }
+        super::rewritten(value, out, |v, o| self.generalize(v, o))
     }
 }
 

@@ -77,6 +77,28 @@ pub static REGISTRY: &[MaskerSpec] = &[
 
 /// The type of a masker's option checker: it takes the options it knows from the rule (leaving the
 /// others, which are then an error) and returns the configured masker.
+/// The outcome of a masker that rewrites a value into `out` with `write` (`None`: a value it
+/// cannot read, masked as NULL rather than passed through): what `write` appended is dropped
+/// again when it equals the value, or when there is none.
+pub(crate) fn rewritten(
+    value: &[u8],
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&[u8], &mut Vec<u8>) -> Option<()>,
+) -> super::MaskOutcome {
+    let base = out.len();
+    match write(value, out) {
+        Some(()) if &out[base..] == value => {
+            out.truncate(base);
+            super::MaskOutcome::Unchanged
+        }
+        Some(()) => super::MaskOutcome::Value,
+        None => {
+            out.truncate(base);
+            super::MaskOutcome::Null
+        }
+    }
+}
+
 pub(crate) type ParseFn = fn(&mut Options<'_, '_>) -> Result<Box<dyn Configured>, RulesError>;
 
 /// One masker as rules name it: its name, its options, and how to check them.

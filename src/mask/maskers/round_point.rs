@@ -84,18 +84,7 @@ impl Masker for RoundPoint {
         if matches!(value, b"NaN" | b"Infinity" | b"-Infinity") {
             return MaskOutcome::Unchanged;
         }
-        let base = out.len();
-        match self.round(value, out) {
-            Some(()) if &out[base..] == value => {
-                out.truncate(base);
-                MaskOutcome::Unchanged
-            }
-            Some(()) => MaskOutcome::Value,
-            None => {
-                out.truncate(base);
-                MaskOutcome::Null
-            }
-        }
+        super::rewritten(value, out, |v, o| self.round(v, o))
     }
 }
 
