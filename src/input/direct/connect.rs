@@ -313,15 +313,19 @@ fn split_passfile_line(line: &str) -> Vec<String> {
 /// Connect; the connection's task runs on the current runtime. A failure carries the server's
 /// message (bad password, unknown database) or the network's (no such host, refused).
 pub async fn connect(target: &Target) -> Result<Client, DirectError> {
-    let (client, connection) =
-        target
-            .config
-            .connect(target.tls.clone())
-            .await
-            .map_err(|source| DirectError::Connect {
-                target: target.describe.clone(),
-                source,
-            })?;
+    let (client, connection) = target
+        .config
+        .connect(target.tls.clone())
+        .await
+        .map_err(|e| DirectError::Connect {
+            target: target.describe.clone(),
+            // The server's message itself, without tokio-postgres's "db error" before it.
+            source: if e.as_db_error().is_some() {
+                e.into_source().expect("a db error has its source")
+            } else {
+                Box::new(e)
+            },
+        })?;
     tokio::spawn(async move {
         // An error here also fails the client's next request, which reports it.
         let _ = connection.await;
