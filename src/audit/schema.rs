@@ -240,23 +240,16 @@ fn psql_script(dbname: Option<&str>, script: &str, what: &str) -> Result<Vec<u8>
     out.map_err(failed)
 }
 
-/// The tables of a live database and how they were read.
-#[derive(Debug)]
-pub struct DatabaseTables {
-    pub tables: Vec<TableSample>,
-    /// Why psql read them rather than pgveil's own client (what the client cannot honour).
-    pub through_psql: Option<String>,
-}
-
 /// Tables of a live database (`dbname`: a name or libpq connection string; `None` = libpq's
 /// defaults), each with up to `sample_rows` rows read with `COPY (SELECT … LIMIT n) TO STDOUT`, over
 /// one connection of pgveil's own client, or through psql where that client cannot honour the
-/// connection.
+/// connection: then `through_psql` is told why, before psql runs.
 pub fn tables_from_database(
     dbname: Option<&str>,
     sample_rows: usize,
-) -> Result<DatabaseTables, SchemaError> {
-    let (reader, through_psql) = match CatalogSession::open(dbname) {
+    through_psql: impl FnOnce(&str),
+) -> Result<Vec<TableSample>, SchemaError> {
+    let reader = match CatalogSession::open(dbname) {
         Ok(session) => {
             // pg_dump's empty search_path: types print schema-qualified as in a dump. The
             // database's own encoding, as psql (not on a terminal) reads it.
@@ -266,9 +259,12 @@ pub fn tables_from_database(
                        pg_catalog.current_setting('server_encoding'), false)",
                 "setting up the session",
             )?;
-            (Reader::Client(session), None)
+            Reader::Client(session)
         }
-        Err(DirectError::Unsupported(why)) => (Reader::Psql(dbname), Some(why)),
+        Err(DirectError::Unsupported(why)) => {
+            through_psql(&why);
+            Reader::Psql(dbname)
+        }
         Err(e) => return Err(e.into()),
     };
     let catalog = reader.copy_out(CATALOG_QUERY, "the catalog query")?;
@@ -306,10 +302,7 @@ pub fn tables_from_database(
             Reader::Psql(dbname) => sample_with_psql(*dbname, &mut tables, sample_rows)?,
         }
     }
-    Ok(DatabaseTables {
-        tables,
-        through_psql,
-    })
+    Ok(tables)
 }
 
 /// `COPY (SELECT columns FROM ONLY table LIMIT n) TO STDOUT` for one table.

@@ -66,14 +66,13 @@ impl SchemaArgs {
                 Ok(tables)
             }
             None => {
-                let read = tables_from_database(self.dbname.as_deref(), self.sample)
-                    .context("reading the database schema")?;
-                if self.verbose {
-                    if let Some(why) = &read.through_psql {
+                let verbose = self.verbose;
+                tables_from_database(self.dbname.as_deref(), self.sample, |why| {
+                    if verbose {
                         eprintln!("pgveil: read through psql: pgveil's client cannot honour {why}");
                     }
-                }
-                Ok(read.tables)
+                })
+                .context("reading the database schema")
             }
         }
     }

@@ -507,3 +507,52 @@ fn rules_init_reads_through_psql_what_the_client_cannot_honour() {
     assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
     assert_eq!(text(&direct.stdout), text(&quiet.stdout));
 }
+
+/// A server asking for GSSAPI (pgveil's client has none): the direct read goes through pg_dump and
+/// `rules init` through psql, which try it (and fail here, with libpq's own message: there are no
+/// Kerberos credentials), never pgveil's "unsupported authentication method".
+#[test]
+fn gssapi_authentication_goes_through_libpq() {
+    let t = tls_cluster();
+    let home = tempfile::tempdir().unwrap();
+    let conn = format!(
+        "host=localhost port={} dbname={} user=veil_gss_user sslmode=require",
+        t.cluster.port(),
+        t.db
+    );
+    let init = run(
+        veil(home.path()).args(["rules", "init", "-v", "--dbname", &conn]),
+        None,
+    );
+    let stderr = text(&init.stderr);
+    assert!(!init.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("read through psql") && stderr.contains("GSSAPI"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("unsupported authentication"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let dump = run(
+        veil(home.path())
+            .args([
+                "dump",
+                "--read",
+                "direct",
+                "-v",
+                "--dbname",
+                &conn,
+                "--out-dir",
+            ])
+            .arg(dir.path()),
+        None,
+    );
+    let stderr = text(&dump.stderr);
+    assert!(!dump.status.success(), "{stderr}");
+    assert!(stderr.contains("GSSAPI"), "{stderr}");
+    assert!(!stderr.contains("unsupported authentication"), "{stderr}");
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "{:?}",
+        files_in(dir.path())
+    );
+}

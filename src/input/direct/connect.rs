@@ -4,7 +4,8 @@
 //! STDOUT` here gives the bytes pg_dump's gives.
 //!
 //! TLS is rustls ([`super::tls`]) with libpq's `sslmode` meanings. What libpq would do and this
-//! client cannot (a service file, client certificates, GSSAPI) is [`DirectError::Unsupported`]: the caller reads
+//! client cannot (a service file, client certificates, GSSAPI: asked for, or the server's
+//! authentication method) is [`DirectError::Unsupported`]: the caller reads
 //! through pg_dump instead, which does it. A connection that fails is [`DirectError::Connect`]
 //! carrying the server's (or the network's) own message.
 
@@ -317,14 +318,25 @@ pub async fn connect(target: &Target) -> Result<Client, DirectError> {
         .config
         .connect(target.tls.clone())
         .await
-        .map_err(|e| DirectError::Connect {
-            target: target.describe.clone(),
-            // The server's message itself, without tokio-postgres's "db error" before it.
-            source: if e.as_db_error().is_some() {
-                e.into_source().expect("a db error has its source")
-            } else {
-                Box::new(e)
-            },
+        .map_err(|e| {
+            // GSSAPI, SSPI and Kerberos authentication, which libpq's clients do.
+            if e.to_string() == "authentication error"
+                && std::error::Error::source(&e)
+                    .is_some_and(|s| s.to_string() == "unsupported authentication method")
+            {
+                return DirectError::Unsupported(
+                    "the server's authentication method (GSSAPI, SSPI or Kerberos)".into(),
+                );
+            }
+            DirectError::Connect {
+                target: target.describe.clone(),
+                // The server's message itself, without tokio-postgres's "db error" before it.
+                source: if e.as_db_error().is_some() {
+                    e.into_source().expect("a db error has its source")
+                } else {
+                    Box::new(e)
+                },
+            }
         })?;
     tokio::spawn(async move {
         // An error here also fails the client's next request, which reports it.

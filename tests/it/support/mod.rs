@@ -849,8 +849,9 @@ pub fn peak_rss_kib(cmd: &Command) -> (Output, u64) {
 // ---------------------------------------------------------------------------------------------
 // A second throwaway cluster for the connection tests (tests/it/direct_auth.rs): TLS with a server
 // certificate for `localhost` signed by a CA made at start, SCRAM passwords, and a pg_hba.conf that
-// admits TCP connections (127.0.0.1 only) over TLS with a password and nothing else; its unix socket
-// trusts every user, for the set-up.
+// admits TCP connections (127.0.0.1 only) over TLS with a password and nothing else (but GSSAPI for
+// the role `veil_gss_user`, which no test can satisfy); its unix socket trusts every user, for the
+// set-up.
 
 /// The TLS + SCRAM cluster: [`TlsCluster::cluster`] reaches it over its unix socket (as `postgres`,
 /// trusted) for set-up; TCP clients use `host=localhost port=…` with a password.
@@ -1044,6 +1045,7 @@ impl TlsCluster {
         std::fs::write(
             data.join("pg_hba.conf"),
             "local all all trust\n\
+             hostssl all veil_gss_user 127.0.0.1/32 gss\n\
              hostssl all all 127.0.0.1/32 scram-sha-256\n",
         )
         .map_err(|e| format!("writing pg_hba.conf: {e}"))?;
@@ -1101,6 +1103,7 @@ impl TlsCluster {
             "postgres",
             &format!(
                 "CREATE ROLE {user} LOGIN PASSWORD '{password}';\n\
+                 CREATE ROLE veil_gss_user LOGIN;\n\
                  CREATE DATABASE {db} OWNER {user};"
             ),
         );
