@@ -158,7 +158,11 @@ pub fn target(conn: Option<&ConnInfo>) -> Result<Target, DirectError> {
             }
             config.hostaddr(ip);
         }
-        described.push(host);
+        // With a hostaddr alone, libpq names (and looks the password file up by) the address.
+        described.push(match addr {
+            Some(a) if host.is_empty() => a.clone(),
+            _ => host,
+        });
     }
     let ports = match ports.len() {
         1 => vec![ports[0]; hosts.len()],
@@ -370,6 +374,28 @@ pub async fn setup_session(client: &Client, encoding: &str) -> Result<(), Direct
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a `hostaddr` and no `host`, the password file's line for the address applies (as in
+    /// libpq), and messages name the address.
+    #[test]
+    fn a_hostaddr_alone_is_the_host_of_the_password_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgpass");
+        std::fs::write(&f, "localhost:*:*:*:wrong\n10.1.2.3:6543:db:u:right\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if std::env::var_os("PGHOST").is_some() || std::env::var_os("PGPASSWORD").is_some() {
+            return; // the environment decides the host or the password
+        }
+        let conn = ConnInfo::parse(&format!(
+            "hostaddr=10.1.2.3 port=6543 dbname=db user=u passfile={}",
+            f.display()
+        ))
+        .unwrap();
+        let t = target(Some(&conn)).unwrap();
+        assert_eq!(t.config.get_password(), Some(&b"right"[..]));
+        assert!(t.describe.contains("10.1.2.3:6543"), "{}", t.describe);
+    }
 
     #[test]
     fn password_file_lines() {
