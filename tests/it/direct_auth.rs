@@ -587,3 +587,55 @@ fn gssapi_authentication_goes_through_libpq() {
         files_in(dir.path())
     );
 }
+
+/// pgveil's client and psql read the same catalog and the same samples: `rules init` and `rules
+/// check --json` print the same through both (psql taken by naming a client certificate file, which
+/// libpq ignores on a unix socket), on fixtures with quoted names, odd types and odd values.
+#[test]
+fn rules_read_the_same_through_pgveils_client_as_through_psql() {
+    let c = cluster();
+    let home = tempfile::tempdir().unwrap();
+    let cert = home.path().join("none.crt");
+    for fixture in [
+        "edge_cases",
+        "kitchen_sink",
+        "classification",
+        "rules_tools",
+    ] {
+        let db = c.load_fixture(fixture);
+        let via_psql = format!("dbname={db} sslcert={}", cert.display());
+        for args in [vec!["rules", "init"], vec!["rules", "check", "--json"]] {
+            let client = run(
+                veil(home.path()).args(&args).args(["-v", "--dbname", &db]),
+                None,
+            );
+            let psql = run(
+                veil(home.path())
+                    .args(&args)
+                    .args(["-v", "--dbname", &via_psql]),
+                None,
+            );
+            assert!(
+                text(&psql.stderr).contains("read through psql"),
+                "{}",
+                text(&psql.stderr)
+            );
+            assert!(
+                !text(&client.stderr).contains("psql"),
+                "{}",
+                text(&client.stderr)
+            );
+            assert_eq!(
+                client.status.code(),
+                psql.status.code(),
+                "{fixture} {args:?}"
+            );
+            assert!(!client.stdout.is_empty(), "{fixture} {args:?}");
+            assert_eq!(
+                text(&client.stdout),
+                text(&psql.stdout),
+                "{fixture} {args:?}"
+            );
+        }
+    }
+}
