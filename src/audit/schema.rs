@@ -199,7 +199,7 @@ ORDER BY n.nspname, c.relname, a.attnum
 /// code), or psql where that client cannot honour the connection (a service file, a client
 /// certificate, GSSAPI…).
 enum Reader<'a> {
-    Client(CatalogSession),
+    Client(Box<CatalogSession>),
     Psql(Option<&'a str>),
 }
 
@@ -259,7 +259,7 @@ pub fn tables_from_database(
                        pg_catalog.current_setting('server_encoding'), false)",
                 "setting up the session",
             )?;
-            Reader::Client(session)
+            Reader::Client(Box::new(session))
         }
         Err(DirectError::Unsupported(why)) => {
             through_psql(&why);
