@@ -2,7 +2,8 @@
 //! `allow`/`prefer` try TLS and go on in clear when the server has none, `require` insists; these
 //! three check the server's certificate against a root file when one exists (as libpq does with
 //! `~/.postgresql/root.crt`) and accept any certificate otherwise; `verify-ca` checks the chain,
-//! `verify-full` the chain and the host name. `sslrootcert=system` uses the system's roots.
+//! `verify-full` the chain and the host name. `sslrootcert=system` uses the system's roots. A
+//! certificate refused is said in words (libpq's for a host name mismatch), not rustls's debug names.
 
 use std::future::Future;
 use std::io;
@@ -363,5 +364,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for RustlsStream<S> {
     fn channel_binding(&self) -> ChannelBinding {
         // SCRAM without channel binding, as libpq's channel_binding=prefer does when it cannot.
         ChannelBinding::none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_problems_are_said_in_words() {
+        let mismatch = |presented: &[&str]| {
+            describe(
+                &rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    expected: ServerName::try_from("127.0.0.1").unwrap(),
+                    presented: presented.iter().map(|p| p.to_string()).collect(),
+                }),
+                "127.0.0.1",
+                Some("/ca.crt"),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            mismatch(&["DnsName(\"localhost\")"]),
+            "server certificate for \"localhost\" does not match host name \"127.0.0.1\""
+        );
+        assert_eq!(
+            mismatch(&["DnsName(\"db\")", "IpAddress(10.0.0.1)", "DnsName(\"x\")"]),
+            "server certificate for \"db\" (and 2 other names) does not match host name \"127.0.0.1\""
+        );
+        let unknown = describe(
+            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            "h",
+            Some("/ca.crt"),
+        )
+        .unwrap();
+        assert!(unknown.contains("not signed by a certificate authority in /ca.crt"));
+        assert_eq!(describe(&rustls::Error::DecryptError, "h", None), None);
     }
 }
