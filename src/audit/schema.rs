@@ -1,6 +1,10 @@
 //! The tables a rule set must cover, with a few sampled rows each: read from a plain dump (the COPY
-//! statements name exactly the columns that carry data) or from a live database's catalog through
-//! `psql` (the same columns: no generated ones, no partitioned parents, no extension tables).
+//! statements name exactly the columns that carry data) or from a live database's catalog (the same
+//! columns: no generated ones, no partitioned parents, no extension tables).
+//!
+//! The database is read over one connection of pgveil's own client (the direct read's, through
+//! [`CatalogSession`]: no tokio here), or through psql where that client cannot honour the
+//! connection (a service file, a client certificate, GSSAPI).
 //!
 //! `rules check` and `rules init` work on this model; sampling is bounded (`sample_rows` per table)
 //! so a check of a large database or dump stays quick.
@@ -13,6 +17,8 @@ use crate::dump::ident::quote_qualified;
 use crate::dump::{DumpError, DumpReader, Event};
 use crate::input::client::{Client, ClientError, ClientProgram};
 use crate::input::conninfo::{ConnInfo, ConnInfoError};
+use crate::input::direct::catalog::CatalogSession;
+use crate::input::direct::DirectError;
 
 use crate::mask::ColumnInfo;
 
@@ -26,7 +32,10 @@ pub enum SchemaError {
         #[source]
         source: ClientError,
     },
-    #[error("unexpected catalog row from psql: {0:?}")]
+    /// pgveil's own client: the connection (its target and the server's message) or a statement.
+    #[error(transparent)]
+    Client(#[from] DirectError),
+    #[error("unexpected catalog row: {0:?}")]
     BadRow(String),
     #[error(transparent)]
     ConnInfo(#[from] ConnInfoError),
@@ -186,8 +195,22 @@ WHERE c.relkind = 'r'
 ORDER BY n.nspname, c.relname, a.attnum
 ) TO STDOUT"#;
 
-fn psql(dbname: Option<&str>, sql: &str, what: &str) -> Result<Vec<u8>, SchemaError> {
-    psql_script(dbname, &format!("{sql};"), what)
+/// Where the catalog and the samples are read: pgveil's own client (the direct read's connection
+/// code), or psql where that client cannot honour the connection (a service file, a client
+/// certificate, GSSAPI…).
+enum Reader<'a> {
+    Client(Box<CatalogSession>),
+    Psql(Option<&'a str>),
+}
+
+impl Reader<'_> {
+    /// The output of one `COPY … TO STDOUT` statement.
+    fn copy_out(&self, copy: &str, what: &str) -> Result<Vec<u8>, SchemaError> {
+        match self {
+            Reader::Client(session) => Ok(session.copy_out(copy, what)?),
+            Reader::Psql(dbname) => psql_script(*dbname, &format!("{copy};"), what),
+        }
+    }
 }
 
 /// Run `script` (SQL and psql meta-commands) in one psql session; its standard output.
@@ -218,12 +241,33 @@ fn psql_script(dbname: Option<&str>, script: &str, what: &str) -> Result<Vec<u8>
 }
 
 /// Tables of a live database (`dbname`: a name or libpq connection string; `None` = libpq's
-/// defaults), each with up to `sample_rows` rows read with `COPY (SELECT … LIMIT n) TO STDOUT`.
+/// defaults), each with up to `sample_rows` rows read with `COPY (SELECT … LIMIT n) TO STDOUT`, over
+/// one connection of pgveil's own client, or through psql where that client cannot honour the
+/// connection: then `through_psql` is told why, before psql runs.
 pub fn tables_from_database(
     dbname: Option<&str>,
     sample_rows: usize,
+    through_psql: impl FnOnce(&str),
 ) -> Result<Vec<TableSample>, SchemaError> {
-    let catalog = psql(dbname, CATALOG_QUERY, "the catalog query")?;
+    let reader = match CatalogSession::open(dbname) {
+        Ok(session) => {
+            // pg_dump's empty search_path: types print schema-qualified as in a dump. The
+            // database's own encoding, as psql (not on a terminal) reads it.
+            session.execute(
+                "SELECT pg_catalog.set_config('search_path', '', false); \
+                     SELECT pg_catalog.set_config('client_encoding', \
+                       pg_catalog.current_setting('server_encoding'), false)",
+                "setting up the session",
+            )?;
+            Reader::Client(Box::new(session))
+        }
+        Err(DirectError::Unsupported(why)) => {
+            through_psql(&why);
+            Reader::Psql(dbname)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let catalog = reader.copy_out(CATALOG_QUERY, "the catalog query")?;
     let mut tables: Vec<TableSample> = Vec::new();
     let mut value = Vec::new();
     for row in catalog.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
@@ -253,9 +297,44 @@ pub fn tables_from_database(
         }
     }
     if sample_rows > 0 && !tables.is_empty() {
-        sample_tables(dbname, &mut tables, sample_rows)?;
+        match &reader {
+            Reader::Client(session) => sample_with_client(session, &mut tables, sample_rows)?,
+            Reader::Psql(dbname) => sample_with_psql(*dbname, &mut tables, sample_rows)?,
+        }
     }
     Ok(tables)
+}
+
+/// `COPY (SELECT columns FROM ONLY table LIMIT n) TO STDOUT` for one table.
+fn sample_copy(t: &TableSample, sample_rows: usize) -> String {
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| crate::dump::ident::quote_ident(&c.name))
+        .collect();
+    format!(
+        "COPY (SELECT {} FROM ONLY {} LIMIT {sample_rows}) TO STDOUT",
+        cols.join(", "),
+        t.qualified()
+    )
+}
+
+/// Read up to `sample_rows` rows of every table, one COPY after the other on the one connection.
+fn sample_with_client(
+    session: &CatalogSession,
+    tables: &mut [TableSample],
+    sample_rows: usize,
+) -> Result<(), SchemaError> {
+    for t in tables.iter_mut() {
+        let rows = session.copy_out(
+            &sample_copy(t, sample_rows),
+            &format!("sampling {}", t.qualified()),
+        )?;
+        // COPY text escapes a newline inside a value: each `\n` ends one row.
+        t.sample_rows += memchr::memchr_iter(b'\n', &rows).count();
+        t.sample.extend_from_slice(&rows);
+    }
+    Ok(())
 }
 
 /// Put before each table's sample in the output of the one psql session that reads them all. COPY
@@ -265,23 +344,17 @@ const SAMPLE_MARK: &[u8] = b"\\@pgveil-sample ";
 
 /// Read up to `sample_rows` rows of every table in one psql session (one connection, however many
 /// tables), each COPY preceded by an `\echo` of [`SAMPLE_MARK`] and the table's index.
-fn sample_tables(
+fn sample_with_psql(
     dbname: Option<&str>,
     tables: &mut [TableSample],
     sample_rows: usize,
 ) -> Result<(), SchemaError> {
     let mut script = String::new();
     for (i, t) in tables.iter().enumerate() {
-        let cols: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| crate::dump::ident::quote_ident(&c.name))
-            .collect();
         // In a quoted psql argument `\\` is one backslash.
         script.push_str(&format!(
-            "\\echo '\\\\@pgveil-sample {i}'\nCOPY (SELECT {} FROM ONLY {} LIMIT {sample_rows}) TO STDOUT;\n",
-            cols.join(", "),
-            t.qualified()
+            "\\echo '\\\\@pgveil-sample {i}'\n{};\n",
+            sample_copy(t, sample_rows)
         ));
     }
     let out = psql_script(

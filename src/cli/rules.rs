@@ -1,6 +1,7 @@
 //! `pgveil rules check` (is every column covered, is what looks sensitive masked?) and
 //! `pgveil rules init` (scaffold a rule file from a schema). Both read the schema either from a live
-//! database (`--dbname`, catalog and a few sampled rows through psql) or from a plain dump
+//! database (`--dbname`, catalog and a few sampled rows over pgveil's own client, psql where it
+//! cannot honour the connection) or from a plain dump
 //! (`--input`, reading only the first rows of each COPY block for samples).
 
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ pub struct SchemaArgs {
     /// Rows sampled per table to recognize sensitive values (0: judge by names only).
     #[arg(long, default_value_t = 200, value_name = "N")]
     sample: usize,
+    /// Say how the database was read (pgveil's own client, or psql where it cannot honour the
+    /// connection).
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 impl SchemaArgs {
@@ -60,8 +65,15 @@ impl SchemaArgs {
                 src.finish()?;
                 Ok(tables)
             }
-            None => tables_from_database(self.dbname.as_deref(), self.sample)
-                .context("reading the database schema"),
+            None => {
+                let verbose = self.verbose;
+                tables_from_database(self.dbname.as_deref(), self.sample, |why| {
+                    if verbose {
+                        eprintln!("pgveil: read through psql: pgveil's client cannot honour {why}");
+                    }
+                })
+                .context("reading the database schema")
+            }
         }
     }
 }
@@ -158,6 +170,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         dbname: args.dbname,
         input: args.input,
         sample: 0,
+        verbose: false,
     };
     print!("{}", labels_text(&schema)?.1);
     Ok(())

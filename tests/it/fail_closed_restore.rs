@@ -225,7 +225,7 @@ fn a_password_in_any_form_stays_out_of_the_manifest_and_output() {
 
 /// A folder of wrappers for the PostgreSQL clients pgveil spawns: each logs its arguments (and
 /// whether PGPASSWORD reached it) to `log`, then runs the real program.
-fn client_wrappers(dir: &Path, log: &Path) {
+pub(crate) fn client_wrappers(dir: &Path, log: &Path) {
     use std::os::unix::fs::PermissionsExt;
     for program in ["pg_dump", "psql", "pg_restore", "createdb", "dropdb"] {
         let real = std::env::var_os("PATH")
@@ -249,7 +249,7 @@ fn client_wrappers(dir: &Path, log: &Path) {
 
 /// Polls `/proc/*/cmdline` of every process but pgveil itself (its own arguments are what the
 /// user typed) until stopped; collects every command line that holds `secret`.
-struct CmdlineWatch {
+pub(crate) struct CmdlineWatch {
     stop: Arc<AtomicBool>,
     hits: Arc<Mutex<Vec<String>>>,
     seen: Arc<Mutex<usize>>,
@@ -257,7 +257,7 @@ struct CmdlineWatch {
 }
 
 impl CmdlineWatch {
-    fn start(secret: &str) -> CmdlineWatch {
+    pub(crate) fn start(secret: &str) -> CmdlineWatch {
         let stop = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::new(Mutex::new(0));
@@ -317,7 +317,7 @@ impl CmdlineWatch {
 
     /// Stop polling; the command lines that held the secret, and whether pgveil itself was seen
     /// (the poller did look while it ran).
-    fn finish(mut self) -> (Vec<String>, bool) {
+    pub(crate) fn finish(mut self) -> (Vec<String>, bool) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.take().unwrap().join().unwrap();
         let hits = self.hits.lock().unwrap().clone();

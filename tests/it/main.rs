@@ -15,6 +15,7 @@ mod backups;
 mod classification;
 mod dashboard;
 mod direct;
+mod direct_auth;
 mod dump_cli;
 mod error_messages;
 mod fail_closed_reader;

@@ -4,7 +4,8 @@
 //! STDOUT` here gives the bytes pg_dump's gives.
 //!
 //! TLS is rustls ([`super::tls`]) with libpq's `sslmode` meanings. What libpq would do and this
-//! client cannot (a service file, client certificates, GSSAPI) is [`DirectError::Unsupported`]: the caller reads
+//! client cannot (a service file, client certificates, GSSAPI: asked for, or the server's
+//! authentication method) is [`DirectError::Unsupported`]: the caller reads
 //! through pg_dump instead, which does it. A connection that fails is [`DirectError::Connect`]
 //! carrying the server's (or the network's) own message.
 
@@ -157,7 +158,11 @@ pub fn target(conn: Option<&ConnInfo>) -> Result<Target, DirectError> {
             }
             config.hostaddr(ip);
         }
-        described.push(host);
+        // With a hostaddr alone, libpq names (and looks the password file up by) the address.
+        described.push(match addr {
+            Some(a) if host.is_empty() => a.clone(),
+            _ => host,
+        });
     }
     let ports = match ports.len() {
         1 => vec![ports[0]; hosts.len()],
@@ -313,15 +318,30 @@ fn split_passfile_line(line: &str) -> Vec<String> {
 /// Connect; the connection's task runs on the current runtime. A failure carries the server's
 /// message (bad password, unknown database) or the network's (no such host, refused).
 pub async fn connect(target: &Target) -> Result<Client, DirectError> {
-    let (client, connection) =
-        target
-            .config
-            .connect(target.tls.clone())
-            .await
-            .map_err(|source| DirectError::Connect {
+    let (client, connection) = target
+        .config
+        .connect(target.tls.clone())
+        .await
+        .map_err(|e| {
+            // GSSAPI, SSPI and Kerberos authentication, which libpq's clients do.
+            if e.to_string() == "authentication error"
+                && std::error::Error::source(&e)
+                    .is_some_and(|s| s.to_string() == "unsupported authentication method")
+            {
+                return DirectError::Unsupported(
+                    "the server's authentication method (GSSAPI, SSPI or Kerberos)".into(),
+                );
+            }
+            DirectError::Connect {
                 target: target.describe.clone(),
-                source,
-            })?;
+                // The server's message itself, without tokio-postgres's "db error" before it.
+                source: if e.as_db_error().is_some() {
+                    e.into_source().expect("a db error has its source")
+                } else {
+                    Box::new(e)
+                },
+            }
+        })?;
     tokio::spawn(async move {
         // An error here also fails the client's next request, which reports it.
         let _ = connection.await;
@@ -354,6 +374,28 @@ pub async fn setup_session(client: &Client, encoding: &str) -> Result<(), Direct
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a `hostaddr` and no `host`, the password file's line for the address applies (as in
+    /// libpq), and messages name the address.
+    #[test]
+    fn a_hostaddr_alone_is_the_host_of_the_password_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgpass");
+        std::fs::write(&f, "localhost:*:*:*:wrong\n10.1.2.3:6543:db:u:right\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if std::env::var_os("PGHOST").is_some() || std::env::var_os("PGPASSWORD").is_some() {
+            return; // the environment decides the host or the password
+        }
+        let conn = ConnInfo::parse(&format!(
+            "hostaddr=10.1.2.3 port=6543 dbname=db user=u passfile={}",
+            f.display()
+        ))
+        .unwrap();
+        let t = target(Some(&conn)).unwrap();
+        assert_eq!(t.config.get_password(), Some(&b"right"[..]));
+        assert!(t.describe.contains("10.1.2.3:6543"), "{}", t.describe);
+    }
 
     #[test]
     fn password_file_lines() {

@@ -8,7 +8,9 @@
 //! - [`splice`]: where the data section goes in `pg_dump --section=pre-data --section=post-data`
 //!   and how pg_dump prints data entries;
 //! - [`plan`]: the COPY statements of each table (block ranges for large tables);
-//! - [`reader`]: the parallel COPYs, reordered into one stream with bounded memory.
+//! - [`reader`]: the parallel COPYs, reordered into one stream with bounded memory;
+//! - [`catalog`]: one connection of the same client, synchronous, for catalog reads and samples
+//!   (`rules check/init --dbname`).
 //!
 //! [`DirectSession::open`] connects and exports the snapshot (REPEATABLE READ, READ ONLY); every
 //! pg_dump run of the backup is given it (`--snapshot`). [`DirectSession::source`] then runs the two
@@ -17,6 +19,7 @@
 //! a connection parameter this client lacks) is [`DirectError::Unsupported`], and the caller reads
 //! through pg_dump on the same snapshot instead: the output never differs.
 
+pub mod catalog;
 pub mod connect;
 pub mod plan;
 pub mod reader;
@@ -64,11 +67,13 @@ pub enum DirectError {
     Unsupported(String),
     #[error("{0}")]
     Invalid(String),
+    /// The server's own message (its `FATAL: …`, as pg_dump shows it), or the network's, or the
+    /// TLS handshake's.
     #[error("connecting to {target}")]
     Connect {
         target: String,
         #[source]
-        source: tokio_postgres::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{what}")]
     Query {

@@ -2,7 +2,8 @@
 //! `allow`/`prefer` try TLS and go on in clear when the server has none, `require` insists; these
 //! three check the server's certificate against a root file when one exists (as libpq does with
 //! `~/.postgresql/root.crt`) and accept any certificate otherwise; `verify-ca` checks the chain,
-//! `verify-full` the chain and the host name. `sslrootcert=system` uses the system's roots.
+//! `verify-full` the chain and the host name. `sslrootcert=system` uses the system's roots. A
+//! certificate refused is said in words (libpq's for a host name mismatch), not rustls's debug names.
 
 use std::future::Future;
 use std::io;
@@ -95,7 +96,12 @@ pub fn connector(verify: Verify, rootcert: Option<&str>) -> Result<RustlsConnect
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    Ok(RustlsConnect(Arc::new(config)))
+    Ok(RustlsConnect {
+        config: Arc::new(config),
+        rootcert: rootcert
+            .filter(|_| verify != Verify::Nothing)
+            .map(Arc::from),
+    })
 }
 
 /// `sslmode` without a root file: any certificate (libpq checks none then either).
@@ -151,6 +157,72 @@ struct WebPki {
     check_name: bool,
 }
 
+/// A certificate problem said in words (libpq's for a host name mismatch), in place of rustls's
+/// debug names (`UnknownIssuer`).
+#[derive(Debug)]
+struct CertProblem(String);
+
+impl std::fmt::Display for CertProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CertProblem {}
+
+/// A name as rustls presents it (`DnsName("localhost")`, `IpAddress(10.0.0.1)`), bare.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
+}
+
+/// A handshake's certificate problem in words (libpq's for a host name mismatch), where rustls has
+/// only a debug name for it (`UnknownIssuer`); None for any other error.
+fn describe(error: &rustls::Error, host: &str, rootcert: Option<&str>) -> Option<String> {
+    let rustls::Error::InvalidCertificate(error) = error else {
+        return None;
+    };
+    Some(match error {
+        CertificateError::UnknownIssuer => format!(
+            "the server's certificate is not signed by a certificate authority in {} \
+             (unknown issuer)",
+            rootcert.unwrap_or("the root certificates")
+        ),
+        CertificateError::NotValidForNameContext { presented, .. } => match presented.as_slice() {
+            [] => format!(
+                "server certificate has no name (subjectAltName) to match host name \"{host}\""
+            ),
+            [one] => format!(
+                "server certificate for \"{}\" does not match host name \"{host}\"",
+                bare_name(one)
+            ),
+            [first, rest @ ..] => format!(
+                "server certificate for \"{}\" (and {} other name{}) does not match host name \"{host}\"",
+                bare_name(first),
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        },
+        CertificateError::NotValidForName => {
+            format!("server certificate does not match host name \"{host}\"")
+        }
+        e @ (CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
+            format!("the server's certificate has expired ({e})")
+        }
+        e @ (CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
+            format!("the server's certificate is not valid yet ({e})")
+        }
+        _ => return None,
+    })
+}
+
 impl ServerCertVerifier for WebPki {
     fn verify_server_cert(
         &self,
@@ -193,11 +265,16 @@ impl ServerCertVerifier for WebPki {
 
 /// tokio-postgres's TLS connector over rustls.
 #[derive(Clone)]
-pub struct RustlsConnect(Arc<ClientConfig>);
+pub struct RustlsConnect {
+    config: Arc<ClientConfig>,
+    /// The `sslrootcert` the chain is checked against, for messages.
+    rootcert: Option<Arc<str>>,
+}
 
 pub struct RustlsConnectOne {
     config: Arc<ClientConfig>,
     name: ServerName<'static>,
+    rootcert: Option<Arc<str>>,
 }
 
 impl<S> MakeTlsConnect<S> for RustlsConnect
@@ -219,8 +296,9 @@ where
         let name = ServerName::try_from(domain.to_string())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(RustlsConnectOne {
-            config: self.0.clone(),
+            config: self.config.clone(),
             name,
+            rootcert: self.rootcert.clone(),
         })
     }
 }
@@ -235,9 +313,20 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
+            let host = self.name.to_str().into_owned();
             let tls = tokio_rustls::TlsConnector::from(self.config)
                 .connect(self.name, stream)
-                .await?;
+                .await
+                .map_err(|e| {
+                    let problem = e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                        .and_then(|r| describe(r, &host, self.rootcert.as_deref()));
+                    match problem {
+                        Some(p) => io::Error::new(e.kind(), CertProblem(p)),
+                        None => e,
+                    }
+                })?;
             Ok(RustlsStream(tls))
         })
     }
@@ -275,5 +364,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for RustlsStream<S> {
     fn channel_binding(&self) -> ChannelBinding {
         // SCRAM without channel binding, as libpq's channel_binding=prefer does when it cannot.
         ChannelBinding::none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_problems_are_said_in_words() {
+        let mismatch = |presented: &[&str]| {
+            describe(
+                &rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    expected: ServerName::try_from("127.0.0.1").unwrap(),
+                    presented: presented.iter().map(|p| p.to_string()).collect(),
+                }),
+                "127.0.0.1",
+                Some("/ca.crt"),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            mismatch(&["DnsName(\"localhost\")"]),
+            "server certificate for \"localhost\" does not match host name \"127.0.0.1\""
+        );
+        assert_eq!(
+            mismatch(&["DnsName(\"db\")", "IpAddress(10.0.0.1)", "DnsName(\"x\")"]),
+            "server certificate for \"db\" (and 2 other names) does not match host name \"127.0.0.1\""
+        );
+        let unknown = describe(
+            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            "h",
+            Some("/ca.crt"),
+        )
+        .unwrap();
+        assert!(unknown.contains("not signed by a certificate authority in /ca.crt"));
+        assert_eq!(describe(&rustls::Error::DecryptError, "h", None), None);
     }
 }

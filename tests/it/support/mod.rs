@@ -845,3 +845,287 @@ pub fn peak_rss_kib(cmd: &Command) -> (Output, u64) {
         .unwrap_or_else(|| panic!("no RSS from /usr/bin/time: {err}"));
     (out, kib)
 }
+
+// ---------------------------------------------------------------------------------------------
+// A second throwaway cluster for the connection tests (tests/it/direct_auth.rs): TLS with a server
+// certificate for `localhost` signed by a CA made at start, SCRAM passwords, and a pg_hba.conf that
+// admits TCP connections (127.0.0.1 only) over TLS with a password and nothing else (but GSSAPI for
+// the role `veil_gss_user`, which no test can satisfy); its unix socket trusts every user, for the
+// set-up.
+
+/// The TLS + SCRAM cluster: [`TlsCluster::cluster`] reaches it over its unix socket (as `postgres`,
+/// trusted) for set-up; TCP clients use `host=localhost port=…` with a password.
+pub struct TlsCluster {
+    pub cluster: Cluster,
+    /// The CA that signed the server's certificate (CN and SAN `localhost`, no IP address).
+    pub ca: PathBuf,
+    /// A CA that signed nothing the server has.
+    pub other_ca: PathBuf,
+    /// A role with a SCRAM password, owner of [`TlsCluster::db`].
+    pub user: String,
+    pub password: String,
+    /// The `rules_tools` fixture, loaded as [`TlsCluster::user`].
+    pub db: String,
+}
+
+static TLS_CLUSTER: OnceLock<Result<TlsCluster, String>> = OnceLock::new();
+
+/// The TLS + SCRAM cluster of this test process, started on first use.
+pub fn tls_cluster() -> &'static TlsCluster {
+    match TLS_CLUSTER.get_or_init(TlsCluster::start) {
+        Ok(c) => c,
+        Err(e) => panic!("test TLS cluster failed to start:\n{e}"),
+    }
+}
+
+impl TlsCluster {
+    /// libpq conninfo for the role over TCP (`host=localhost`), then `extra` (`key=value …`).
+    pub fn conninfo(&self, extra: &str) -> String {
+        format!(
+            "host=localhost port={} dbname={} user={} {extra}",
+            self.cluster.port, self.db, self.user
+        )
+    }
+
+    fn start() -> Result<TlsCluster, String> {
+        let bindir = find_bindir()?;
+        let root = is_root();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp_root = std::env::var_os("PGVEIL_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let base = tmp_root.join(format!("pgveil-pgtls-{}-{nanos:x}", std::process::id()));
+        let data = base.join("data");
+        let socket_dir = base.join("sock");
+        let certs = base.join("certs");
+        for d in [&socket_dir, &certs] {
+            std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+        }
+        spawn_watchdog(&base, &data);
+
+        // The CAs and the server's certificate (openssl CLI).
+        let openssl = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&certs)
+                .output()
+                .map_err(|e| format!("running openssl: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "openssl {args:?} failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        for (name, cn) in [("ca", "pgveil test CA"), ("other-ca", "pgveil other CA")] {
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "3",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.crt"),
+            ])?;
+        }
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ])?;
+        std::fs::write(
+            certs.join("server.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n",
+        )
+        .map_err(|e| format!("writing server.ext: {e}"))?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "3",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ])?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                certs.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .map_err(|e| format!("chmod server.key: {e}"))?;
+        }
+
+        if root {
+            let st = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{PG_OS_USER}:"))
+                .arg(&base)
+                .status()
+                .map_err(|e| format!("chown: {e}"))?;
+            if !st.success() {
+                return Err(format!("chown -R {PG_OS_USER} {} failed", base.display()));
+            }
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("picking a port: {e}"))?;
+        let as_pg = |program: &str| -> Command {
+            let path = bindir.join(program);
+            if root {
+                let mut c = Command::new("runuser");
+                c.arg("-u").arg(PG_OS_USER).arg("--").arg(path);
+                c
+            } else {
+                Command::new(path)
+            }
+        };
+        let out = as_pg("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ])
+            .env("LC_ALL", "C.UTF-8")
+            .current_dir(&base)
+            .output()
+            .map_err(|e| format!("running initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        // Over TCP: TLS and a SCRAM password, or no entry at all ("no encryption").
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all veil_gss_user 127.0.0.1/32 gss\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .map_err(|e| format!("writing pg_hba.conf: {e}"))?;
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .map_err(|e| format!("opening postgresql.conf: {e}"))?;
+        writeln!(
+            conf,
+            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n\
+             password_encryption = 'scram-sha-256'\nfsync = off\nfull_page_writes = off\n\
+             synchronous_commit = off\nshared_buffers = 32MB\nautovacuum = off\n",
+            socket_dir.display(),
+            certs.join("server.crt").display(),
+            certs.join("server.key").display(),
+        )
+        .map_err(|e| format!("writing postgresql.conf: {e}"))?;
+        drop(conf);
+        let log = base.join("postgres.log");
+        let out = as_pg("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "start"])
+            .current_dir(&base)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .output()
+            .map_err(|e| format!("running pg_ctl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "pg_ctl start failed:\n{}\n--- server log ---\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ));
+        }
+        let cluster = Cluster {
+            bindir,
+            base,
+            data,
+            socket_dir,
+            port,
+            user: "postgres".into(),
+            counter: AtomicU64::new(0),
+            cache: Mutex::new(HashMap::new()),
+        };
+        let user = "veil_tls_user".to_string();
+        let password = "Pw15-Tls+Scram secret".to_string();
+        let db = "veil_tls_db".to_string();
+        cluster.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {user} LOGIN PASSWORD '{password}';\n\
+                 CREATE ROLE veil_gss_user LOGIN;\n\
+                 CREATE DATABASE {db} OWNER {user};"
+            ),
+        );
+        // The fixture, loaded by its owner (over the trusted socket).
+        let mut psql = cluster.command("psql");
+        psql.env("PGUSER", &user)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f"])
+            .arg(fixtures_dir().join("rules_tools.sql"));
+        let out = run(&mut psql, None);
+        if !out.status.success() {
+            return Err(format!(
+                "loading rules_tools as {user}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(TlsCluster {
+            ca: cluster.base.join("certs").join("ca.crt"),
+            other_ca: cluster.base.join("certs").join("other-ca.crt"),
+            cluster,
+            user,
+            password,
+            db,
+        })
+    }
+}
