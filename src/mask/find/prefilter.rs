@@ -27,28 +27,70 @@ use super::{joins, net, Kind};
 /// Whether `raw` may hold something of `kinds` (a set of [`Kind::bit`]s).
 pub fn may_hold(raw: &[u8], kinds: u8) -> bool {
     let mut judge = Judge::new(raw, kinds);
-    let n = raw.len();
-    if n < 16 {
-        // Too short for a block: byte by byte.
-        return (0..n).any(|at| is_stop(raw[at]) && at >= judge.skip_until && judge.stop(at));
+    #[cfg(target_arch = "x86_64")]
+    if raw.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { judge_blocks_avx2(judge) };
     }
-    let mut base = 0;
-    while base < n {
-        // The last block ends at the field's end, overlapping the one before: its stops before
-        // `base` were judged already.
-        let start = base.min(n - 16);
-        let block = raw[start..start + 16].try_into().expect("16 bytes");
-        let mut stops = stops16(block) >> (base - start) << (base - start);
-        while stops != 0 {
-            let at = start + stops.trailing_zeros() as usize;
-            stops &= stops - 1;
-            if at >= judge.skip_until && judge.stop(at) {
-                return true;
+    if raw.len() >= 16 {
+        return judge_blocks!(&mut judge, 16, stops16);
+    }
+    // Too short for a block: byte by byte.
+    (0..raw.len()).any(|at| is_stop(raw[at]) && at >= judge.skip_until && judge.stop(at))
+}
+
+/// Judge the stops of `$judge.raw` (at least `$width` bytes long), found `$width` bytes at a time
+/// by `$stops` (bit `i` set where byte `i` of the block is a stop).
+macro_rules! judge_blocks {
+    ($judge:expr, $width:literal, $stops:expr) => {{
+        let judge: &mut Judge<'_> = $judge;
+        let raw = judge.raw;
+        let n = raw.len();
+        let mut base = 0;
+        let mut hit = false;
+        'blocks: while base < n {
+            // The last block ends at the field's end, overlapping the one before: its stops
+            // before `base` were judged already.
+            let start = base.min(n - $width);
+            let block: &[u8; $width] = raw[start..start + $width].try_into().expect("a block");
+            let mut stops = $stops(block) >> (base - start) << (base - start);
+            while stops != 0 {
+                let at = start + stops.trailing_zeros() as usize;
+                stops &= stops - 1;
+                if at >= judge.skip_until && judge.stop(at) {
+                    hit = true;
+                    break 'blocks;
+                }
             }
+            base = start + $width;
         }
-        base = start + 16;
-    }
-    false
+        hit
+    }};
+}
+use judge_blocks;
+
+/// [`may_hold`]'s loop with 32-byte blocks ([`stops32`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn judge_blocks_avx2(mut judge: Judge<'_>) -> bool {
+    judge_blocks!(&mut judge, 32, stops32)
+}
+
+/// [`stops16`] for 32 bytes, with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn stops32(block: &[u8; 32]) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8, _mm256_sub_epi8,
+    };
+    // SAFETY: the unaligned load reads exactly the 32 bytes of `block`.
+    let x = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+    let t = _mm256_sub_epi8(x, _mm256_set1_epi8(b'-' as i8));
+    let range = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8((b':' - b'-') as i8)), t);
+    let at = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(b'@' as i8));
+    let backslash = _mm256_cmpeq_epi8(x, _mm256_set1_epi8(b'\\' as i8));
+    u64::from(_mm256_movemask_epi8(_mm256_or_si256(range, _mm256_or_si256(at, backslash))) as u32)
 }
 
 /// Whether byte `b` is one [`may_hold`] stops at: a digit, `@`, `\`, `:`, or `-`, `.` (MAC
@@ -60,7 +102,7 @@ fn is_stop(b: u8) -> bool {
 /// Bit `i` set where `block[i]` [`is_stop`]: 16 bytes in a few SSE2 instructions (part of every
 /// x86_64 CPU), so that the bytes between stops cost about what `memchr` costs.
 #[cfg(target_arch = "x86_64")]
-fn stops16(block: &[u8; 16]) -> u32 {
+fn stops16(block: &[u8; 16]) -> u64 {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8, _mm_sub_epi8,
@@ -74,21 +116,21 @@ fn stops16(block: &[u8; 16]) -> u32 {
         let range = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((b':' - b'-') as i8)), t);
         let at = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'@' as i8));
         let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        _mm_movemask_epi8(_mm_or_si128(range, _mm_or_si128(at, backslash))) as u32
+        u64::from(_mm_movemask_epi8(_mm_or_si128(range, _mm_or_si128(at, backslash))) as u16)
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn stops16(block: &[u8; 16]) -> u32 {
+fn stops16(block: &[u8; 16]) -> u64 {
     stops16_scalar(block)
 }
 
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn stops16_scalar(block: &[u8; 16]) -> u32 {
+fn stops16_scalar(block: &[u8; 16]) -> u64 {
     block
         .iter()
         .enumerate()
-        .fold(0, |m, (i, &b)| m | (u32::from(is_stop(b)) << i))
+        .fold(0, |m, (i, &b)| m | (u64::from(is_stop(b)) << i))
 }
 
 /// What [`may_hold`] decides at each stop, in order, and what it remembers between them.
@@ -133,41 +175,51 @@ impl<'a> Judge<'a> {
     #[inline(always)]
     fn stop(&mut self, at: usize) -> bool {
         let raw = self.raw;
-        match raw[at] {
-            b'@' => self.email,
-            b'\\' => {
-                // pg_dump writes only the escapes of a backslash and of control characters; any
-                // other (an octal or hex one could be any byte) sends the field to `find`.
-                self.skip_until = at + 2;
-                !matches!(
-                    raw.get(at + 1),
-                    Some(b'\\' | b'b' | b'f' | b'n' | b'r' | b't' | b'v')
-                )
-            }
-            b':' => {
-                let group = self
-                    .last_colon
-                    .is_some_and(|p| colon_group(&raw[p + 1..at]));
-                self.last_colon = Some(at);
-                self.colon_kinds && group
-            }
-            b'-' | b'.' => self.mac && mac_separator(raw, at),
-            b'0'..=b'9' => self.cluster(at),
-            _ => false,
+        let b = raw[at];
+        // Tested by how common they are in free text (a chain of tests is predicted better than
+        // one jump through a table here).
+        if b == b'\\' {
+            // pg_dump writes only the escapes of a backslash and of control characters; any
+            // other (an octal or hex one could be any byte) sends the field to `find`.
+            self.skip_until = at + 2;
+            !matches!(
+                raw.get(at + 1),
+                Some(b'\\' | b'b' | b'f' | b'n' | b'r' | b't' | b'v')
+            )
+        } else if b.is_ascii_digit() {
+            self.cluster(at)
+        } else if b == b'-' || b == b'.' {
+            self.mac && mac_separator(raw, at)
+        } else if b == b':' {
+            let group = self
+                .last_colon
+                .is_some_and(|p| colon_group(&raw[p + 1..at]));
+            self.last_colon = Some(at);
+            self.colon_kinds && group
+        } else {
+            // `@`, or the `/` that comes along with the range of stops.
+            b == b'@' && self.email
         }
     }
 
     /// The digit cluster starting at `raw[start]`. Its digits and separators are not stops any
     /// more, so the MAC separators among them are judged here.
-    #[inline(never)]
+    #[inline(always)]
     fn cluster(&mut self, start: usize) -> bool {
-        let (qualifies, end) = cluster_at(self.raw, start);
+        let (hit, end) = judge_cluster(self.raw, start, self.digit_kinds, self.mac);
         self.skip_until = end;
-        (self.digit_kinds && qualifies)
-            || (self.mac
-                && (start..end)
-                    .any(|at| matches!(self.raw[at], b'-' | b'.') && mac_separator(self.raw, at)))
+        hit
     }
+}
+
+/// [`Judge::cluster`]'s work, out of line and on values (the judge's fields stay in registers).
+#[inline(never)]
+fn judge_cluster(raw: &[u8], start: usize, digit_kinds: bool, mac: bool) -> (bool, usize) {
+    let (qualifies, end) = cluster_at(raw, start);
+    let hit = (digit_kinds && qualifies)
+        || (mac
+            && (start..end).any(|at| matches!(raw[at], b'-' | b'.') && mac_separator(raw, at)));
+    (hit, end)
 }
 
 /// Whether the bytes between two colons are at most a group of hex digits (`::`, `:db8:`, `:1a:`):
@@ -306,6 +358,22 @@ mod tests {
         #[test]
         fn the_vector_stops_are_the_scalar_ones(block in proptest::array::uniform16(any::<u8>())) {
             prop_assert_eq!(stops16(&block), stops16_scalar(&block));
+        }
+
+        #[test]
+        #[cfg(target_arch = "x86_64")]
+        fn the_avx2_stops_are_the_scalar_ones(
+            lo in proptest::array::uniform16(any::<u8>()),
+            hi in proptest::array::uniform16(any::<u8>()),
+        ) {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut block = [0u8; 32];
+                block[..16].copy_from_slice(&lo);
+                block[16..].copy_from_slice(&hi);
+                // SAFETY: the CPU has AVX2, checked just above.
+                let stops = unsafe { stops32(&block) };
+                prop_assert_eq!(stops, stops16_scalar(&lo) | stops16_scalar(&hi) << 16);
+            }
         }
 
         #[test]
