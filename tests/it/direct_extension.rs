@@ -3,10 +3,12 @@
 //! its filter keeps (`COPY (SELECT … FROM table WHERE …)`); a configuration sequence gets its
 //! SEQUENCE SET; a member table that is not configuration gets nothing. Contract under test, on the
 //! test extension `pgveil_test_config` (fixtures/extension/, installed by .ci/test): a direct read
-//! (`--jobs 2`, whole tables and tables split into block ranges) gives the pg_dump read's three
-//! artifacts and masked stream, and what it dumps is exactly those rows: the plain dump's COPY rows
-//! are the source's filtered rows in the server's scan order, and both NAME.gz (psql) and NAME.dump
-//! (pg_restore) restore to the source's filtered contents.
+//! (`--jobs 2`, whole tables and tables split into block ranges; also with `-n`, `-t` and
+//! `--exclude-table-data`) gives the pg_dump read's three artifacts and masked stream, and what it
+//! dumps is exactly those rows: the plain dump's COPY rows are the source's filtered rows in the
+//! server's scan order, and both NAME.gz (psql) and NAME.dump (pg_restore) restore to the source's
+//! filtered contents. The installed extension must equal fixtures/extension/ (else the tests fail
+//! and say to run .ci/test): the tests cannot write PostgreSQL's share dir themselves.
 
 use crate::support;
 
@@ -138,7 +140,11 @@ fn dump(db: &str, dir: &Path, name: &str, read: &[&str], env: &[(&str, &str)]) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = run_ok(&mut cmd, None, &format!("pgveil dump {db} {read:?} {env:?}"));
+    let out = run_ok(
+        &mut cmd,
+        None,
+        &format!("pgveil dump {db} {read:?} {env:?}"),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("read through pg_dump"),
@@ -285,7 +291,13 @@ fn selected_extension_configuration_tables_are_read_directly_as_pg_dump_reads_th
                 .collect()
         };
         let (reference, direct) = (format!("ref{i}"), format!("direct{i}"));
-        dump(&db, dir.path(), &reference, &with(&["--read", "pg-dump"]), &[]);
+        dump(
+            &db,
+            dir.path(),
+            &reference,
+            &with(&["--read", "pg-dump"]),
+            &[],
+        );
         let source = dump(
             &db,
             dir.path(),
@@ -336,7 +348,11 @@ fn anonymize_reads_extension_configuration_tables_directly() {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = run_ok(&mut cmd, None, &format!("pgveil anonymize {read:?} {env:?}"));
+        let out = run_ok(
+            &mut cmd,
+            None,
+            &format!("pgveil anonymize {read:?} {env:?}"),
+        );
         restrict_free(&out.stdout)
     };
     let reference = anonymize(&["--read", "pg-dump"], &[]);
