@@ -16,6 +16,7 @@ mod classification;
 mod dashboard;
 mod direct;
 mod direct_auth;
+mod direct_extension;
 mod dump_cli;
 mod error_messages;
 mod fail_closed_reader;
