@@ -339,6 +339,21 @@ mod tests {
         assert!(may_hold(b"a\\101b", all));
         // `\:` is a colon: `1\:\:` is the address `1::`.
         assert!(may_hold(b"1\\:\\:", Kind::Ip.bit()));
+        // Escapes pg_dump does not write hide findings from the raw text, in blocks too.
+        let pad = "free text long enough for a block or two of the vector path ";
+        for raw in [
+            "ann\\100corp.example",
+            "ann\\x40corp.example",
+            "fe80\\:\\:1",
+            "\\\\\\101\\x41",
+        ] {
+            for text in [raw.to_string(), format!("{pad}{raw}"), format!("{pad}{pad}{raw}{pad}")] {
+                assert!(may_hold(text.as_bytes(), Kind::all()), "{text}");
+            }
+        }
+        // And those it writes do not: a Windows path, line breaks, tabs.
+        let plain = format!("{pad}C:\\\\Users\\\\ann\\n\\tok\\r\\n{pad}");
+        assert!(!may_hold(plain.as_bytes(), Kind::all()), "{plain}");
         assert!(!may_hold(b"a\\\\101b", Kind::Phone.bit()));
     }
 
@@ -410,6 +425,21 @@ mod tests {
             let raw = escaped(decoded.as_bytes());
             if found(decoded.as_bytes(), kinds) {
                 prop_assert!(may_hold(&raw, kinds), "{decoded:?} ({kinds:#b})");
+            }
+        }
+
+        /// The same for raw text with escapes of every kind (a hand-made dump may write `\:`,
+        /// `\101`, runs of backslashes), across block boundaries.
+        #[test]
+        fn never_rejects_what_find_reports_behind_any_escape(
+            parts in proptest::collection::vec(
+                "[0-9]{1,4}|[ .:@\\-]|[a-fA-Z]{1,2}|[\\\\]{1,5}[0-9a-z .:@\\-]|\\\\(100|x40|:)", 0..40),
+            kinds in 1u8..=255,
+        ) {
+            let raw: String = parts.concat();
+            let mut decoded = Vec::new();
+            if copy::unescape_into(raw.as_bytes(), &mut decoded).is_ok() && found(&decoded, kinds) {
+                prop_assert!(may_hold(raw.as_bytes(), kinds), "{raw:?} ({kinds:#b})");
             }
         }
     }
