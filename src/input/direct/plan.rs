@@ -11,8 +11,10 @@
 use super::toc::TocItem;
 
 /// Blocks per range when a table is split (`PGVEIL_DIRECT_SPLIT_BLOCKS` overrides it; the tests
-/// use a small value to split small tables). 16384 blocks = 128 MiB of heap.
-pub const DEFAULT_SPLIT_BLOCKS: u64 = 16384;
+/// use a small value to split small tables). 1024 blocks = 8 MiB of heap: small enough that the
+/// reorder channel of a range ([`super::reader::CHANNEL_BATCHES`]) usually holds all its rows, so
+/// a connection reading ahead of the one whose rows are written now does not wait for it.
+pub const DEFAULT_SPLIT_BLOCKS: u64 = 1024;
 
 /// What the catalog says of a table whose data is read.
 #[derive(Debug, Clone)]

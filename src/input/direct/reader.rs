@@ -22,8 +22,11 @@ use super::plan::Unit;
 
 /// Rows are sent on in batches of about this size (COPY sends one message per row).
 pub const BATCH_BYTES: usize = 256 << 10;
-/// Batches a unit's channel holds before its connection waits.
-pub const CHANNEL_BATCHES: usize = 4;
+/// Batches a unit's channel holds before its connection waits: 8 MiB, about the text of one range
+/// of [`super::plan::DEFAULT_SPLIT_BLOCKS`] (the rows of a unit that is not yet written wait here
+/// while its connection goes on; a smaller channel would make it wait for the units before it,
+/// and a table read in ranges would be read one range at a time).
+pub const CHANNEL_BATCHES: usize = 32;
 
 enum Msg {
     Data(Bytes),

@@ -36,7 +36,7 @@ pub use geo::GEO_MIN_DECIMALS;
 pub use national::DNI_LETTERS;
 pub use net::DOCUMENTATION_MAC;
 pub use numbers::{iban_checks, luhn};
-pub use prefilter::may_hold;
+pub use prefilter::{may_hold, Prefilter};
 
 /// Whether `s..e` of an email scan is the masked form `nobody@example.com` /
 /// `nobody+<tag>@example.com`, which is not a finding.

@@ -24,19 +24,90 @@
 
 use super::{joins, net, Kind};
 
-/// Whether `raw` may hold something of `kinds` (a set of [`Kind::bit`]s).
+/// Whether `raw` may hold something of `kinds` (a set of [`Kind::bit`]s). A masker calling it for
+/// every field keeps a [`Prefilter`] instead.
 pub fn may_hold(raw: &[u8], kinds: u8) -> bool {
-    let mut judge = Judge::new(raw, kinds);
-    #[cfg(target_arch = "x86_64")]
-    if raw.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { judge_blocks_avx2(judge) };
+    Prefilter::new(kinds).may_hold(raw)
+}
+
+/// [`may_hold`] for one set of kinds, with what can be decided once (the kinds' flags, whether
+/// the CPU has AVX2) decided at construction: it runs for every field of a column.
+#[derive(Clone, Copy)]
+pub struct Prefilter {
+    kinds: Wanted,
+    scan: fn(&[u8], Wanted) -> bool,
+}
+
+impl Prefilter {
+    pub fn new(kinds: u8) -> Prefilter {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Prefilter {
+                kinds: Wanted::new(kinds),
+                scan: scan_avx2,
+            };
+        }
+        Prefilter {
+            kinds: Wanted::new(kinds),
+            scan: scan_sse2,
+        }
     }
+
+    #[inline]
+    pub fn may_hold(&self, raw: &[u8]) -> bool {
+        (self.scan)(raw, self.kinds)
+    }
+}
+
+/// The kinds looked for, as the flags the judge tests.
+#[derive(Clone, Copy)]
+struct Wanted {
+    email: bool,
+    /// IPv6 or MAC addresses: colon groups.
+    colon_kinds: bool,
+    mac: bool,
+    /// A kind made of digits (phones, cards, IBANs, IPv4, national ids, coordinates).
+    digit_kinds: bool,
+}
+
+impl Wanted {
+    fn new(kinds: u8) -> Wanted {
+        let want = |k: Kind| kinds & k.bit() != 0;
+        Wanted {
+            email: want(Kind::Email),
+            colon_kinds: want(Kind::Ip) || want(Kind::Mac),
+            mac: want(Kind::Mac),
+            digit_kinds: [
+                Kind::Phone,
+                Kind::Card,
+                Kind::Iban,
+                Kind::Ip,
+                Kind::NationalId,
+                Kind::Geo,
+            ]
+            .iter()
+            .any(|&k| want(k)),
+        }
+    }
+}
+
+/// The scan with 16-byte blocks (SSE2, in every x86_64 CPU), and byte by byte below 16 bytes.
+fn scan_sse2(raw: &[u8], kinds: Wanted) -> bool {
+    let mut judge = Judge::new(raw, kinds);
     if raw.len() >= 16 {
         return judge_blocks!(&mut judge, 16, stops16);
     }
-    // Too short for a block: byte by byte.
     (0..raw.len()).any(|at| is_stop(raw[at]) && at >= judge.skip_until && judge.stop(at))
+}
+
+/// The scan with 32-byte blocks: only chosen by [`Prefilter::new`] where the CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+fn scan_avx2(raw: &[u8], kinds: Wanted) -> bool {
+    if raw.len() < 32 {
+        return scan_sse2(raw, kinds);
+    }
+    // SAFETY: this function is only chosen where the CPU has AVX2 (`Prefilter::new`).
+    unsafe { judge_blocks_avx2(Judge::new(raw, kinds)) }
 }
 
 /// Judge the stops of `$judge.raw` (at least `$width` bytes long), found `$width` bytes at a time
@@ -148,24 +219,13 @@ struct Judge<'a> {
 }
 
 impl<'a> Judge<'a> {
-    fn new(raw: &'a [u8], kinds: u8) -> Self {
-        let want = |k: Kind| kinds & k.bit() != 0;
-        let digit_kinds = [
-            Kind::Phone,
-            Kind::Card,
-            Kind::Iban,
-            Kind::Ip,
-            Kind::NationalId,
-            Kind::Geo,
-        ]
-        .iter()
-        .any(|&k| want(k));
+    fn new(raw: &'a [u8], kinds: Wanted) -> Self {
         Judge {
             raw,
-            email: want(Kind::Email),
-            colon_kinds: want(Kind::Ip) || want(Kind::Mac),
-            mac: want(Kind::Mac),
-            digit_kinds,
+            email: kinds.email,
+            colon_kinds: kinds.colon_kinds,
+            mac: kinds.mac,
+            digit_kinds: kinds.digit_kinds,
             skip_until: 0,
             last_colon: None,
         }
@@ -217,8 +277,7 @@ impl<'a> Judge<'a> {
 fn judge_cluster(raw: &[u8], start: usize, digit_kinds: bool, mac: bool) -> (bool, usize) {
     let (qualifies, end) = cluster_at(raw, start);
     let hit = (digit_kinds && qualifies)
-        || (mac
-            && (start..end).any(|at| matches!(raw[at], b'-' | b'.') && mac_separator(raw, at)));
+        || (mac && (start..end).any(|at| matches!(raw[at], b'-' | b'.') && mac_separator(raw, at)));
     (hit, end)
 }
 
@@ -347,7 +406,11 @@ mod tests {
             "fe80\\:\\:1",
             "\\\\\\101\\x41",
         ] {
-            for text in [raw.to_string(), format!("{pad}{raw}"), format!("{pad}{pad}{raw}{pad}")] {
+            for text in [
+                raw.to_string(),
+                format!("{pad}{raw}"),
+                format!("{pad}{pad}{raw}{pad}"),
+            ] {
                 assert!(may_hold(text.as_bytes(), Kind::all()), "{text}");
             }
         }

@@ -94,6 +94,7 @@ pub(crate) fn parse_kinds(opts: &mut Options<'_, '_>) -> Result<u8, RulesError> 
 
 pub struct PiiScan {
     kinds: u8,
+    prefilter: crate::mask::find::Prefilter,
     /// Present for `unique` columns.
     mac: Option<HmacSha256>,
 }
@@ -102,6 +103,7 @@ impl PiiScan {
     pub fn new(key: &Key, kinds: u8, unique: bool) -> PiiScan {
         PiiScan {
             kinds,
+            prefilter: crate::mask::find::Prefilter::new(kinds),
             mac: unique.then(|| key.mac()),
         }
     }
@@ -297,9 +299,9 @@ fn json_strings(value: &[u8], mut f: impl FnMut(usize, usize)) -> Option<()> {
 }
 
 impl Masker for PiiScan {
-    /// Every kind needs a digit, an `@` (emails) or a `:` (IPv6 addresses written in hex only).
+    /// What [`crate::mask::find::may_hold`] says of the raw field.
     fn prefilter(&self, raw: &[u8]) -> bool {
-        crate::mask::find::may_hold(raw, self.kinds)
+        self.prefilter.may_hold(raw)
     }
 
     fn mask(&self, value: &[u8], out: &mut Vec<u8>) -> MaskOutcome {
