@@ -107,7 +107,12 @@ fn maskers(c: &mut Criterion) {
 
     // (bench id, rule, unique column, fields)
     let cases: Vec<(&str, &str, bool, Rc<Vec<Vec<u8>>>)> = vec![
-        ("email/email", "masker = \"email\"", false, Rc::new(col("email"))),
+        (
+            "email/email",
+            "masker = \"email\"",
+            false,
+            Rc::new(col("email")),
+        ),
         (
             "email_unique/email",
             "masker = \"email\"",
@@ -172,7 +177,12 @@ fn maskers(c: &mut Criterion) {
             false,
             Rc::new(col("full_name")),
         ),
-        ("phone/phone", "masker = \"phone\"", false, Rc::new(col("phone"))),
+        (
+            "phone/phone",
+            "masker = \"phone\"",
+            false,
+            Rc::new(col("phone")),
+        ),
         (
             "hash/email",
             "masker = \"hash\"\nlength = 20",

@@ -352,7 +352,7 @@ impl DirectSession {
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        let reader = reader::start(&runtime, clients, prepared.units, prepared.pieces, 2 * jobs);
+        let reader = reader::start(&runtime, clients, prepared.units, prepared.pieces, jobs + 1);
         let reader = KeepAlive {
             reader,
             _exporter: exporter,
