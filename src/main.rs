@@ -31,11 +31,18 @@ fn main() {
 /// upload then grew the process by its number of parts (163 MB instead of 74 MB for a 900 MB
 /// table). A fixed threshold keeps large buffers mmapped, returned to the system when freed; the
 /// ~1 MiB row batches stay below it.
+///
+/// A fixed threshold also fixes the trim threshold, at 128 KiB unless set: every freed batch at the
+/// top of an arena was then given back to the kernel and the next one faulted its pages in again,
+/// zeroed (44,000 page faults and 0.2–0.7 s of system time for a 187 MB dump, more than the
+/// masking). At 16 MiB an arena keeps what its thread's batches need: 9,000 faults, 0.13 s, for
+/// about 8 MB more peak RSS.
 fn bound_allocator_growth() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
     }
 }
 
