@@ -6,7 +6,7 @@
 //! Memory is bounded: a connection sends its rows in batches of [`BATCH_BYTES`] over a channel of
 //! [`CHANNEL_BATCHES`] per unit, and may start a unit only while fewer than `window` units are read
 //! but not yet consumed (a semaphore the consumer gives back to as it finishes a unit). At most
-//! `window × (CHANNEL_BATCHES + 1) × BATCH_BYTES` of rows are held, plus at most [`POOL_BUFFERS`]
+//! `window × (CHANNEL_BATCHES + 1) × BATCH_BYTES` of rows are held, plus at most `POOL_BUFFERS` (16)
 //! emptied batch buffers kept for reuse (5 MiB). The unit being consumed is
 //! always taken by a connection (units are taken in order), so the window cannot deadlock.
 
