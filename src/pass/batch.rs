@@ -127,25 +127,60 @@ fn compress_views(
     (original, masked)
 }
 
+/// The rows of a batch (each without its `\n`) with their line numbers in the input.
+fn numbered_rows(rows: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
+    let mut start = 0;
+    (first_line..)
+        .zip(memchr::memchr_iter(b'\n', rows))
+        .map(move |(line, nl)| {
+            let row = &rows[start..nl];
+            start = nl + 1;
+            (line, row)
+        })
+}
+
+impl TableJob {
+    /// `problem` of the row at `line`, naming the table.
+    fn row_error(&self, line: u64, problem: RowProblem) -> EngineError {
+        EngineError::Row {
+            line,
+            table: self.name.clone(),
+            problem,
+        }
+    }
+
+    /// The checks of a row before its fields: its end, and no data where no column is listed.
+    fn check_row(&self, line: u64, row: &[u8]) -> Result<(), EngineError> {
+        copy::check_row_end(row).map_err(|e| self.row_error(line, e.into()))?;
+        if self.columns.is_empty() && !row.is_empty() {
+            return Err(self.row_error(line, RowProblem::DataWithoutColumns));
+        }
+        Ok(())
+    }
+
+    /// A row of `fields` fields where the COPY statement lists another number.
+    fn check_field_count(&self, line: u64, fields: usize) -> Result<(), EngineError> {
+        if fields == self.columns.len() {
+            return Ok(());
+        }
+        Err(self.row_error(
+            line,
+            RowProblem::FieldCount {
+                fields,
+                columns: self.columns.len(),
+                names: self.columns.join(", "),
+            },
+        ))
+    }
+}
+
 /// Whether a masker may change a field of `rows` (a non-NULL field its prefilter passes), checking
 /// every row up to the first such field as [`process_batch`] checks them (its end, its field count);
 /// the fields a masker then decodes are checked by [`process_batch`] itself.
 fn may_change(rows: &[u8], first_line: u64, job: &TableJob) -> Result<bool, EngineError> {
-    let ncols = job.columns.len();
-    let mut start = 0;
-    for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
-        let row = &rows[start..nl];
-        start = nl + 1;
-        let row_err = |problem: RowProblem| EngineError::Row {
-            line,
-            table: job.name.clone(),
-            problem,
-        };
-        copy::check_row_end(row).map_err(|e| row_err(e.into()))?;
-        if ncols == 0 {
-            if !row.is_empty() {
-                return Err(row_err(RowProblem::DataWithoutColumns));
-            }
+    for (line, row) in numbered_rows(rows, first_line) {
+        job.check_row(line, row)?;
+        if job.columns.is_empty() {
             continue;
         }
         let mut hit = false;
@@ -159,13 +194,7 @@ fn may_change(rows: &[u8], first_line: u64, job: &TableJob) -> Result<bool, Engi
         if hit {
             return Ok(true);
         }
-        if fields != ncols {
-            return Err(row_err(RowProblem::FieldCount {
-                fields,
-                columns: ncols,
-                names: job.columns.join(", "),
-            }));
-        }
+        job.check_field_count(line, fields)?;
     }
     Ok(false)
 }
@@ -190,21 +219,10 @@ fn process_batch(
     };
     let mut decoded = Vec::new();
     let mut changed = false;
-    let mut start = 0;
-    for (line, nl) in (first_line..).zip(memchr::memchr_iter(b'\n', rows)) {
-        let row = &rows[start..nl];
-        start = nl + 1;
-        let row_err = |problem: RowProblem| EngineError::Row {
-            line,
-            table: job.name.clone(),
-            problem,
-        };
-        copy::check_row_end(row).map_err(|e| row_err(e.into()))?;
+    for (line, row) in numbered_rows(rows, first_line) {
+        job.check_row(line, row)?;
         let mut failure: Option<RowProblem> = None;
         let fields = if ncols == 0 {
-            if !row.is_empty() {
-                return Err(row_err(RowProblem::DataWithoutColumns));
-            }
             0
         } else if passthrough {
             copy::for_each_field(row, |_, _| {})
@@ -261,15 +279,9 @@ fn process_batch(
             })
         };
         if let Some(problem) = failure {
-            return Err(row_err(problem));
+            return Err(job.row_error(line, problem));
         }
-        if fields != ncols {
-            return Err(row_err(RowProblem::FieldCount {
-                fields,
-                columns: ncols,
-                names: job.columns.join(", "),
-            }));
-        }
+        job.check_field_count(line, fields)?;
         if !passthrough {
             out.push(b'\n');
         }

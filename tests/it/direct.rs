@@ -11,7 +11,10 @@ use crate::support;
 use std::path::Path;
 use std::process::Stdio;
 
-use support::{cluster, gunzip, pgveil, restrict_free, run, run_ok};
+use support::{
+    assert_same_text, cluster, gunzip, pg_restore_script, pgveil, read_file, restrict_free, run,
+    run_ok,
+};
 
 /// `pgveil dump` of `db` into `dir` as `name`, read as `read` says; returns stderr.
 fn dump(db: &str, dir: &Path, name: &str, read: &[&str], extra: &[&str]) -> String {
@@ -26,40 +29,6 @@ fn dump(db: &str, dir: &Path, name: &str, read: &[&str], extra: &[&str]) -> Stri
         &format!("pgveil dump {db} {read:?}"),
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn pg_restore_script(archive: &Path) -> Vec<u8> {
-    let out = run_ok(
-        cluster()
-            .command("pg_restore")
-            .arg("-f")
-            .arg("-")
-            .arg(archive),
-        None,
-        "pg_restore -f -",
-    );
-    restrict_free(&out.stdout)
-}
-
-fn assert_same(a: &[u8], b: &[u8], what: &str) {
-    if a != b {
-        let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
-        let line = a
-            .lines()
-            .zip(b.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(a.lines().count().min(b.lines().count()));
-        panic!(
-            "{what}: they differ from line {}:\n--- pg_dump read ---\n{}\n--- direct read ---\n{}",
-            line + 1,
-            a.lines().skip(line).take(6).collect::<Vec<_>>().join("\n"),
-            b.lines().skip(line).take(6).collect::<Vec<_>>().join("\n"),
-        );
-    }
 }
 
 /// The source named in the manifest (the direct read says how many COPY statements it ran).
@@ -109,19 +78,19 @@ fn assert_direct_equals_pg_dump_with(
             "{db}: the direct read fell back: {stderr}"
         );
         let p = |n: &str, ext: &str| dir.path().join(format!("{n}{ext}"));
-        assert_same(
-            &restrict_free(&gunzip(&read(&p("ref", ".gz")))),
-            &restrict_free(&gunzip(&read(&p(&name, ".gz")))),
+        assert_same_text(
+            &restrict_free(&gunzip(&read_file(&p("ref", ".gz")))),
+            &restrict_free(&gunzip(&read_file(&p(&name, ".gz")))),
             &format!("{db} NAME.gz, --jobs {j}"),
         );
-        assert_same(
-            &restrict_free(&gunzip(&read(&p("ref", ".anon.gz")))),
-            &restrict_free(&gunzip(&read(&p(&name, ".anon.gz")))),
+        assert_same_text(
+            &restrict_free(&gunzip(&read_file(&p("ref", ".anon.gz")))),
+            &restrict_free(&gunzip(&read_file(&p(&name, ".anon.gz")))),
             &format!("{db} NAME.anon.gz, --jobs {j}"),
         );
-        assert_same(
-            &pg_restore_script(&p("ref", ".dump")),
-            &pg_restore_script(&p(&name, ".dump")),
+        assert_same_text(
+            &pg_restore_script(cluster(), &p("ref", ".dump")),
+            &pg_restore_script(cluster(), &p(&name, ".dump")),
             &format!("{db} NAME.dump (pg_restore -f -), --jobs {j}"),
         );
         let source = manifest_source(dir.path(), &name);
@@ -218,7 +187,7 @@ fn a_direct_dump_restores_with_pg_restore() {
         "pg_restore of the direct dump",
     );
     let portable = ["--no-owner", "--no-acl"];
-    assert_same(
+    assert_same_text(
         &restrict_free(&c.pg_dump(&db, &portable)),
         &restrict_free(&c.pg_dump(&target, &portable)),
         "the restored copy",
@@ -275,7 +244,10 @@ fn a_direct_dump_sees_one_moment_of_concurrent_transfers() {
     let _ = writer.wait();
     assert!(out.status.success());
     let restored = c.create_db("direct_consistency_restored");
-    c.psql_bytes(&restored, &gunzip(&read(&dir.path().join("moving.gz"))));
+    c.psql_bytes(
+        &restored,
+        &gunzip(&read_file(&dir.path().join("moving.gz"))),
+    );
     let total = c.psql(
         &restored,
         "SELECT (SELECT sum(amount) FROM left_side) + (SELECT sum(amount) FROM right_side), \
@@ -351,9 +323,9 @@ fn options_the_direct_read_cannot_honour_read_through_pg_dump() {
         "{stderr}"
     );
     let reference = restrict_free(&c.pg_dump(&db, &["--quote-all-identifiers", "-O", "-x"]));
-    assert_same(
+    assert_same_text(
         &reference,
-        &restrict_free(&gunzip(&read(&dir.path().join("clean.gz")))),
+        &restrict_free(&gunzip(&read_file(&dir.path().join("clean.gz")))),
         "NAME.gz read through pg_dump",
     );
 }
@@ -377,7 +349,7 @@ fn anonymize_reads_a_database_directly() {
         None,
         "pgveil anonymize --dbname",
     );
-    assert_same(
+    assert_same_text(
         &restrict_free(&via_pg_dump.stdout),
         &restrict_free(&direct.stdout),
         "the masked plain stream",
@@ -403,9 +375,9 @@ fn large_objects_are_read_through_pg_dump() {
             && (stderr.contains("BLOBS") || stderr.contains("LARGE OBJECTS")),
         "{stderr}"
     );
-    assert_same(
-        &restrict_free(&gunzip(&read(&dir.path().join("ref.gz")))),
-        &restrict_free(&gunzip(&read(&dir.path().join("lo.gz")))),
+    assert_same_text(
+        &restrict_free(&gunzip(&read_file(&dir.path().join("ref.gz")))),
+        &restrict_free(&gunzip(&read_file(&dir.path().join("lo.gz")))),
         "NAME.gz with a large object",
     );
 }

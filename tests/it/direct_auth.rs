@@ -17,7 +17,10 @@ use crate::support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{cluster, gunzip, ok, pgveil, restrict_free, run, tls_cluster};
+use support::{
+    assert_same_text, cluster, gunzip, ok, pg_restore_script, pgveil, restrict_free, run,
+    tls_cluster,
+};
 
 /// pgveil with a home of its own (no `~/.pgpass`, no `~/.postgresql/`): what it knows of the
 /// server is what each test gives it.
@@ -96,39 +99,6 @@ fn anonymize_ok(conn: &str, env: &[(&str, &Path)]) -> Vec<u8> {
         text(&out.stderr)
     );
     out.stdout
-}
-
-/// `a == b`, else the first differing line of each.
-fn assert_same(a: &[u8], b: &[u8], what: &str) {
-    if a != b {
-        let (a, b) = (text(a), text(b));
-        let line = a
-            .lines()
-            .zip(b.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(a.lines().count().min(b.lines().count()));
-        panic!(
-            "{what} differ at line {}:\n--- pg_dump read ---\n{}\n--- direct read ---\n{}",
-            line + 1,
-            a.lines().nth(line).unwrap_or("(end)"),
-            b.lines().nth(line).unwrap_or("(end)"),
-        );
-    }
-}
-
-fn pg_restore_script(archive: &Path) -> Vec<u8> {
-    let out = ok(
-        run(
-            cluster()
-                .command("pg_restore")
-                .arg("-f")
-                .arg("-")
-                .arg(archive),
-            None,
-        ),
-        "pg_restore -f -",
-    );
-    restrict_free(&out.stdout)
 }
 
 /// A password file (mode 0600) with the role's line.
@@ -247,19 +217,19 @@ fn the_right_password_from_a_passfile_gives_the_pg_dump_reads_artifacts() {
         text(&plain).contains("COPY public.users"),
         "the dump has the fixture's data"
     );
-    assert_same(
+    assert_same_text(
         &plain,
         &restrict_free(&gunzip(&read(p("direct", ".gz")))),
         "NAME.gz",
     );
-    assert_same(
+    assert_same_text(
         &restrict_free(&gunzip(&read(p("ref", ".anon.gz")))),
         &restrict_free(&gunzip(&read(p("direct", ".anon.gz")))),
         "NAME.anon.gz",
     );
-    assert_same(
-        &pg_restore_script(&p("ref", ".dump")),
-        &pg_restore_script(&p("direct", ".dump")),
+    assert_same_text(
+        &pg_restore_script(cluster(), &p("ref", ".dump")),
+        &pg_restore_script(cluster(), &p("direct", ".dump")),
         "NAME.dump",
     );
     let direct = anonymize_ok(&conn, &[("PGPASSFILE", &file)]);
@@ -276,7 +246,7 @@ fn the_right_password_from_a_passfile_gives_the_pg_dump_reads_artifacts() {
         ),
         "anonymize --read pg-dump",
     );
-    assert_same(
+    assert_same_text(
         &restrict_free(&through_pg_dump.stdout),
         &restrict_free(&direct),
         "the masked stream",

@@ -15,7 +15,10 @@ use crate::support;
 
 use std::path::Path;
 
-use support::{cluster, fixtures_dir, gunzip, pgveil, restrict_free, run_ok, Cluster};
+use support::{
+    assert_same_text, cluster, fixtures_dir, gunzip, pg_restore_script, pgveil, read_file,
+    restrict_free, run_ok, Cluster,
+};
 
 const EXTENSION: &str = "pgveil_test_config";
 const FILES: [&str; 2] = ["pgveil_test_config.control", "pgveil_test_config--1.0.sql"];
@@ -101,36 +104,6 @@ const EXPECTED_FROM_SOURCE: &str = "
     SELECT 'ticket_seq', last_value, is_called FROM pgveil_ext.ticket_seq;
     SELECT 'settings_seq', last_value, is_called FROM pgveil_ext.\"Settings_id_seq\";";
 
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn assert_same(a: &[u8], b: &[u8], what: &str) {
-    if a != b {
-        let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
-        let line = a
-            .lines()
-            .zip(b.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(a.lines().count().min(b.lines().count()));
-        panic!(
-            "{what}: they differ from line {}:\n--- expected ---\n{}\n--- got ---\n{}",
-            line + 1,
-            a.lines().skip(line).take(6).collect::<Vec<_>>().join("\n"),
-            b.lines().skip(line).take(6).collect::<Vec<_>>().join("\n"),
-        );
-    }
-}
-
-fn pg_restore_script(c: &Cluster, archive: &Path) -> Vec<u8> {
-    let out = run_ok(
-        c.command("pg_restore").arg("-f").arg("-").arg(archive),
-        None,
-        "pg_restore -f -",
-    );
-    restrict_free(&out.stdout)
-}
-
 /// `pgveil dump` of `db` into `dir` as `name`; returns the manifest's source.
 fn dump(db: &str, dir: &Path, name: &str, read: &[&str], env: &[(&str, &str)]) -> String {
     let mut cmd = pgveil();
@@ -203,17 +176,17 @@ fn extension_configuration_tables_are_read_directly_as_pg_dump_reads_them() {
     assert!(statements > 6, "{split}");
 
     for name in ["direct", "split"] {
-        assert_same(
-            &restrict_free(&gunzip(&read(&p("ref", ".gz")))),
-            &restrict_free(&gunzip(&read(&p(name, ".gz")))),
+        assert_same_text(
+            &restrict_free(&gunzip(&read_file(&p("ref", ".gz")))),
+            &restrict_free(&gunzip(&read_file(&p(name, ".gz")))),
             &format!("NAME.gz, {name} read"),
         );
-        assert_same(
-            &restrict_free(&gunzip(&read(&p("ref", ".anon.gz")))),
-            &restrict_free(&gunzip(&read(&p(name, ".anon.gz")))),
+        assert_same_text(
+            &restrict_free(&gunzip(&read_file(&p("ref", ".anon.gz")))),
+            &restrict_free(&gunzip(&read_file(&p(name, ".anon.gz")))),
             &format!("NAME.anon.gz, {name} read"),
         );
-        assert_same(
+        assert_same_text(
             &pg_restore_script(c, &p("ref", ".dump")),
             &pg_restore_script(c, &p(name, ".dump")),
             &format!("NAME.dump (pg_restore -f -), {name} read"),
@@ -222,7 +195,7 @@ fn extension_configuration_tables_are_read_directly_as_pg_dump_reads_them() {
 
     // What the plain dump holds: the filtered table's COPY rows are the source's filtered rows in
     // the server's scan order; the unfiltered one's are all its rows.
-    let plain = String::from_utf8(gunzip(&read(&p("split", ".gz")))).unwrap();
+    let plain = String::from_utf8(gunzip(&read_file(&p("split", ".gz")))).unwrap();
     let filtered = c.psql(
         &db,
         "COPY (SELECT * FROM pgveil_ext.\"Settings\" WHERE NOT standard) TO STDOUT",
@@ -248,8 +221,8 @@ fn extension_configuration_tables_are_read_directly_as_pg_dump_reads_them() {
     // extension, whose script makes its standard rows again).
     let expected = c.psql(&db, EXPECTED_FROM_SOURCE);
     let from_plain = c.create_db("direct_extension_plain");
-    c.psql_bytes(&from_plain, &gunzip(&read(&p("split", ".gz"))));
-    assert_same(
+    c.psql_bytes(&from_plain, &gunzip(&read_file(&p("split", ".gz"))));
+    assert_same_text(
         expected.as_bytes(),
         c.psql(&from_plain, CONTENTS).as_bytes(),
         "NAME.gz restored with psql",
@@ -262,7 +235,7 @@ fn extension_configuration_tables_are_read_directly_as_pg_dump_reads_them() {
         None,
         "pg_restore of the direct read's NAME.dump",
     );
-    assert_same(
+    assert_same_text(
         expected.as_bytes(),
         c.psql(&from_archive, CONTENTS).as_bytes(),
         "NAME.dump restored with pg_restore",
@@ -299,18 +272,18 @@ fn assert_reads_equal(c: &Cluster, db: &str, dir: &Path, tag: &str, selection: &
         &[("PGVEIL_DIRECT_SPLIT_BLOCKS", "2")],
     );
     assert!(source.starts_with("direct read"), "{source}");
-    let plain = restrict_free(&gunzip(&read(&p(&reference, ".gz"))));
-    assert_same(
+    let plain = restrict_free(&gunzip(&read_file(&p(&reference, ".gz"))));
+    assert_same_text(
         &plain,
-        &restrict_free(&gunzip(&read(&p(&direct, ".gz")))),
+        &restrict_free(&gunzip(&read_file(&p(&direct, ".gz")))),
         &format!("NAME.gz, {selection:?}"),
     );
-    assert_same(
-        &restrict_free(&gunzip(&read(&p(&reference, ".anon.gz")))),
-        &restrict_free(&gunzip(&read(&p(&direct, ".anon.gz")))),
+    assert_same_text(
+        &restrict_free(&gunzip(&read_file(&p(&reference, ".anon.gz")))),
+        &restrict_free(&gunzip(&read_file(&p(&direct, ".anon.gz")))),
         &format!("NAME.anon.gz, {selection:?}"),
     );
-    assert_same(
+    assert_same_text(
         &pg_restore_script(c, &p(&reference, ".dump")),
         &pg_restore_script(c, &p(&direct, ".dump")),
         &format!("NAME.dump (pg_restore -f -), {selection:?}"),
@@ -398,12 +371,12 @@ fn anonymize_reads_extension_configuration_tables_directly() {
         String::from_utf8_lossy(&reference).contains("COPY pgveil_ext.\"Settings\" "),
         "the masked stream has the configuration table's data"
     );
-    assert_same(
+    assert_same_text(
         &reference,
         &anonymize(&["--read", "direct", "--jobs", "2"], &[]),
         "the masked plain stream, direct read",
     );
-    assert_same(
+    assert_same_text(
         &reference,
         &anonymize(
             &["--read", "direct", "--jobs", "2"],

@@ -1129,3 +1129,40 @@ impl TlsCluster {
         })
     }
 }
+
+/// The whole file at `path` (a test's own output).
+pub fn read_file(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The SQL script `pg_restore -f -` makes of `archive`, as `restrict_free` leaves it.
+pub fn pg_restore_script(c: &Cluster, archive: &Path) -> Vec<u8> {
+    let out = run_ok(
+        c.command("pg_restore").arg("-f").arg("-").arg(archive),
+        None,
+        "pg_restore -f -",
+    );
+    restrict_free(&out.stdout)
+}
+
+/// `got == expected` (for the direct read's tests: the pg_dump read's output is the expected one),
+/// else the lines from the first that differs.
+pub fn assert_same_text(expected: &[u8], got: &[u8], what: &str) {
+    if expected != got {
+        let (a, b) = (
+            String::from_utf8_lossy(expected),
+            String::from_utf8_lossy(got),
+        );
+        let line = a
+            .lines()
+            .zip(b.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.lines().count().min(b.lines().count()));
+        panic!(
+            "{what}: they differ from line {}:\n--- expected ---\n{}\n--- got ---\n{}",
+            line + 1,
+            a.lines().skip(line).take(6).collect::<Vec<_>>().join("\n"),
+            b.lines().skip(line).take(6).collect::<Vec<_>>().join("\n"),
+        );
+    }
+}
