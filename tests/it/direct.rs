@@ -381,3 +381,60 @@ fn large_objects_are_read_through_pg_dump() {
         "NAME.gz with a large object",
     );
 }
+
+/// A reading connection the server ends in the middle of a COPY (here `pg_terminate_backend`,
+/// as an administrator or a failover would) fails the run naming the COPY: the rows already read
+/// are never taken for the whole table. (A backend ended while it waits to send a row cannot send
+/// its FATAL message: as with libpq, the connection is then said to be closed.)
+#[test]
+fn a_reading_connection_ended_mid_copy_fails_the_run_naming_the_copy() {
+    let c = cluster();
+    let db = c.create_db("direct_terminated");
+    // 60 MB of rows: far more than the direct read and the pass hold while stdout is not read.
+    c.psql(
+        &db,
+        "CREATE TABLE big (id int, pad text);
+         INSERT INTO big SELECT i, repeat('x', 500) FROM generate_series(1, 120000) i;",
+    );
+    let mut cmd = pgveil();
+    let mut child = cmd
+        .args(["anonymize", "--dbname", &db, "--jobs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the COPY is under way (and held back by the unread stdout), then end it.
+    let copying = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND query LIKE 'COPY %'"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while c.psql("postgres", &copying).trim() != "1" {
+        assert!(std::time::Instant::now() < deadline, "no COPY started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ended = c.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND query LIKE 'COPY %' \
+             AND pg_terminate_backend(pid)"
+        ),
+    );
+    assert_eq!(ended.trim(), "1", "the reading backend was ended mid-COPY");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run succeeded: {stderr}");
+    assert!(
+        stderr.contains("COPY public.big (id, pad) TO stdout")
+            && (stderr.contains("terminating connection due to administrator command")
+                || stderr.contains("the server closed the connection during the COPY")),
+        "{stderr}"
+    );
+    // What was written stops short of the table's end.
+    let rows = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| l.first().is_some_and(u8::is_ascii_digit))
+        .count();
+    assert!(rows < 120_000, "{rows} rows written");
+}

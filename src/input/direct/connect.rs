@@ -59,6 +59,13 @@ pub struct Target {
     tls: RustlsConnect,
 }
 
+impl Target {
+    /// The TLS connector (libpq's `sslmode` and root file).
+    pub fn tls(&self) -> &RustlsConnect {
+        &self.tls
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -322,31 +329,34 @@ pub async fn connect(target: &Target) -> Result<Client, DirectError> {
         .config
         .connect(target.tls.clone())
         .await
-        .map_err(|e| {
-            // GSSAPI, SSPI and Kerberos authentication, which libpq's clients do.
-            if e.to_string() == "authentication error"
-                && std::error::Error::source(&e)
-                    .is_some_and(|s| s.to_string() == "unsupported authentication method")
-            {
-                return DirectError::Unsupported(
-                    "the server's authentication method (GSSAPI, SSPI or Kerberos)".into(),
-                );
-            }
-            DirectError::Connect {
-                target: target.describe.clone(),
-                // The server's message itself, without tokio-postgres's "db error" before it.
-                source: if e.as_db_error().is_some() {
-                    e.into_source().expect("a db error has its source")
-                } else {
-                    Box::new(e)
-                },
-            }
-        })?;
+        .map_err(|e| failure(target, e))?;
     tokio::spawn(async move {
         // An error here also fails the client's next request, which reports it.
         let _ = connection.await;
     });
     Ok(client)
+}
+
+/// A connection's failure as pgveil reports it: the server's own message (without tokio-postgres's
+/// "db error" before it), or the network's.
+pub fn failure(target: &Target, e: tokio_postgres::Error) -> DirectError {
+    // GSSAPI, SSPI and Kerberos authentication, which libpq's clients do.
+    if e.to_string() == "authentication error"
+        && std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string() == "unsupported authentication method")
+    {
+        return DirectError::Unsupported(
+            "the server's authentication method (GSSAPI, SSPI or Kerberos)".into(),
+        );
+    }
+    DirectError::Connect {
+        target: target.describe.clone(),
+        source: if e.as_db_error().is_some() {
+            e.into_source().expect("a db error has its source")
+        } else {
+            Box::new(e)
+        },
+    }
 }
 
 /// The session pg_dump sets up (its `setup_connection`), so that COPY output matches pg_dump's:

@@ -21,6 +21,8 @@
 
 pub mod catalog;
 pub mod connect;
+pub mod copy_out;
+pub mod handover;
 pub mod plan;
 pub mod reader;
 pub mod splice;
@@ -33,6 +35,8 @@ use std::io::BufReader;
 use std::process::Stdio;
 
 use tokio_postgres::Client;
+
+use copy_out::CopyConnection;
 
 use super::client::{Client as ClientCmd, ClientProgram};
 use super::conninfo::{ConnInfo, ConnInfoError};
@@ -343,7 +347,7 @@ impl DirectSession {
         } = *self;
         let jobs = jobs.min(prepared.units.len()).max(1);
         let statements = prepared.units.len();
-        let clients = runtime.block_on(async {
+        let connections = runtime.block_on(async {
             lock_tables(&exporter, &prepared.oids, prepared.lock_wait.as_deref()).await?;
             let connecting =
                 (0..jobs).map(|_| reader_connection(&target, &snapshot, &prepared.encoding));
@@ -352,14 +356,18 @@ impl DirectSession {
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        let reader = reader::start(&runtime, clients, prepared.units, prepared.pieces, jobs + 1);
+        let reader = reader::start(&runtime, connections, prepared.units, prepared.pieces, jobs + 1);
         let reader = KeepAlive {
             reader,
             _exporter: exporter,
             _runtime: runtime,
         };
         let description =
-            format!("direct read of {shown} ({jobs} connections, {statements} COPY statements)");
+            format!(
+            "direct read of {shown} ({jobs} connection{}, {statements} COPY statement{})",
+            plural(jobs),
+            plural(statements)
+        );
         Ok((
             Source::from_reader(
                 Box::new(BufReader::with_capacity(1 << 16, reader)),
@@ -368,6 +376,14 @@ impl DirectSession {
             ),
             prepared.estimate,
         ))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 
@@ -440,15 +456,16 @@ async fn lock_tables(
     Ok(())
 }
 
-/// A reading connection: pg_dump's session, in a transaction on the exported snapshot.
+/// A reading connection: pg_dump's session, in a transaction on the exported snapshot, taken
+/// over for the COPY statements once it is set up.
 async fn reader_connection(
     target: &connect::Target,
     snapshot: &str,
     encoding: &str,
-) -> Result<Client, DirectError> {
-    let client = connect::connect(target).await?;
-    connect::setup_session(&client, encoding).await?;
-    client
+) -> Result<CopyConnection, DirectError> {
+    let lent = handover::connect(target).await?;
+    connect::setup_session(&lent.client, encoding).await?;
+    lent.client
         .batch_execute(&format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}';",
             snapshot.replace('\'', "''")
@@ -458,7 +475,11 @@ async fn reader_connection(
             what: "importing the snapshot".into(),
             source,
         })?;
-    Ok(client)
+    let stream = lent.take().map_err(|source| DirectError::Connect {
+        target: target.describe.clone(),
+        source: Box::new(source),
+    })?;
+    Ok(CopyConnection::new(stream))
 }
 
 /// The TOC of `pg_dump -Fc` with these options; pg_dump is stopped once it is read.

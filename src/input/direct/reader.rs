@@ -14,10 +14,9 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_postgres::Client;
 
+use super::copy_out::{CopyConnection, CopyError};
 use super::plan::Unit;
 
 /// Rows are sent on in batches of about this size (COPY sends one message per row).
@@ -60,7 +59,7 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 /// Start the connections on `runtime`; returns the reader of the whole plain dump.
 pub fn start(
     runtime: &tokio::runtime::Runtime,
-    clients: Vec<Client>,
+    connections: Vec<CopyConnection>,
     units: Vec<Unit>,
     pieces: Vec<Piece>,
     window: usize,
@@ -80,8 +79,8 @@ pub fn start(
         next: AtomicUsize::new(0),
         window: Arc::new(Semaphore::new(window.max(1))),
     });
-    for client in clients {
-        runtime.spawn(worker(client, shared.clone()));
+    for connection in connections {
+        runtime.spawn(worker(connection, shared.clone()));
     }
     StreamReader {
         pieces,
@@ -103,7 +102,7 @@ struct Shared {
     window: Arc<Semaphore>,
 }
 
-async fn worker(client: Client, shared: Arc<Shared>) {
+async fn worker(mut connection: CopyConnection, shared: Arc<Shared>) {
     loop {
         let Ok(permit) = shared.window.acquire().await else {
             return;
@@ -112,12 +111,13 @@ async fn worker(client: Client, shared: Arc<Shared>) {
         permit.forget();
         let i = shared.next.fetch_add(1, Ordering::SeqCst);
         if i >= shared.units.len() {
+            connection.close().await;
             return;
         }
         let Some(tx) = shared.senders[i].lock().expect("not poisoned").take() else {
             return;
         };
-        match copy_unit(&client, &shared, &shared.units[i].sql, &tx).await {
+        match copy_unit(&mut connection, &shared, &shared.units[i].sql, &tx).await {
             Ok(true) => {
                 let _ = tx.send(Msg::Done).await;
             }
@@ -126,9 +126,8 @@ async fn worker(client: Client, shared: Arc<Shared>) {
             Err(e) => {
                 let _ = tx
                     .send(Msg::Failed(format!(
-                        "reading the table data ({}): {}",
+                        "reading the table data ({}): {e}",
                         shared.units[i].sql,
-                        chain(&e)
                     )))
                     .await;
                 return;
@@ -158,27 +157,22 @@ impl Shared {
 
 /// Stream one COPY into `tx` in batches; `Ok(false)` when the receiver is gone.
 async fn copy_unit(
-    client: &Client,
+    connection: &mut CopyConnection,
     shared: &Shared,
     sql: &str,
     tx: &mpsc::Sender<Msg>,
-) -> Result<bool, tokio_postgres::Error> {
-    let stream = client.copy_out(sql).await?;
-    let mut stream = std::pin::pin!(stream);
-    let mut buf = shared.buffer();
-    while let Some(chunk) = stream.next().await {
-        buf.extend_from_slice(&chunk?);
-        if buf.len() >= BATCH_BYTES {
-            let batch = std::mem::replace(&mut buf, shared.buffer());
-            if tx.send(Msg::Data(batch)).await.is_err() {
-                return Ok(false);
-            }
+) -> Result<bool, CopyError> {
+    connection.start(sql).await?;
+    loop {
+        let mut batch = shared.buffer();
+        let more = connection.fill(&mut batch, BATCH_BYTES).await?;
+        if !batch.is_empty() && tx.send(Msg::Data(batch)).await.is_err() {
+            return Ok(false);
+        }
+        if !more {
+            return Ok(true);
         }
     }
-    if !buf.is_empty() && tx.send(Msg::Data(buf)).await.is_err() {
-        return Ok(false);
-    }
-    Ok(true)
 }
 
 /// The plain dump, read back in order.
