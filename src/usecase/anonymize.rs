@@ -8,7 +8,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::backup::{database_args, database_source, Note};
-use super::inputs::{facts_for_database, facts_for_input, labels_rule_text, load_rules};
+use super::inputs::{
+    facts_for_database, facts_for_input, facts_from_schema, labels_rule_text, load_rules,
+};
 use super::{check_cancel, run_observed_pass, LabelSource, RulesPlan, UseCaseError};
 use crate::cancel::CancelToken;
 use crate::input::direct::ReadMode;
@@ -78,8 +80,14 @@ pub fn anonymize(
         Some(db) => {
             let (held, args) =
                 database_args(db.dbname.as_deref(), &db.pg_dump_args, db.read, &mut notes)?;
-            let (source, held) = database_source(&args, held, observer, &mut notes)?;
-            (facts_for_database(&args)?, source, Some(held))
+            let (source, held, schema) = database_source(&args, held, observer, &mut notes)?;
+            // A direct read has read the schema of its snapshot: no second schema-only dump
+            // (the entries about the database, which only that one has, are not in a plain stream).
+            let facts = match schema {
+                Some(schema) => facts_from_schema(&schema)?,
+                None => facts_for_database(&args)?,
+            };
+            (facts, source, Some(held))
         }
     };
     let sink = if plan.output.as_os_str() == "-" {

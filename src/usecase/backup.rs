@@ -523,7 +523,9 @@ fn open_source(
     Ok(match plan.input() {
         Some(path) => (facts_for_input(path)?, Source::open_input(path)?, held),
         None => {
-            let (source, held) = database_source(pg_dump, held, observer, notes)?;
+            // The archive needs the entries about the database, which only a schema-only dump
+            // with `--create` prints: that dump gives the facts here whatever the read.
+            let (source, held, _) = database_source(pg_dump, held, observer, notes)?;
             // Every entry of the dump, known before it runs, when the custom archive is asked
             // for: it is then streamed to its output rather than spooled on local disk. Read
             // (pg_dump -Fc's TOC) while the schema-only dump runs.
@@ -545,18 +547,19 @@ fn open_source(
 }
 
 /// The stream of a database read: the direct read when the session is direct (through pg_dump on
-/// its snapshot when it cannot honour something), else pg_dump. Returns what must stay alive.
+/// its snapshot when it cannot honour something), else pg_dump. Returns what must stay alive, and
+/// for a direct read the schema it read (pre-data and post-data, the dump's complete schema).
 pub(crate) fn database_source(
     pg_dump: &PgDumpArgs,
     held: Held,
     observer: &dyn Observer,
     notes: &mut Vec<Note>,
-) -> Result<(Source, Held), UseCaseError> {
+) -> Result<(Source, Held, Option<Vec<u8>>), UseCaseError> {
     let held = match held {
         Held::Direct(session) => match session.source(pg_dump) {
-            Ok((source, estimate)) => {
+            Ok((source, estimate, schema)) => {
                 observer.input_size(estimate);
-                return Ok((source, Held::Nothing));
+                return Ok((source, Held::Nothing, Some(schema)));
             }
             Err(Refused::Unsupported(session, why)) => {
                 notes.push(Note::ReadThroughPgDump(why));
@@ -568,7 +571,7 @@ pub(crate) fn database_source(
     };
     // The data dump starts first: its start-up (connection, catalog reads) then overlaps the
     // schema-only dump, and its output simply waits in the pipe until the facts are known.
-    Ok((Source::spawn_pg_dump(pg_dump)?, held))
+    Ok((Source::spawn_pg_dump(pg_dump)?, held, None))
 }
 
 /// One sink per artifact the plan asks for, writing into the target.

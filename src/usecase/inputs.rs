@@ -186,10 +186,23 @@ pub(crate) fn facts_for_database(args: &PgDumpArgs) -> Result<Facts, UseCaseErro
         schema.extra.push("--create".into());
     }
     let bytes = schema.run_to_vec()?;
-    // One read of the schema-only dump: the facts, and the entries about the database.
+    read_schema_facts(&bytes, with_database_entries, "complete (schema-only dump)")
+}
+
+/// Facts from the schema a direct read took from its snapshot (pre-data and post-data).
+pub(crate) fn facts_from_schema(schema: &[u8]) -> Result<Facts, UseCaseError> {
+    read_schema_facts(schema, false, "complete (the direct read's schema)")
+}
+
+/// One read of a schema dump: the facts, and the entries about the database if asked for.
+fn read_schema_facts(
+    bytes: &[u8],
+    with_database_entries: bool,
+    description: &'static str,
+) -> Result<Facts, UseCaseError> {
     let mut facts = SchemaFacts::new();
     let mut database_entries = Vec::new();
-    let mut reader = DumpReader::new(&bytes[..]);
+    let mut reader = DumpReader::new(bytes);
     let read_err = |source| UseCaseError::Dump {
         what: "reading the schema-only dump".into(),
         source,
@@ -205,7 +218,7 @@ pub(crate) fn facts_for_database(args: &PgDumpArgs) -> Result<Facts, UseCaseErro
     Ok(Facts {
         facts,
         learn_during_pass: false,
-        description: "complete (schema-only dump)",
+        description,
         database_entries,
         announced: None,
     })

@@ -101,9 +101,7 @@ impl CopyConnection {
                 .expect("four bytes");
             let len = u32::from_be_bytes(head) as usize;
             if len < 4 {
-                return Err(CopyError::Protocol(format!(
-                    "a message of length {len}"
-                )));
+                return Err(CopyError::Protocol(format!("a message of length {len}")));
             }
             if kind == b'd' {
                 if !self.copying {
@@ -235,7 +233,11 @@ mod tests {
 
     /// Run one COPY against a canned server answer delivered `chunk` bytes at a time; the
     /// batches filled with `limit`.
-    async fn read_all(answer: Vec<u8>, chunk: usize, limit: usize) -> Result<Vec<Vec<u8>>, CopyError> {
+    async fn read_all(
+        answer: Vec<u8>,
+        chunk: usize,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, CopyError> {
         let (client, mut server) = tokio::io::duplex(chunk);
         let feeder = tokio::spawn(async move {
             // The whole query first (a pipe of one byte holds it back otherwise).
@@ -323,8 +325,13 @@ mod tests {
             b"SERROR\0VERROR\0C57014\0Mcanceling statement due to user request\0\0",
         ));
         answer.extend(message(b'Z', b"I"));
-        let e = runtime().block_on(read_all(answer, 3, 1 << 20)).unwrap_err();
-        assert_eq!(e.to_string(), "ERROR: canceling statement due to user request");
+        let e = runtime()
+            .block_on(read_all(answer, 3, 1 << 20))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ERROR: canceling statement due to user request"
+        );
     }
 
     #[test]
@@ -335,7 +342,9 @@ mod tests {
             b'E',
             b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
         ));
-        let e = runtime().block_on(read_all(answer, 5, 1 << 20)).unwrap_err();
+        let e = runtime()
+            .block_on(read_all(answer, 5, 1 << 20))
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "FATAL: terminating connection due to administrator command"

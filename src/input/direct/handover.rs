@@ -207,15 +207,11 @@ async fn tcp<A: tokio::net::ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
     Ok(socket)
 }
 
-async fn lend(
-    target: &Target,
-    socket: Box<dyn DataStream>,
-    name: &str,
-) -> Result<Lent, Failure> {
+async fn lend(target: &Target, socket: Box<dyn DataStream>, name: &str) -> Result<Lent, Failure> {
     let raw = Tap::new(socket);
     let slot = Arc::new(Mutex::new(None));
-    let inner =
-        MakeTlsConnect::<Tap>::make_tls_connect(&mut target.tls().clone(), name).map_err(Failure::Io)?;
+    let inner = MakeTlsConnect::<Tap>::make_tls_connect(&mut target.tls().clone(), name)
+        .map_err(Failure::Io)?;
     let tls = TappedTls {
         inner,
         slot: slot.clone(),

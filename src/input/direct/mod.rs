@@ -209,7 +209,9 @@ impl DirectSession {
     /// pg_dump arguments, with this session's `--snapshot`. What the direct read cannot honour
     /// comes back with the session ([`Refused::Unsupported`]), to read through pg_dump on the same
     /// snapshot instead.
-    pub fn source(self: Box<Self>, args: &PgDumpArgs) -> Result<(Source, u64), Refused> {
+    /// The stream, the size the catalog gives the data, and the schema (pre-data and post-data
+    /// as pg_dump printed them: the complete schema facts of the dump).
+    pub fn source(self: Box<Self>, args: &PgDumpArgs) -> Result<(Source, u64, Vec<u8>), Refused> {
         match self.prepare(args) {
             Ok(prepared) => self.start(prepared).map_err(Refused::Failed),
             Err(DirectError::Unsupported(why)) => Err(Refused::Unsupported(self, why)),
@@ -281,6 +283,7 @@ impl DirectSession {
         }
         pieces.push(Piece::Text(schema[boundary..].to_vec()));
         Ok(Prepared {
+            schema,
             pieces,
             units,
             encoding,
@@ -336,7 +339,7 @@ impl DirectSession {
         Ok((tables, version >= 140000))
     }
 
-    fn start(self: Box<Self>, prepared: Prepared) -> Result<(Source, u64), DirectError> {
+    fn start(self: Box<Self>, prepared: Prepared) -> Result<(Source, u64, Vec<u8>), DirectError> {
         let DirectSession {
             runtime,
             target,
@@ -356,14 +359,19 @@ impl DirectSession {
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        let reader = reader::start(&runtime, connections, prepared.units, prepared.pieces, jobs + 1);
+        let reader = reader::start(
+            &runtime,
+            connections,
+            prepared.units,
+            prepared.pieces,
+            jobs + 1,
+        );
         let reader = KeepAlive {
             reader,
             _exporter: exporter,
             _runtime: runtime,
         };
-        let description =
-            format!(
+        let description = format!(
             "direct read of {shown} ({jobs} connection{}, {statements} COPY statement{})",
             plural(jobs),
             plural(statements)
@@ -375,6 +383,7 @@ impl DirectSession {
                 None,
             ),
             prepared.estimate,
+            prepared.schema,
         ))
     }
 }
@@ -388,6 +397,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 struct Prepared {
+    schema: Vec<u8>,
     pieces: Vec<Piece>,
     units: Vec<Unit>,
     encoding: String,
