@@ -397,7 +397,7 @@ fn a_reading_connection_ended_mid_copy_fails_the_run_naming_the_copy() {
          INSERT INTO big SELECT i, repeat('x', 500) FROM generate_series(1, 120000) i;",
     );
     let mut cmd = pgveil();
-    let mut child = cmd
+    let child = cmd
         .args(["anonymize", "--dbname", &db, "--jobs", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
