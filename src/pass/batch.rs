@@ -178,25 +178,33 @@ impl TableJob {
 /// every row up to the first such field as [`process_batch`] checks them (its end, its field count);
 /// the fields a masker then decodes are checked by [`process_batch`] itself.
 fn may_change(rows: &[u8], first_line: u64, job: &TableJob) -> Result<bool, EngineError> {
-    for (line, row) in numbered_rows(rows, first_line) {
-        job.check_row(line, row)?;
-        if job.columns.is_empty() {
-            continue;
-        }
-        let mut hit = false;
-        let fields = copy::for_each_field(row, |i, raw| {
-            if !hit {
-                if let Some(Some(m)) = job.plan.columns.get(i) {
-                    hit = !copy::is_null(raw) && m.prefilter(raw);
-                }
-            }
-        });
-        if hit {
-            return Ok(true);
-        }
-        job.check_field_count(line, fields)?;
+    /// Why the walk stopped early.
+    enum Stop {
+        Hit,
+        Failed(EngineError),
     }
-    Ok(false)
+    let mut line = first_line;
+    let walked = copy::for_each_row_field(
+        rows,
+        |i, raw| match job.plan.columns.get(i) {
+            Some(Some(m)) if !copy::is_null(raw) && m.prefilter(raw) => Err(Stop::Hit),
+            _ => Ok(()),
+        },
+        |row, fields| {
+            job.check_row(line, row).map_err(Stop::Failed)?;
+            if !job.columns.is_empty() {
+                job.check_field_count(line, fields).map_err(Stop::Failed)?;
+            }
+            line += 1;
+            Ok(())
+        },
+    );
+    match walked {
+        Ok(()) => Ok(false),
+        // The masking loop checks the rest of the batch (and this row) again.
+        Err(Stop::Hit) => Ok(true),
+        Err(Stop::Failed(e)) => Err(e),
+    }
 }
 
 /// Check and mask one batch of whole rows. Returns the masked batch, or `None` if nothing changed.
@@ -206,17 +214,13 @@ fn process_batch(
     job: &TableJob,
 ) -> Result<Option<Vec<u8>>, EngineError> {
     let ncols = job.columns.len();
-    // Most batches of most tables hold nothing any masker acts on (no `@` for email_scan): those
-    // are checked and left as they are, without the field-by-field copy of the masking loop below.
-    if !job.plan.is_passthrough() && !may_change(rows, first_line, job)? {
+    // Most batches of most tables hold nothing any masker acts on (no `@` for email_scan), and a
+    // table no rule masks holds nothing at all: those are checked and left as they are, without
+    // the field-by-field copy of the masking loop below.
+    if !may_change(rows, first_line, job)? {
         return Ok(None);
     }
-    let passthrough = job.plan.is_passthrough();
-    let mut out = if passthrough {
-        Vec::new()
-    } else {
-        Vec::with_capacity(rows.len() + rows.len() / 8)
-    };
+    let mut out = Vec::with_capacity(rows.len() + rows.len() / 8);
     let mut decoded = Vec::new();
     let mut changed = false;
     for (line, row) in numbered_rows(rows, first_line) {
@@ -224,8 +228,6 @@ fn process_batch(
         let mut failure: Option<RowProblem> = None;
         let fields = if ncols == 0 {
             0
-        } else if passthrough {
-            copy::for_each_field(row, |_, _| {})
         } else {
             copy::for_each_field(row, |i, raw| {
                 if i > 0 {
@@ -282,9 +284,7 @@ fn process_batch(
             return Err(job.row_error(line, problem));
         }
         job.check_field_count(line, fields)?;
-        if !passthrough {
-            out.push(b'\n');
-        }
+        out.push(b'\n');
     }
-    Ok((changed && !passthrough).then_some(out))
+    Ok(changed.then_some(out))
 }

@@ -2,7 +2,8 @@
 //! --no-acl`), `NAME.anon.gz` (the same with masked rows: the engine feeds it the masked view), and the
 //! `anonymize` filter's output (stdout or a file, gzip'ed when the name ends in `.gz`).
 
-use std::io::{BufWriter, Stdout, Write};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::deflate::FramedPieces;
@@ -16,7 +17,9 @@ enum Target {
     /// Gzip made of deflate pieces: COPY data arrives already compressed by the engine.
     Gzip(FramedPieces<ArtifactOutput>),
     File(ArtifactOutput),
-    Stdout(BufWriter<Stdout>),
+    /// Standard output's file descriptor itself: Rust's `Stdout` is line-buffered (every write
+    /// is searched for its last newline, then copied), while batches of rows are written whole.
+    Stdout(BufWriter<File>),
 }
 
 pub struct PlainSink {
@@ -60,12 +63,18 @@ impl PlainSink {
         })
     }
 
-    pub fn stdout(portable: bool) -> PlainSink {
-        PlainSink {
-            target: Target::Stdout(BufWriter::with_capacity(1 << 20, std::io::stdout())),
+    pub fn stdout(portable: bool) -> Result<PlainSink, SinkError> {
+        use std::os::fd::AsFd;
+        let fd = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(stdout_err)?;
+        Ok(PlainSink {
+            // Writes of a batch (about 1 MiB) or more go straight to the descriptor.
+            target: Target::Stdout(BufWriter::with_capacity(256 << 10, File::from(fd))),
             portable,
             scratch: Vec::new(),
-        }
+        })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), SinkError> {

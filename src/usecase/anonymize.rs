@@ -91,7 +91,7 @@ pub fn anonymize(
         }
     };
     let sink = if plan.output.as_os_str() == "-" {
-        PlainSink::stdout(false)
+        PlainSink::stdout(false)?
     } else if plan.output.extension().is_some_and(|e| e == "gz") {
         PlainSink::gzip_file(&plan.output, 6, false)?
     } else {

@@ -153,6 +153,8 @@ pub struct DirectSession {
     runtime: tokio::runtime::Runtime,
     target: connect::Target,
     exporter: Client,
+    /// The reading connections, opened (on the snapshot) while the schema is read.
+    readers: Vec<tokio::task::JoinHandle<Result<handover::Lent, DirectError>>>,
     pub snapshot: String,
     jobs: usize,
     /// The `--dbname` with its secrets masked, for the manifest.
@@ -193,10 +195,14 @@ impl DirectSession {
                 .get(0);
             Ok::<_, DirectError>((client, snapshot))
         })?;
+        let readers = (0..jobs.max(1))
+            .map(|_| runtime.spawn(reader_connection(target.clone(), snapshot.clone())))
+            .collect();
         Ok(Box::new(DirectSession {
             runtime,
             target,
             exporter,
+            readers,
             snapshot,
             jobs: jobs.max(1),
             shown: dbname
@@ -214,7 +220,15 @@ impl DirectSession {
     pub fn source(self: Box<Self>, args: &PgDumpArgs) -> Result<(Source, u64, Vec<u8>), Refused> {
         match self.prepare(args) {
             Ok(prepared) => self.start(prepared).map_err(Refused::Failed),
-            Err(DirectError::Unsupported(why)) => Err(Refused::Unsupported(self, why)),
+            Err(DirectError::Unsupported(why)) => {
+                let mut session = self;
+                // Read through pg_dump: the reading connections are closed (their tasks
+                // end, and with them the clients).
+                for reader in session.readers.drain(..) {
+                    reader.abort();
+                }
+                Err(Refused::Unsupported(session, why))
+            }
             Err(e) => Err(Refused::Failed(e)),
         }
     }
@@ -344,20 +358,32 @@ impl DirectSession {
             runtime,
             target,
             exporter,
-            snapshot,
+            mut readers,
+            snapshot: _,
             jobs,
             shown,
         } = *self;
         let jobs = jobs.min(prepared.units.len()).max(1);
+        // More connections than statements: the others are closed.
+        for extra in readers.split_off(jobs.min(readers.len())) {
+            extra.abort();
+        }
         let statements = prepared.units.len();
         let connections = runtime.block_on(async {
             lock_tables(&exporter, &prepared.oids, prepared.lock_wait.as_deref()).await?;
-            let connecting =
-                (0..jobs).map(|_| reader_connection(&target, &snapshot, &prepared.encoding));
-            futures_util::future::join_all(connecting)
-                .await
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
+            let mut connections = Vec::with_capacity(jobs);
+            for reader in readers {
+                let lent = reader.await.map_err(|e| {
+                    DirectError::Invalid(format!("a reading connection's task failed: {e}"))
+                })??;
+                connect::setup_session(&lent.client, &prepared.encoding).await?;
+                let stream = lent.take().map_err(|source| DirectError::Connect {
+                    target: target.describe.clone(),
+                    source: Box::new(source),
+                })?;
+                connections.push(CopyConnection::new(stream));
+            }
+            Ok::<_, DirectError>(connections)
         })?;
         let reader = reader::start(
             &runtime,
@@ -466,15 +492,14 @@ async fn lock_tables(
     Ok(())
 }
 
-/// A reading connection: pg_dump's session, in a transaction on the exported snapshot, taken
-/// over for the COPY statements once it is set up.
+/// A reading connection in a transaction on the exported snapshot; pg_dump's session settings
+/// (which depend on the dump's encoding) are set once the schema is read, before it is taken over
+/// for the COPY statements.
 async fn reader_connection(
-    target: &connect::Target,
-    snapshot: &str,
-    encoding: &str,
-) -> Result<CopyConnection, DirectError> {
-    let lent = handover::connect(target).await?;
-    connect::setup_session(&lent.client, encoding).await?;
+    target: connect::Target,
+    snapshot: String,
+) -> Result<handover::Lent, DirectError> {
+    let lent = handover::connect(&target).await?;
     lent.client
         .batch_execute(&format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}';",
@@ -485,11 +510,7 @@ async fn reader_connection(
             what: "importing the snapshot".into(),
             source,
         })?;
-    let stream = lent.take().map_err(|source| DirectError::Connect {
-        target: target.describe.clone(),
-        source: Box::new(source),
-    })?;
-    Ok(CopyConnection::new(stream))
+    Ok(lent)
 }
 
 /// The TOC of `pg_dump -Fc` with these options; pg_dump is stopped once it is read.
