@@ -63,11 +63,21 @@ impl CopyConnection {
         query.extend_from_slice(&(sql.len() as u32 + 5).to_be_bytes());
         query.extend_from_slice(sql.as_bytes());
         query.push(0);
-        self.stream.write_all(&query).await?;
-        self.stream.flush().await?;
         self.copying = false;
         self.complete = false;
         self.error = None;
+        let sent = async {
+            self.stream.write_all(&query).await?;
+            self.stream.flush().await
+        };
+        if let Err(e) = sent.await {
+            // A server that ended the session said why before closing it (`FATAL: terminating
+            // connection …`): its message, still to be read, explains better than the pipe.
+            return match self.fill(&mut Vec::new(), 0).await {
+                Err(said @ CopyError::Server(_)) => Err(said),
+                _ => Err(e.into()),
+            };
+        }
         Ok(())
     }
 
@@ -368,6 +378,29 @@ mod tests {
             runtime().block_on(read_all(answer, 64, 1 << 20)),
             Err(CopyError::Protocol(_))
         ));
+    }
+
+    /// A session the server ended while idle: the query cannot be sent, and the FATAL message
+    /// waiting in the socket is what is said.
+    #[test]
+    fn a_session_ended_before_the_query_says_the_servers_message() {
+        runtime().block_on(async {
+            let (client, mut server) = tokio::io::duplex(1 << 16);
+            server
+                .write_all(&message(
+                    b'E',
+                    b"SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+                ))
+                .await
+                .unwrap();
+            drop(server);
+            let mut conn = CopyConnection::new(Box::new(client));
+            let e = conn.start("COPY t TO stdout").await.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "FATAL: terminating connection due to administrator command"
+            );
+        });
     }
 
     #[test]

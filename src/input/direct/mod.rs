@@ -238,22 +238,8 @@ impl DirectSession {
         let options = args.options()?;
         let no_owner = options.has("no-owner");
         let conn = ConnInfo::parse_opt(args.dbname.as_deref())?;
-        // The schema without the data section, and the TOC, from two pg_dumps at once.
-        let (schema, toc) = std::thread::scope(|s| {
-            let schema = s.spawn(|| {
-                let mut sections = args.clone();
-                sections
-                    .extra
-                    .extend(["--section=pre-data", "--section=post-data"].map(OsString::from));
-                sections.run_to_vec()
-            });
-            let toc = toc_of(conn.as_ref(), &options);
-            (
-                schema.join().expect("the schema thread does not panic"),
-                toc,
-            )
-        });
-        let (schema, toc) = (schema?, toc?);
+        // The TOC, and the schema without the data section, from one pg_dump.
+        let (toc, schema) = toc_and_schema(conn.as_ref(), &options)?;
         let section = splice::data_section(&toc)?;
         let boundary = section.boundary(&schema)?;
         let encoding = splice::client_encoding(&schema).ok_or_else(|| {
@@ -513,11 +499,30 @@ async fn reader_connection(
     Ok(lent)
 }
 
-/// The TOC of `pg_dump -Fc` with these options; pg_dump is stopped once it is read.
-fn toc_of(
+/// pg_dump options that shape how an archive prints, not what it holds: given to pg_restore too
+/// when it prints the schema from the TOC (the others have done their work in pg_dump).
+const PRINTING: &[&str] = &[
+    "no-owner",
+    "no-privileges",
+    "no-comments",
+    "no-publications",
+    "no-subscriptions",
+    "no-security-labels",
+    "no-tablespaces",
+    "no-table-access-method",
+    "no-policies",
+    "create",
+    "restrict-key",
+];
+
+/// The TOC of `pg_dump -Fc` with these options (pg_dump is stopped once it is read), and the
+/// schema without the data section as `pg_dump --section=pre-data --section=post-data` prints
+/// it: printed by pg_restore from that TOC (pg_dump's plain output is pg_restore's printing of
+/// the same entries), which spares the server a second pg_dump's catalog reads.
+fn toc_and_schema(
     conn: Option<&ConnInfo>,
     options: &PgDumpOptions,
-) -> Result<Vec<toc::TocItem>, DirectError> {
+) -> Result<(Vec<toc::TocItem>, Vec<u8>), DirectError> {
     let mut client = ClientCmd::new(ClientProgram::PgDump);
     client
         .args(["--format=custom", "--compress=0"])
@@ -526,17 +531,60 @@ fn toc_of(
         .stdout(Stdio::piped());
     let mut child = client.spawn().map_err(SourceError::from)?;
     let stdout = child.stdout().expect("piped stdout");
-    let read = toc::read_toc(BufReader::new(stdout));
-    match read {
+    let mut archive = Vec::new();
+    let read = toc::read_toc(BufReader::new(Recording {
+        inner: stdout,
+        seen: &mut archive,
+    }));
+    let items = match read {
         Ok(items) => {
             child.kill();
-            Ok(items)
+            items
         }
         // pg_dump's own message explains a short TOC better.
-        Err(e) => match child.wait() {
-            Err(failed) => Err(SourceError::from(failed).into()),
-            Ok(()) => Err(DirectError::Toc(e)),
-        },
+        Err(e) => {
+            return match child.wait() {
+                Err(failed) => Err(SourceError::from(failed).into()),
+                Ok(()) => Err(DirectError::Toc(e)),
+            }
+        }
+    };
+    let mut restore = ClientCmd::new(ClientProgram::PgRestore);
+    restore.args(["--section=pre-data", "--section=post-data", "--file=-"]);
+    for name in PRINTING {
+        if options.has(name) {
+            let mut flag = OsString::from(format!("--{name}"));
+            if let Some(value) = options.value(name) {
+                flag.push("=");
+                flag.push(value);
+            }
+            restore.arg(flag);
+        }
+    }
+    restore.piped_stdin().stdout(Stdio::piped());
+    let mut running = restore.spawn().map_err(SourceError::from)?;
+    let mut stdin = running.stdin().expect("piped stdin");
+    // The bytes read past the TOC go along: pg_restore, printing no data, stops before them
+    // (and may close its input first).
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &archive);
+    });
+    let schema = running.wait_with_stdout().map_err(SourceError::from);
+    let _ = writer.join();
+    Ok((items, schema?))
+}
+
+/// A reader that keeps a copy of every byte read through it.
+struct Recording<'a, R> {
+    inner: R,
+    seen: &'a mut Vec<u8>,
+}
+
+impl<R: std::io::Read> std::io::Read for Recording<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
 }
 
