@@ -13,6 +13,9 @@ use super::handover::DataStream;
 
 /// The read buffer's size (grown only for a message other than a row that does not fit).
 const READ_BUFFER: usize = 256 << 10;
+/// The largest message other than a row accepted (an error, a notice): what a server sends is a
+/// few KiB; a length beyond this is a broken stream, not a reason to allocate gigabytes.
+const MAX_MESSAGE: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
@@ -120,6 +123,12 @@ impl CopyConnection {
                 self.start += 5;
                 self.row_left = len - 4;
                 continue;
+            }
+            if len > MAX_MESSAGE {
+                return Err(CopyError::Protocol(format!(
+                    "a message of type {:?} and {len} bytes",
+                    kind as char
+                )));
             }
             if available < 1 + len {
                 self.read_more(1 + len).await?;
@@ -401,6 +410,18 @@ mod tests {
                 "FATAL: terminating connection due to administrator command"
             );
         });
+    }
+
+    /// A length no server message has (other than a row's) is refused before any allocation.
+    #[test]
+    fn an_absurd_message_length_is_an_error_not_an_allocation() {
+        let mut answer = copy_out_response();
+        answer.push(b'N');
+        answer.extend_from_slice(&u32::MAX.to_be_bytes());
+        let e = runtime()
+            .block_on(read_all(answer, 64, 1 << 20))
+            .unwrap_err();
+        assert!(matches!(e, CopyError::Protocol(_)), "{e}");
     }
 
     #[test]
