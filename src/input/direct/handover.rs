@@ -35,7 +35,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> DataStream for T {}
 
 type Inner = Arc<Mutex<Option<Box<dyn DataStream>>>>;
 
-/// A stream lent to tokio-postgres: reads and writes go through until [`Tap::take`]; after it,
+/// A stream lent to tokio-postgres: reads and writes go through until it is taken back; after it,
 /// reads see the end of the stream and writes fail.
 #[derive(Clone)]
 pub struct Tap(Inner);
