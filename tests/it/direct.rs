@@ -439,3 +439,42 @@ fn a_reading_connection_ended_mid_copy_fails_the_run_naming_the_copy() {
         .count();
     assert!(rows < 120_000, "{rows} rows written");
 }
+
+/// The schema is printed by pg_restore from the TOC pg_dump gave (a wrapper records that it ran);
+/// where pg_restore cannot print it (here one that fails, as one older than pg_dump would),
+/// pg_dump prints it itself: the same artifacts either way.
+#[test]
+fn the_schema_is_printed_by_pg_restore_or_else_by_pg_dump() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = cluster();
+    let db = c.load_fixture("kitchen_sink");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ran");
+    let wrapper = dir.path().join("pg_restore");
+    let real = c.command("pg_restore").get_program().to_owned();
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho ran >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = wrapper.to_string_lossy().into_owned();
+    assert_direct_equals_pg_dump(&db, &["2"], &[("PGVEIL_PG_RESTORE", &wrapper)]);
+    assert!(log.is_file(), "pg_restore printed the schema");
+    // `anonymize` needs no pg_restore otherwise (`dump` does, for its archive's entries).
+    let anonymize = |pg_restore: &str| {
+        let mut cmd = pgveil();
+        cmd.args(["anonymize", "--dbname", &db, "--jobs", "2"])
+            .env("PGVEIL_PG_RESTORE", pg_restore);
+        restrict_free(&run_ok(&mut cmd, None, "pgveil anonymize --dbname").stdout)
+    };
+    assert_same_text(
+        &anonymize(&wrapper),
+        &anonymize("false"),
+        "the masked stream, the schema printed by pg_dump",
+    );
+}

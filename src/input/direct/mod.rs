@@ -238,8 +238,19 @@ impl DirectSession {
         let options = args.options()?;
         let no_owner = options.has("no-owner");
         let conn = ConnInfo::parse_opt(args.dbname.as_deref())?;
-        // The TOC, and the schema without the data section, from one pg_dump.
+        // The TOC, and the schema without the data section, from one pg_dump; from a second one
+        // (pg_dump's own printing) where pg_restore cannot print it (one older than pg_dump).
         let (toc, schema) = toc_and_schema(conn.as_ref(), &options)?;
+        let schema = match schema {
+            Some(schema) => schema,
+            None => {
+                let mut sections = args.clone();
+                sections
+                    .extra
+                    .extend(["--section=pre-data", "--section=post-data"].map(OsString::from));
+                sections.run_to_vec()?
+            }
+        };
         let section = splice::data_section(&toc)?;
         let boundary = section.boundary(&schema)?;
         let encoding = splice::client_encoding(&schema).ok_or_else(|| {
@@ -518,11 +529,12 @@ const PRINTING: &[&str] = &[
 /// The TOC of `pg_dump -Fc` with these options (pg_dump is stopped once it is read), and the
 /// schema without the data section as `pg_dump --section=pre-data --section=post-data` prints
 /// it: printed by pg_restore from that TOC (pg_dump's plain output is pg_restore's printing of
-/// the same entries), which spares the server a second pg_dump's catalog reads.
+/// the same entries), which spares the server a second pg_dump's catalog reads. `None` for the
+/// schema when pg_restore could not print it.
 fn toc_and_schema(
     conn: Option<&ConnInfo>,
     options: &PgDumpOptions,
-) -> Result<(Vec<toc::TocItem>, Vec<u8>), DirectError> {
+) -> Result<(Vec<toc::TocItem>, Option<Vec<u8>>), DirectError> {
     let mut client = ClientCmd::new(ClientProgram::PgDump);
     client
         .args(["--format=custom", "--compress=0"])
@@ -562,16 +574,18 @@ fn toc_and_schema(
         }
     }
     restore.piped_stdin().stdout(Stdio::piped());
-    let mut running = restore.spawn().map_err(SourceError::from)?;
+    let Ok(mut running) = restore.spawn() else {
+        return Ok((items, None));
+    };
     let mut stdin = running.stdin().expect("piped stdin");
     // The bytes read past the TOC go along: pg_restore, printing no data, stops before them
     // (and may close its input first).
     let writer = std::thread::spawn(move || {
         let _ = std::io::Write::write_all(&mut stdin, &archive);
     });
-    let schema = running.wait_with_stdout().map_err(SourceError::from);
+    let schema = running.wait_with_stdout();
     let _ = writer.join();
-    Ok((items, schema?))
+    Ok((items, schema.ok()))
 }
 
 /// A reader that keeps a copy of every byte read through it.
