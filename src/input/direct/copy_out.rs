@@ -412,6 +412,49 @@ mod tests {
         });
     }
 
+    proptest::proptest! {
+        /// Whatever a broken or hostile server sends (messages in any order, lengths that do not
+        /// match), the read ends, with an error or the COPY complete, and never panics. When all
+        /// lengths are right and the read succeeds, the rows are exactly those sent before the
+        /// ReadyForQuery that ended it.
+        #[test]
+        fn any_answer_ends_the_read_and_rows_are_only_what_was_sent(
+            messages in proptest::collection::vec(
+                (
+                    proptest::sample::select(b"HdcCEZNSAT\0".to_vec()),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+                    proptest::prelude::any::<bool>(),
+                ),
+                0..12,
+            ),
+            all_honest in proptest::prelude::any::<bool>(),
+            chunk in 1usize..9,
+        ) {
+            let mut answer = Vec::new();
+            let mut rows_before_end = Vec::new();
+            let mut ended = false;
+            for (kind, body, honest) in &messages {
+                if all_honest || *honest {
+                    answer.extend(message(*kind, body));
+                } else {
+                    // A length that does not match what follows.
+                    answer.push(*kind);
+                    answer.extend_from_slice(body);
+                }
+                ended |= *kind == b'Z';
+                if *kind == b'd' && !ended {
+                    rows_before_end.extend_from_slice(body);
+                }
+            }
+            let read = runtime().block_on(read_all(answer, chunk, 7));
+            if all_honest {
+                if let Ok(batches) = read {
+                    proptest::prop_assert_eq!(batches.concat(), rows_before_end);
+                }
+            }
+        }
+    }
+
     /// A length no server message has (other than a row's) is refused before any allocation.
     #[test]
     fn an_absurd_message_length_is_an_error_not_an_allocation() {
