@@ -14,7 +14,9 @@ use pgveil::archive::{
 use pgveil::dump::{DumpReader, Event};
 use pgveil::sink::deflate::compress_piece;
 use pgveil::sink::{DataBatch, Sink};
-use support::{assert_dependencies_cover_pg_dumps, cluster, restrict_free, run, run_ok};
+use support::{
+    assert_dependencies_cover_pg_dumps, assert_same_text, cluster, restrict_free, run, run_ok,
+};
 
 /// Feed a plain dump through the archive sink.
 fn convert(plain: &Path, out: &Path, dbname: &str, compression: i32) -> Result<(), String> {
@@ -227,21 +229,11 @@ fn pg_restore(args: &[&str], archive: &Path) -> Vec<u8> {
 fn assert_script_equals_plain(archive: &Path, plain: &Path) {
     let script = restrict_free(&pg_restore(&["-f", "-"], archive));
     let plain = restrict_free(&std::fs::read(plain).unwrap());
-    if script != plain {
-        let a = String::from_utf8_lossy(&script);
-        let b = String::from_utf8_lossy(&plain);
-        let line = a
-            .lines()
-            .zip(b.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(a.lines().count().min(b.lines().count()));
-        panic!(
-            "pg_restore -f - differs from the plain dump at line {}:\n  archive: {:?}\n  plain:   {:?}",
-            line + 1,
-            a.lines().nth(line),
-            b.lines().nth(line)
-        );
-    }
+    assert_same_text(
+        &plain,
+        &script,
+        "pg_restore -f - of the archive against the plain dump",
+    );
 }
 
 /// Restore into a fresh database with extra pg_restore arguments; returns the database name.

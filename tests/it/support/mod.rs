@@ -58,6 +58,46 @@ pub struct Cluster {
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 
+/// When running as root, hand `base` to the postgres OS user (initdb refuses to run as root).
+fn give_to_postgres(root: bool, base: &Path) -> Result<(), String> {
+    if !root {
+        return Ok(());
+    }
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{PG_OS_USER}:"))
+        .arg(base)
+        .status()
+        .map_err(|e| format!("chown: {e}"))?;
+    if !st.success() {
+        return Err(format!(
+            "chown -R {PG_OS_USER} {} failed (is there a `{PG_OS_USER}` OS user?)",
+            base.display()
+        ));
+    }
+    Ok(())
+}
+
+/// A TCP port free on 127.0.0.1 (one just released).
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("picking a port: {e}"))
+}
+
+/// A server program of `bindir`, run as the postgres OS user when we are root.
+fn server_command(bindir: &Path, root: bool, program: &str) -> Command {
+    let path = bindir.join(program);
+    if root {
+        let mut c = Command::new("runuser");
+        c.arg("-u").arg(PG_OS_USER).arg("--").arg(path);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
 /// The cluster of this test process, started on first use. Thread-safe.
 pub fn cluster() -> &'static Cluster {
     match CLUSTER.get_or_init(Cluster::start) {
@@ -247,36 +287,9 @@ impl Cluster {
         // The watchdog first, so even a failed start is cleaned up.
         spawn_watchdog(&base, &data);
 
-        if root {
-            let st = Command::new("chown")
-                .arg("-R")
-                .arg(format!("{PG_OS_USER}:"))
-                .arg(&base)
-                .status()
-                .map_err(|e| format!("chown: {e}"))?;
-            if !st.success() {
-                return Err(format!(
-                    "chown -R {PG_OS_USER} {} failed (is there a `{PG_OS_USER}` OS user?)",
-                    base.display()
-                ));
-            }
-        }
-
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("picking a port: {e}"))?;
-
-        let as_pg = |program: &str| -> Command {
-            let path = bindir.join(program);
-            if root {
-                let mut c = Command::new("runuser");
-                c.arg("-u").arg(PG_OS_USER).arg("--").arg(path);
-                c
-            } else {
-                Command::new(path)
-            }
-        };
+        give_to_postgres(root, &base)?;
+        let port = free_port()?;
+        let as_pg = |program: &str| server_command(&bindir, root, program);
 
         let mut initdb = as_pg("initdb");
         initdb
@@ -992,31 +1005,9 @@ impl TlsCluster {
             .map_err(|e| format!("chmod server.key: {e}"))?;
         }
 
-        if root {
-            let st = Command::new("chown")
-                .arg("-R")
-                .arg(format!("{PG_OS_USER}:"))
-                .arg(&base)
-                .status()
-                .map_err(|e| format!("chown: {e}"))?;
-            if !st.success() {
-                return Err(format!("chown -R {PG_OS_USER} {} failed", base.display()));
-            }
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("picking a port: {e}"))?;
-        let as_pg = |program: &str| -> Command {
-            let path = bindir.join(program);
-            if root {
-                let mut c = Command::new("runuser");
-                c.arg("-u").arg(PG_OS_USER).arg("--").arg(path);
-                c
-            } else {
-                Command::new(path)
-            }
-        };
+        give_to_postgres(root, &base)?;
+        let port = free_port()?;
+        let as_pg = |program: &str| server_command(&bindir, root, program);
         let out = as_pg("initdb")
             .arg("-D")
             .arg(&data)
